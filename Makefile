@@ -1,0 +1,56 @@
+# kiln — `make demo` (the main job) and `make test` each do all of their own set-up on a fresh
+# Debian 12 machine with the Swift toolchain.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+SWIFT        ?= swift
+SWIFT_FLAGS  ?=
+BIN          := .build/debug/kiln
+OUT          ?= out
+
+# Debian packages kiln needs to build, test and demo. `make deps` installs only what is missing.
+DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch \
+                ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils
+
+.PHONY: deps build test test-full demo clean keys help
+
+help:
+	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
+	@echo "make test   - install what is missing, build and run the test suite"
+	@echo "make deps | build | keys | clean | test-full"
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "kiln: these Debian packages are missing: $$missing"; \
+	        echo "kiln: run 'sudo make deps' (installing needs root), then try again."; exit 1; fi; \
+	    echo "deps: installing $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing \
+	        || { echo "kiln: apt-get install failed for: $$missing"; exit 1; }; \
+	else echo "deps: all Debian packages present"; fi
+
+build: deps
+	$(SWIFT) build $(SWIFT_FLAGS)
+
+# Development keys (private keys are git-ignored). Users trust the .pub files.
+keys: build
+	@mkdir -p keys
+	@[ -f keys/kiln-dev.rsa ] || $(BIN) keygen --type rsa --out keys/kiln-dev
+	@[ -f keys/cosign-dev.key ] || $(BIN) keygen --type ecdsa --out keys/cosign-dev
+
+test: deps
+	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
+	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
+
+test-full: export KILN_TEST_FULL=1
+test-full: test
+
+demo: build
+	@echo "== kiln demo"
+	$(BIN) --help
+	$(BIN) version
+
+clean:
+	rm -rf .build $(OUT)

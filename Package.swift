@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// kiln: recipes → APK packages → OCI images, with all crypto through OpenSSL 3 EVP.
+// Domain modules are prefixed `Kiln` so that module names never collide with the types inside them.
+let domains: [(name: String, deps: [Target.Dependency])] = [
+    ("KilnCore", []),
+    ("KilnCrypto", ["COpenSSL", "KilnCore"]),
+    ("KilnArchive", ["CArchive", "CZlib", "KilnCrypto", "KilnCore"]),
+    ("KilnRecipe", ["KilnCore", .product(name: "Yams", package: "Yams")]),
+    ("KilnBuild", ["KilnRecipe", "KilnArchive", "KilnCrypto"]),
+    ("KilnAPK", ["KilnArchive", "KilnCrypto", "KilnRecipe"]),
+    ("KilnFIPS", ["KilnCrypto", .product(name: "Yams", package: "Yams")]),
+    ("KilnImage", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", .product(name: "Yams", package: "Yams")]),
+    ("KilnAttest", ["KilnImage", "KilnAPK", "KilnCrypto", "KilnFIPS"]),
+    ("KilnNightly", ["KilnBuild", "KilnAPK", "KilnImage", "KilnAttest", "KilnRecipe", "KilnCrypto"]),
+    ("KilnRepro", ["KilnBuild", "KilnAPK", "KilnImage", "KilnAttest", "KilnArchive", "KilnCrypto"]),
+]
+
+var targets: [Target] = [
+    .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+                   providers: [.apt(["libssl-dev"])]),
+    .systemLibrary(name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
+                   providers: [.apt(["libarchive-dev"])]),
+    .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                   providers: [.apt(["zlib1g-dev"])]),
+    .executableTarget(
+        name: "kiln",
+        dependencies: domains.map { .target(name: $0.name) } + [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        path: "Sources/kiln"),
+]
+for d in domains {
+    targets.append(.target(name: d.name, dependencies: d.deps + [.product(name: "Logging", package: "swift-log")],
+                           path: "Sources/\(d.name)",
+                           resources: d.name == "KilnBuild" ? [.copy("Pipelines")] : nil))
+    targets.append(.testTarget(name: "\(d.name)Tests",
+                               dependencies: [.target(name: d.name), "KilnTestSupport"],
+                               path: "Tests/\(d.name)Tests"))
+}
+targets.append(.target(name: "KilnTestSupport", dependencies: ["KilnCrypto"], path: "Tests/KilnTestSupport"))
+
+let package = Package(
+    name: "kiln",
+    platforms: [.macOS(.v13)],
+    products: [.executable(name: "kiln", targets: ["kiln"])],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: targets,
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,15 @@
+#include <openssl/evp.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/ec.h>
+#include <openssl/core_names.h>
+#include <openssl/provider.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/params.h>
+#include <openssl/x509.h>
+#include <openssl/bio.h>
+#include <openssl/opensslv.h>
+#include <openssl/encoder.h>
+#include <openssl/decoder.h>

@@ -1,0 +1,85 @@
+import Foundation
+
+/// Writes outputs under a temporary name in the destination directory, then renames them into
+/// place, so a killed run never leaves a half-written package, index or image behind.
+public enum AtomicFile {
+    /// A temporary sibling path for `path` (same directory, so `rename(2)` is atomic).
+    public static func temporaryPath(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        return dir + "/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// Atomically writes `data` to `path`, creating parent directories. `mode` is applied before the rename.
+    public static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+        try FileManager.default.createDirectory(
+            atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
+            withIntermediateDirectories: true)
+        let tmp = temporaryPath(for: path)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw KilnMessage("cannot create \(tmp): \(String(cString: strerror(errno)))") }
+        var ok = false
+        defer { if !ok { unlink(tmp) } }
+        try data.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    close(fd)
+                    throw KilnMessage("cannot write \(path): \(String(cString: strerror(errno)))")
+                }
+                off += n
+            }
+        }
+        fchmod(fd, mode)
+        fsync(fd)
+        close(fd)
+        try rename(tmp, to: path)
+        ok = true
+    }
+
+    public static func write(_ string: String, to path: String, mode: mode_t = 0o644) throws {
+        try write(Data(string.utf8), to: path, mode: mode)
+    }
+
+    /// Produce a file with `body` writing into a temporary path; on success it is renamed to `path`,
+    /// on error (or a throw from `body`) the temporary file is removed.
+    public static func produce<T>(_ path: String, _ body: (_ temporaryPath: String) throws -> T) throws -> T {
+        try FileManager.default.createDirectory(
+            atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
+            withIntermediateDirectories: true)
+        let tmp = temporaryPath(for: path)
+        do {
+            let result = try body(tmp)
+            try rename(tmp, to: path)
+            return result
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw error
+        }
+    }
+
+    /// `rename(2)`; replaces an existing file (or empty directory) at `to`.
+    public static func rename(_ from: String, to: String) throws {
+        if Foundation.rename(from, to) != 0 {
+            throw KilnMessage("cannot rename \(from) to \(to): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Atomically replaces a directory: build it at a temporary path, then swap it in.
+    /// An existing directory at `path` is moved aside and removed after the swap.
+    public static func replaceDirectory(_ path: String, _ body: (_ temporaryPath: String) throws -> Void) throws {
+        let fm = FileManager.default
+        let tmp = temporaryPath(for: path)
+        try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        do { try body(tmp) } catch { try? fm.removeItem(atPath: tmp); throw error }
+        var old: String?
+        if fm.fileExists(atPath: path) {
+            old = temporaryPath(for: path) + ".old"
+            try rename(path, to: old!)
+        }
+        try rename(tmp, to: path)
+        if let old { try? fm.removeItem(atPath: old) }
+    }
+}

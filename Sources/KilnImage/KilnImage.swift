@@ -1,0 +1,1 @@
+// KilnImage — see docs in this folder. This file marks the module; real code lives beside it.

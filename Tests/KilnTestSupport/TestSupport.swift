@@ -1,0 +1,60 @@
+import Foundation
+import XCTest
+
+/// Helpers shared by every test target.
+public enum TestSupport {
+    /// The package root (the folder holding Package.swift).
+    public static var packageRoot: String {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+        }
+        fatalError("Package.swift not found above \(#filePath)")
+    }
+
+    /// A fresh temporary directory, removed when the test case finishes.
+    public static func temporaryDirectory(_ testCase: XCTestCase, prefix: String = "kiln-test") throws -> String {
+        let path = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        testCase.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    /// The built `kiln` executable (next to the test bundle in the build products folder).
+    public static var kilnExecutable: String {
+        let bundle = Bundle(for: Marker.self).bundleURL
+        let candidate = bundle.deletingLastPathComponent().appendingPathComponent("kiln").path
+        return candidate
+    }
+
+    /// Runs a program and returns (status, stdout, stderr).
+    @discardableResult
+    public static func run(_ exe: String, _ args: [String], environment: [String: String]? = nil,
+                           cwd: String? = nil) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe.hasPrefix("/") ? exe : "/usr/bin/env")
+        p.arguments = exe.hasPrefix("/") ? args : [exe] + args
+        if let environment { p.environment = environment }
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let o = Pipe(), e = Pipe()
+        p.standardOutput = o; p.standardError = e
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        var errData = Data()
+        let g = DispatchGroup(); g.enter()
+        DispatchQueue.global().async { errData = e.fileHandleForReading.readDataToEndOfFile(); g.leave() }
+        let outData = o.fileHandleForReading.readDataToEndOfFile()
+        g.wait(); p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Runs the built kiln.
+    @discardableResult
+    public static func kiln(_ args: [String], environment: [String: String]? = nil, cwd: String? = nil) throws
+        -> (status: Int32, out: String, err: String) {
+        try run(kilnExecutable, args, environment: environment, cwd: cwd)
+    }
+
+    private final class Marker {}
+}
