@@ -12,6 +12,9 @@ struct Kiln: ParsableCommand {
         version: KilnVersion.current,
         subcommands: [
             // Keep one per line, sorted: parallel work merges cleanly that way.
+            ImageCommand.self,
+            LockCommand.self,
+            RunCommand.self,
             VersionCommand.self,
         ]
     )

@@ -1,0 +1,64 @@
+import Foundation
+import KilnArchive
+import KilnCore
+import KilnCrypto
+
+/// An OCI content descriptor.
+public struct Descriptor: Codable, Hashable, Sendable {
+    public var mediaType: String
+    public var digest: String
+    public var size: Int64
+    public var annotations: [String: String]?
+    public var platform: Platform?
+
+    public init(mediaType: String, digest: String, size: Int64, annotations: [String: String]? = nil, platform: Platform? = nil) {
+        self.mediaType = mediaType; self.digest = digest; self.size = size
+        self.annotations = annotations; self.platform = platform
+    }
+
+    public struct Platform: Codable, Hashable, Sendable {
+        public var architecture: String
+        public var os: String
+    }
+}
+
+/// A written layer: its blob descriptor plus the digest of the uncompressed tar (`diff_id`).
+public struct LayerResult: Sendable {
+    public var descriptor: Descriptor
+    public var diffID: String
+    public var uncompressedSize: Int64
+}
+
+/// Writes deterministic layer blobs: tar (libarchive; sorted paths, one mtime, numeric owners
+/// from the entries, no atime/ctime) → SHA-256 (diff_id) → parallel gzip → SHA-256 (digest) →
+/// `blobs/sha256/<digest>`, in one pass with no second read.
+public enum LayerWriter {
+    public static let mediaType = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+    /// Writes `entries` into a new blob under `blobsDir` (`<layout>/blobs/sha256`).
+    public static func write(entries: [TarEntry], epoch: Int64, blobsDir: String,
+                             level: Int = 6, threads: Int = 0) throws -> LayerResult {
+        try FileManager.default.createDirectory(atPath: blobsDir, withIntermediateDirectories: true)
+        let tmp = AtomicFile.temporaryPath(for: blobsDir + "/layer")
+        var ok = false
+        defer { if !ok { unlink(tmp) } }
+        let file = try FileSink(path: tmp)
+        let compressed = DigestingSink(file, algorithms: [.sha256])
+        let gz = try ParallelGzipSink(compressed, level: level, threads: threads)
+        let plain = DigestingSink(gz, algorithms: [.sha256])
+        var options = TarWriterOptions(epoch: epoch)
+        options.sortEntries = true
+        let tar = try TarWriter(sink: plain, options: options)
+        for e in entries { try tar.write(e) }
+        try tar.finish()
+        try plain.close()       // closes gzip (trailer) and the file
+        guard let diff = plain.digests[.sha256], let dig = compressed.digests[.sha256] else {
+            throw KilnMessage("layer: digest missing")
+        }
+        let digest = "sha256:" + dig.hexString
+        try AtomicFile.rename(tmp, to: blobsDir + "/" + dig.hexString)
+        ok = true
+        return LayerResult(descriptor: Descriptor(mediaType: mediaType, digest: digest, size: compressed.byteCount),
+                           diffID: "sha256:" + diff.hexString, uncompressedSize: plain.byteCount)
+    }
+}
