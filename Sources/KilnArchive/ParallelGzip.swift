@@ -27,7 +27,8 @@ public final class ParallelGzipSink: ByteSink {
     private let lock = NSLock()
     private var results: [Int: (data: Data, crc: uLong, length: Int)] = [:]
     private var failure: String?
-    private let inFlight: DispatchSemaphore
+    private let limit: Int
+    private let completed = DispatchSemaphore(value: 0)
     private let running: DispatchSemaphore
     private let queue = DispatchQueue(label: "kiln.pgzip", attributes: .concurrent)
     private let group = DispatchGroup()
@@ -39,7 +40,7 @@ public final class ParallelGzipSink: ByteSink {
         self.level = Int32(level)
         let t = threads > 0 ? threads : max(1, ProcessInfo.processInfo.activeProcessorCount)
         self.threads = t
-        inFlight = DispatchSemaphore(value: t * 4)
+        limit = t * 4
         running = DispatchSemaphore(value: t)
         pending.reserveCapacity(Self.blockSize)
     }
@@ -88,7 +89,11 @@ public final class ParallelGzipSink: ByteSink {
         pending = Data()
         pending.reserveCapacity(Self.blockSize)
         let level = self.level
-        inFlight.wait()
+        // Bound the blocks in flight: write out finished ones, else wait for one to finish.
+        while nextIndex - 1 - nextToWrite >= limit {
+            try drain(wait: false)
+            if nextIndex - 1 - nextToWrite >= limit { completed.wait() }
+        }
         group.enter()
         queue.async { [self] in
             running.wait()
@@ -102,6 +107,7 @@ public final class ParallelGzipSink: ByteSink {
                 case .failure(let e): failure = failure ?? e.message
                 }
             }
+            completed.signal()
             group.leave()
         }
     }
@@ -130,7 +136,6 @@ public final class ParallelGzipSink: ByteSink {
             total &+= UInt64(r.length)
             try r.data.withUnsafeBytes { try next.write($0) }
             nextToWrite += 1
-            inFlight.signal()
         }
     }
 

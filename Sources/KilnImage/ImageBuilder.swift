@@ -201,7 +201,9 @@ public final class ImageBuilder {
             guard let pkgs = res.packages[v] else { continue }
             var tree = ImageTree()
             var pkgNodes: [String: [(String, FSNode)]] = [:]
-            for r in pkgs {
+            // No package scripts run, so the order only decides conflicts; a canonical (name)
+            // order makes a locked build identical to a solved one.
+            for r in pkgs.sorted(by: { $0.name < $1.name }) {
                 let p = loaded[r.checksum + r.nameVersion]!
                 try tree.install(package: r.name, entries: p.entries)
                 pkgNodes[r.name] = (tree.owned[r.name] ?? []).compactMap { path in tree.node(path).map { (path, $0) } }
@@ -217,7 +219,7 @@ public final class ImageBuilder {
         var written: [String: LayerResult] = [:]
         var results: [VariantResult] = []
         for v in options.variants {
-            guard let pkgs = res.packages[v], let t = trees[v] else { continue }
+            guard let pkgs = res.packages[v]?.sorted(by: { $0.name < $1.name }), let t = trees[v] else { continue }
             let variantEpoch = epochOverride ?? (pkgs.map(\.buildDate).max() ?? 0)
             var layers: [LayerResult] = []
             var history: [OCI.ImageConfig.History] = []

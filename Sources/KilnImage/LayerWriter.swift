@@ -43,16 +43,24 @@ public enum LayerWriter {
         var ok = false
         defer { if !ok { unlink(tmp) } }
         let file = try FileSink(path: tmp)
-        let compressed = DigestingSink(file, algorithms: [.sha256])
+        let compressed = try HashingSink(file)
         let gz = try ParallelGzipSink(compressed, level: level, threads: threads)
-        let plain = DigestingSink(gz, algorithms: [.sha256])
-        var options = TarWriterOptions(epoch: epoch)
-        options.sortEntries = true
-        let tar = try TarWriter(sink: plain, options: options)
-        for e in entries { try tar.write(e) }
+        let plain = try HashingSink(gz)
+        // Entries are sorted here (byte order) and streamed; file contents are read one at a time.
+        let sorted = entries.sorted { TarEntry.pathPrecedes($0.path, $1.path) }
+        let tar = try TarWriter(sink: plain, options: TarWriterOptions(epoch: epoch, endOfArchive: true, sortEntries: false))
+        for var e in sorted {
+            if case let .file(path) = e.content, e.kind == .file {
+                guard let d = FileManager.default.contents(atPath: path) else {
+                    throw KilnMessage("\(path): cannot read file for layer")
+                }
+                e.content = .data(d); e.size = Int64(d.count)
+            }
+            try tar.write(e)
+        }
         try tar.finish()
         try plain.close()       // closes gzip (trailer) and the file
-        guard let diff = plain.digests[.sha256], let dig = compressed.digests[.sha256] else {
+        guard let diff = plain.digest, let dig = compressed.digest else {
             throw KilnMessage("layer: digest missing")
         }
         let digest = "sha256:" + dig.hexString
