@@ -16,7 +16,7 @@ public enum InputKeys {
     public static let scheme = "kiln-nightly-input-key-v1"
 
     /// Computes every node's key, dependencies first (uses `graph.order`).
-    public static func compute(_ graph: CatalogGraph) -> [String: InputKey] {
+    public static func compute(_ graph: CatalogGraph) throws -> [String: InputKey] {
         var keys: [String: InputKey] = [:]
         for id in graph.order {
             let node = graph.nodes[id]!
@@ -26,17 +26,17 @@ public enum InputKeys {
             comps["kiln-version"] = KilnVersion.current
             var deps: [String: String] = [:]
             for d in graph.keyDependencies(id) { deps[d] = keys[d]!.key }
-            keys[id] = InputKey(key: digest(id: id, kind: node.kind, components: comps, dependencies: deps),
+            keys[id] = InputKey(key: try digest(id: id, kind: node.kind, components: comps, dependencies: deps),
                                 components: comps, dependencies: deps)
         }
         return keys
     }
 
-    static func digest(id: String, kind: NodeKind, components: [String: String], dependencies: [String: String]) -> String {
+    static func digest(id: String, kind: NodeKind, components: [String: String], dependencies: [String: String]) throws -> String {
         var text = scheme + "\nnode \(id.count):\(id)\nkind \(kind.rawValue)\n"
         for (k, v) in components.sorted(by: { $0.key < $1.key }) { text += "input \(k.count):\(k) \(v.count):\(v)\n" }
         for (k, v) in dependencies.sorted(by: { $0.key < $1.key }) { text += "dep \(k.count):\(k) \(v)\n" }
-        return NightlyHash.sha256Hex(Data(text.utf8))
+        return try NightlyHash.sha256Hex(Data(text.utf8))
     }
 
     /// Human-readable reasons why `now` differs from `before` ("recipe changed", "pipeline:x changed",

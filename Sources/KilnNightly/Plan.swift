@@ -50,7 +50,7 @@ public enum Planner {
             if !unknown.isEmpty { throw NightlyError.unknownOnly(unknown) }
             selected = graph.closure(of: roots)
         }
-        let keys = InputKeys.compute(graph)
+        let keys = try InputKeys.compute(graph)
         var entries: [PlanEntry] = []
         for id in graph.order where selected.contains(id) {
             let key = keys[id]!

@@ -20,7 +20,7 @@ struct GenCatalog {
 
     func nodes() -> [CatalogNode] {
         specs.map { s in
-            var inputs = [InputComponent("recipe", NightlyHash.sha256Hex(Data(s.recipe.utf8)))]
+            var inputs = [InputComponent("recipe", try! NightlyHash.sha256Hex(Data((s.name + s.recipe).utf8)))]
             for p in s.pipelines { inputs.append(InputComponent("pipeline:\(p)", pipelineDigests[p] ?? "none")) }
             inputs.append(InputComponent("toolchain", "tc1"))
             return CatalogNode(
@@ -75,7 +75,7 @@ final class FakeExecutor: NodeExecutor, @unchecked Sendable {
         let rel = "packages/x86_64/\(ResultStore.fileName(ctx.node.id)).apk"
         let data = Data("package \(ctx.node.id) key \(ctx.key.key)\n".utf8)
         try AtomicFile.write(data, to: ctx.outputRoot + "/" + rel)
-        return NodeOutcome(outputs: [OutputRecord(kind: "apk", path: rel, digest: "sha256:" + NightlyHash.sha256Hex(data),
+        return NodeOutcome(outputs: [OutputRecord(kind: "apk", path: rel, digest: "sha256:" + (try NightlyHash.sha256Hex(data)),
                                                   size: Int64(data.count), version: ctx.node.version)])
     }
 
