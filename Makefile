@@ -12,7 +12,7 @@ OUT          ?= out
 DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch \
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils
 
-.PHONY: deps build test test-full demo clean keys help
+.PHONY: deps browser-deps build test test-full demo clean keys help
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
@@ -40,7 +40,12 @@ keys: build
 	@[ -f keys/kiln-dev.rsa ] || $(BIN) keygen --type rsa --out keys/kiln-dev
 	@[ -f keys/cosign-dev.key ] || $(BIN) keygen --type ecdsa --out keys/cosign-dev
 
-test: deps
+# Headless Chromium for the nightly report's browser test; big, so a target of its own that `test` uses.
+BROWSER_PACKAGES := chromium fonts-dejavu-core
+browser-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BROWSER_PACKAGES)"
+
+test: deps browser-deps
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
 

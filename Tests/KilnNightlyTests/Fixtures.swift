@@ -72,7 +72,7 @@ final class FakeExecutor: NodeExecutor, @unchecked Sendable {
         try "building \(ctx.node.id)\n".write(toFile: ctx.logPath, atomically: false, encoding: .utf8)
         lock.lock(); let fail = failing.contains(ctx.node.id); lock.unlock()
         if fail { throw KilnMessage("\(ctx.node.file): build step failed (exit 2)") }
-        let rel = "packages/x86_64/\(ResultStore.fileName(ctx.node.id)).apk"
+        let rel = "packages/x86_64/\(ctx.node.id.replacingOccurrences(of: ":", with: "-"))-\(ctx.node.version ?? "0").apk"
         let data = Data("package \(ctx.node.id) key \(ctx.key.key)\n".utf8)
         try AtomicFile.write(data, to: ctx.outputRoot + "/" + rel)
         return NodeOutcome(outputs: [OutputRecord(kind: "apk", path: rel, digest: "sha256:" + (try NightlyHash.sha256Hex(data)),

@@ -6,16 +6,8 @@ import KilnTestSupport
 @testable import KilnRepro
 
 final class DifferTests: XCTestCase {
-    /// A package-like .tar.gz made with KilnArchive.
-    func archive(_ entries: [TarEntry], epoch: Int64 = 1_700_000_000) throws -> Data {
-        try Gzip.compress(try TarWriter.archive(entries, options: TarWriterOptions(epoch: epoch)))
-    }
-
-    func write(_ data: Data, _ dir: String, _ name: String) throws -> String {
-        let p = dir + "/" + name
-        try data.write(to: URL(fileURLWithPath: p))
-        return p
-    }
+    func archive(_ entries: [TarEntry], epoch: Int64 = 1_700_000_000) throws -> Data { try ReproFixtures.archive(entries, epoch: epoch) }
+    func write(_ data: Data, _ dir: String, _ name: String) throws -> String { try ReproFixtures.write(data, dir, name) }
 
     func baseEntries(buildInfo: String = "built on 2023-11-14 by kiln\nversion 1.0\n", binary: Data? = nil) throws -> [TarEntry] {
         var es: [TarEntry] = [
@@ -163,7 +155,7 @@ final class DifferTests: XCTestCase {
 final class ReproCLITests: XCTestCase {
     func testCompareExitStatusAndVerdictLine() throws {
         let dir = try TestSupport.temporaryDirectory(self)
-        let t = DifferTests()
+        let t = ReproFixtures.self
         let a = try t.write(try t.archive([.file("etc/x", Data("one\n".utf8))]), dir, "a.apk")
         let b = try t.write(try t.archive([.file("etc/x", Data("two\n".utf8))]), dir, "b.apk")
         var r = try TestSupport.kiln(["repro", "--compare", a, a])
@@ -181,5 +173,18 @@ final class ReproCLITests: XCTestCase {
         r = try TestSupport.kiln(["repro", "--compare", a, dir + "/missing.apk"])
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.err.contains("missing.apk"), r.err)
+    }
+}
+
+enum ReproFixtures {
+    /// A package-like .tar.gz made with KilnArchive.
+    static func archive(_ entries: [TarEntry], epoch: Int64 = 1_700_000_000) throws -> Data {
+        try Gzip.compress(try TarWriter.archive(entries, options: TarWriterOptions(epoch: epoch)))
+    }
+
+    static func write(_ data: Data, _ dir: String, _ name: String) throws -> String {
+        let p = dir + "/" + name
+        try data.write(to: URL(fileURLWithPath: p))
+        return p
     }
 }
