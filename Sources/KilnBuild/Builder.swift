@@ -125,10 +125,10 @@ public struct BuildFailure: KilnError {
 }
 
 public final class Builder {
-    public var progress: Progress
+    public var progress: KilnCore.Progress
     public var installer: BuildDependencyInstaller?
 
-    public init(progress: Progress = .shared, installer: BuildDependencyInstaller? = nil) {
+    public init(progress: KilnCore.Progress = .shared, installer: BuildDependencyInstaller? = nil) {
         self.progress = progress; self.installer = installer
     }
 
@@ -224,7 +224,7 @@ public final class Builder {
         let logPath = "\(out)/logs/\(logName)"
         try fm.createDirectory(atPath: "\(out)/logs", withIntermediateDirectories: true)
         let tmpLog = AtomicFile.temporaryPath(for: logPath)
-        fm.createFile(atPath: tmpLog, contents: nil)
+        _ = fm.createFile(atPath: tmpLog, contents: nil)
         defer { try? AtomicFile.rename(tmpLog, to: logPath) }
         appendLog(tmpLog, "kiln \(KilnVersion.current): building \(name) \(recipe.package.fullVersion) for \(req.arch), variant \(recipe.variant), SOURCE_DATE_EPOCH=\(epoch), toolchain \(sandbox.toolchain.name)\n")
 
@@ -293,7 +293,7 @@ public final class Builder {
             sources: sources, buildPackages: plan.buildPackages, installedFromRepository: installed,
             providedByToolchain: fromToolchain, log: logPath)
         try result.write(to: "\(treesDir)/\(name).build.json")
-        appendLog(tmpLog, "\n==> built \(packages.joined(separator: ", ")) in \(Progress.format(Date().timeIntervalSince(started)))\n")
+        appendLog(tmpLog, "\n==> built \(packages.joined(separator: ", ")) in \(KilnCore.Progress.format(Date().timeIntervalSince(started)))\n")
         return result
     }
 
@@ -330,17 +330,18 @@ public final class Builder {
             progress.update(label, step: step, of: total)
             return try body()
         }
-        var result: Result<Int32, Error> = .success(0)
+        final class Box: @unchecked Sendable { var result: Result<Int32, Error> = .success(0) }
+        let box = Box()
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            do { result = .success(try body()) } catch { result = .failure(error) }
+            do { box.result = .success(try body()) } catch { box.result = .failure(error) }
             done.signal()
         }
         repeat {
             let last = lastLines(of: log, 1).first ?? ""
             progress.update(label + (last.isEmpty ? "" : " │ " + String(last.prefix(70))), step: step, of: total)
         } while done.wait(timeout: .now() + 0.5) == .timedOut
-        return try result.get()
+        return try box.result.get()
     }
 
     func appendLog(_ path: String, _ text: String) {

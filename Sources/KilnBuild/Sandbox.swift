@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnRecipe
 
 /// Runs commands in a bubblewrap sandbox: new user/pid/ipc/uts/net/cgroup namespaces (no network at
 /// all), the toolchain root read-only, `/` itself read-only, a writable workspace at `/home/build`,

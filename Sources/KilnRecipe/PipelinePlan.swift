@@ -120,7 +120,7 @@ public struct PipelineExpander {
     }
 
     private func expand(_ step: PipelineStep, context: SubstitutionContext, env: [String: String], workdir: String,
-                        package: String, outer: PipelineStep?, depth: Int, into steps: inout [ResolvedStep],
+                        package: String, outer: PipelineStep?, usesName: String? = nil, depth: Int, into steps: inout [ResolvedStep],
                         needs: inout Set<String>, warnings: inout [RecipeWarning]) throws {
         let top = outer ?? step
         guard depth < maxDepth else {
@@ -135,7 +135,13 @@ public struct PipelineExpander {
         var workdir = workdir
         if let wd = step.workingDirectory { workdir = resolveDir(try context.substitute(wd, at: step.location), relativeTo: workdir) }
         needs.formUnion(step.needsPackages)
-        let display = (outer.map { ($0.uses ?? $0.displayName) + ": " } ?? "") + step.displayName
+        // Inside a pipeline definition a step is called by the pipeline's name (and its own name if it has one).
+        let display: String
+        if let via = usesName {
+            display = via + ((step.name?.isEmpty == false) ? ": \(step.name!)" : "")
+        } else {
+            display = step.displayName
+        }
 
         if let uses = step.uses {
             let usesAt = step.usesLocation ?? step.location
@@ -169,7 +175,7 @@ public struct PipelineExpander {
             for s in def.pipeline {
                 let before = steps.count
                 try expand(s, context: inner, env: env, workdir: workdir, package: package, outer: top,
-                           depth: depth + 1, into: &steps, needs: &needs, warnings: &warnings)
+                           usesName: uses, depth: depth + 1, into: &steps, needs: &needs, warnings: &warnings)
                 if first, let preparation, steps.count > before {
                     steps[before].preparation = preparation; first = false
                 }
@@ -183,13 +189,13 @@ public struct PipelineExpander {
         }
         if let runs = step.runs {
             let script = try context.substitute(runs, at: step.runsLocation ?? step.location)
-            steps.append(ResolvedStep(name: outer == nil ? step.displayName : display, script: script,
+            steps.append(ResolvedStep(name: display, script: script,
                                       workingDirectory: workdir, environment: env, preparation: nil,
                                       location: top.location, package: package))
         }
         for s in step.pipeline {
             try expand(s, context: context, env: env, workdir: workdir, package: package, outer: outer,
-                       depth: depth + 1, into: &steps, needs: &needs, warnings: &warnings)
+                       usesName: usesName, depth: depth + 1, into: &steps, needs: &needs, warnings: &warnings)
         }
     }
 
