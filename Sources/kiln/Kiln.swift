@@ -12,7 +12,9 @@ struct Kiln: ParsableCommand {
         version: KilnVersion.current,
         subcommands: [
             // Keep one per line, sorted: parallel work merges cleanly that way.
+            BuildCommand.self,
             KeygenCommand.self,
+            SourceCommand.self,
             VersionCommand.self,
         ]
     )
