@@ -12,6 +12,8 @@ struct Kiln: ParsableCommand {
         version: KilnVersion.current,
         subcommands: [
             // Keep one per line, sorted: parallel work merges cleanly that way.
+            SignCommand.self,
+            VerifyCommand.self,
             VersionCommand.self,
         ]
     )
