@@ -110,7 +110,7 @@ public struct ImageContents: Sendable {
             let ld = try OCIDescriptor(json: lj, source: "manifest \(d.digest): layers[\(n)]")
             let blob = try layout.readBlob(ld)
             let entries: [(entry: TarEntry, data: Data)]
-            do { entries = try ArchiveReader.entries(data: blob) } catch {
+            do { entries = try ArchiveReader.entries(data: blob, name: "layer \(ld.digest)") } catch {
                 throw KilnMessage("\(layout.path): layer \(ld.digest) of \(d.digest) cannot be read as a tar archive: \(error)")
             }
             for (e, data) in entries {
