@@ -50,6 +50,11 @@ public enum CryptoProvider {
                 throw fail("cannot load OpenSSL config \(cfg): \(CryptoError.drainErrors())")
             }
         }
+        let module = modules + "/fips.so"
+        guard FileManager.default.fileExists(atPath: module) else {
+            throw fail("the OpenSSL FIPS provider is not installed: \(module) does not exist (set OPENSSL_MODULES to the "
+                       + "directory holding fips.so, and --fips-config or OPENSSL_CONF to a config that includes its fipsmodule.cnf)")
+        }
         let where_ = "modules directory \(modules)" + (cfg.map { ", config \($0)" } ?? ", no config (set --fips-config or OPENSSL_CONF)")
         guard let fips = OSSL_PROVIDER_load(ctx, "fips") else {
             throw fail("the OpenSSL FIPS provider could not be loaded or failed its self-test (\(where_)): \(CryptoError.drainErrors())")
@@ -78,6 +83,17 @@ public enum CryptoProvider {
         state.context = ctx
         state.fips = true
         state.providers = loaded
+    }
+
+    /// Back to OpenSSL's default context (tests only: FIPS mode is otherwise for the whole process).
+    static func resetForTesting() {
+        state.lock.lock(); defer { state.lock.unlock() }
+        guard let ctx = state.context else { return }
+        for p in state.providers { OSSL_PROVIDER_unload(p) }
+        OSSL_LIB_CTX_free(ctx)
+        state.context = nil
+        state.fips = false
+        state.providers = []
     }
 
     /// Providers active in kiln's context, e.g. ["OpenSSL FIPS Provider 3.0.22 (fips)", "OpenSSL Base Provider 3.0.22 (base)"].

@@ -36,7 +36,6 @@ struct SignCommand: ParsableCommand {
     var config: String?
 
     func run() throws {
-        if global.fipsRequested { try CryptoProvider.enableFIPS(config: global.fipsConfig) }
         guard let format = SBOMFormat(rawValue: sbomFormat) else {
             throw KilnMessage("--sbom-format \(sbomFormat): expected spdx, cyclonedx or both")
         }

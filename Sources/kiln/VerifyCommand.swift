@@ -31,7 +31,6 @@ struct VerifyCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        if global.fipsRequested { try CryptoProvider.enableFIPS(config: global.fipsConfig) }
         let ref = try LayoutReference.parse(reference)
         let layout = try OCILayout(path: ref.layout)
         let pub = try SigningKeys.loadPublic(path: key)
