@@ -41,9 +41,9 @@ keys: build
 	@[ -f keys/cosign-dev.key ] || $(BIN) keygen --type ecdsa --out keys/cosign-dev
 
 # Python verifiers the tests run (never installed system-wide): spdx-tools (pyspdxtools),
-# cyclonedx-python-lib (CycloneDX schema), securesystemslib (DSSE envelopes).
+# cyclonedx-python-lib (CycloneDX schema), securesystemslib[crypto] (DSSE envelopes; needs cryptography).
 VENV        := .venv
-PY_PACKAGES := spdx-tools "cyclonedx-python-lib[validation]" securesystemslib
+PY_PACKAGES := spdx-tools "cyclonedx-python-lib[validation]" "securesystemslib[crypto]"
 
 venv: $(VENV)/.installed
 

@@ -358,7 +358,7 @@ public struct ImageSBOM {
             o.append(("purl", .string(p.purl)))
             var refs: [JSON] = []
             for s in p.sources where s.download.contains("://") {
-                var r: [(String, JSON)] = [("url", .string(s.download)), ("type", "source-distribution")]
+                var r: [(String, JSON)] = [("url", .string(s.download)), ("type", "distribution"), ("comment", "source")]
                 let sh = ImageSBOM.cdxHashes(s.checksums)
                 if !sh.isEmpty { r.append(("hashes", .array(sh))) }
                 refs.append(.object(r))

@@ -8,36 +8,38 @@ import XCTest
 /// Independent verifiers (pyspdxtools, cyclonedx-python-lib, securesystemslib, openssl, skopeo) check
 /// what kiln writes, and the built `kiln sign` / `kiln verify` are exercised end to end.
 final class ExternalVerifierTests: XCTestCase {
-    static let cdxScript = """
+    /// One Python process checks everything (interpreter start-up and schema loading dominate otherwise).
+    /// Job: {"spdx": [paths], "cdx": [paths], "dsse": [[envelope, pub.pem, keyid, expectVerified]]}.
+    static let checkScript = """
         import json, sys
+        from spdx_tools.spdx.parser.parse_anything import parse_file
+        from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
         from cyclonedx.schema import SchemaVersion
         from cyclonedx.validation.json import JsonStrictValidator
-        doc = json.load(open(sys.argv[1]))
-        err = JsonStrictValidator(SchemaVersion.from_version(doc["specVersion"])).validate_str(json.dumps(doc), all_errors=True)
-        if err:
-            for e in err: print("INVALID:", getattr(e.data, "message", e.data))
-            sys.exit(1)
-        print("valid CycloneDX", doc["specVersion"])
-        """
-
-    static let dsseScript = """
-        import json, sys
         from securesystemslib.dsse import Envelope
         from securesystemslib.signer import SSlibKey
         from securesystemslib.exceptions import UnverifiedSignatureError, VerificationError
-        env = Envelope.from_dict(json.load(open(sys.argv[1]))); pem = open(sys.argv[2]).read()
-        pae = env.pae()
-        ok = 0
-        for sig in env.signatures.values():
-            key = SSlibKey(sig.keyid, "ecdsa", "ecdsa-sha2-nistp256", {"public": pem})
-            try: key.verify_signature(sig, pae); ok += 1
-            except (UnverifiedSignatureError, VerificationError): pass
-        # Envelope.verify needs the keyid to match too (sslib rule): kiln's keyid is stable and non-empty.
-        key = SSlibKey(sys.argv[3], "ecdsa", "ecdsa-sha2-nistp256", {"public": pem})
-        verified = env.verify([key], 1)
-        stmt = json.loads(env.payload)
-        print("VERIFIED" if ok else "FAILED", ok, stmt["predicateType"], stmt["subject"][0]["digest"]["sha256"])
-        sys.exit(0 if ok and verified else 1)
+        job = json.load(open(sys.argv[1])); bad = 0
+        for p in job["spdx"]:
+            msgs = validate_full_spdx_document(parse_file(p))
+            for m in msgs: print("SPDX-INVALID", p, m.validation_message)
+            print("SPDX", "ok" if not msgs else "invalid", p); bad += bool(msgs)
+        for p in job["cdx"]:
+            doc = json.load(open(p))
+            err = JsonStrictValidator(SchemaVersion.from_version(doc["specVersion"])).validate_str(json.dumps(doc), all_errors=True)
+            for e in (err or []): print("CDX-INVALID", p, getattr(e.data, "message", e.data))
+            print("CDX", "ok" if not err else "invalid", doc["specVersion"], p); bad += bool(err)
+        for envp, pubp, keyid, expect in job["dsse"]:
+            env = Envelope.from_dict(json.load(open(envp))); pem = open(pubp).read()
+            key = SSlibKey(keyid, "ecdsa", "ecdsa-sha2-nistp256", {"public": pem})
+            try:
+                env.verify([key], 1); ok = True    # sslib rule: signature keyid must equal key.keyid
+            except (UnverifiedSignatureError, VerificationError):
+                ok = False
+            stmt = json.loads(env.payload)
+            print("DSSE", "VERIFIED" if ok else "FAILED", stmt["predicateType"], stmt["subject"][0]["digest"]["sha256"], envp)
+            bad += (ok != expect)
+        sys.exit(1 if bad else 0)
         """
 
     var venvPython: String { TestSupport.packageRoot + "/.venv/bin/python" }
@@ -60,49 +62,45 @@ final class ExternalVerifierTests: XCTestCase {
         let fips = try Fixture.image(layoutPath: layoutPath, tag: "demo:1.0-fips", packages: Fixture.fipsPackages, fips: true)
         let key = try Fixture.keyPair(dir, name: "cosign")
         let keyID = try SigningKeys.keyID(key.key.publicKey)
-        try AtomicFile.write(Self.cdxScript, to: dir + "/cdx.py")
-        try AtomicFile.write(Self.dsseScript, to: dir + "/dsse.py")
+        let other = try Fixture.keyPair(dir, name: "other")
+        try AtomicFile.write(Self.checkScript, to: dir + "/check.py")
         let layout = try OCILayout(path: layoutPath)
+        var spdxFiles: [String] = [], cdxFiles: [String] = [], dsse: [JSON] = []
+        var expected: [String] = []
         for (d, tag) in [(std, "demo:1.0"), (fips, "demo:1.0-fips")] {
             var o = AttachOptions()
             o.tag = tag; o.sbomDirectory = dir + "/sbom"; o.sourceDateEpoch = Fixture.epoch
             let r = try Attestor.attach(layout: layoutPath, manifestDigest: d.digest, options: o, key: key.key)
             XCTAssertEqual(r.writtenFiles.count, 3)
             let base = dir + "/sbom/" + tag.replacingOccurrences(of: ":", with: "_")
+            spdxFiles.append(base + ".spdx.json")
+            cdxFiles.append(base + ".cdx.json")
 
-            // SPDX: pyspdxtools validates (silent, exit 0).
-            let spdx = try TestSupport.run(TestSupport.packageRoot + "/.venv/bin/pyspdxtools", ["-i", base + ".spdx.json"])
-            XCTAssertEqual(spdx.status, 0, "pyspdxtools: \(spdx.out) \(spdx.err)")
-            // CycloneDX 1.5 strict schema validation.
-            let cdx = try TestSupport.run(venvPython, [dir + "/cdx.py", base + ".cdx.json"])
-            XCTAssertEqual(cdx.status, 0, "cyclonedx: \(cdx.out) \(cdx.err)")
-            XCTAssertTrue(cdx.out.contains("valid CycloneDX 1.5"))
-
-            // DSSE envelopes: securesystemslib verifies each with the public key and kiln's keyid.
+            // DSSE envelopes: each verified by securesystemslib with the public key and kiln's keyid; a wrong key fails.
             let att = try layout.readJSON(try layout.resolve(CosignTag.attestation(for: d.digest)))
             var predicates: [String] = []
             for (i, l) in att["layers"]!.array!.enumerated() {
                 let ld = try OCIDescriptor(json: l, source: "t")
                 XCTAssertEqual(ld.mediaType, OCIMediaType.dsseEnvelope)
-                let envPath = dir + "/env-\(i).json"
+                let envPath = dir + "/env-\(d.hex.prefix(8))-\(i).json"
                 try AtomicFile.write(try layout.readBlob(ld), to: envPath)
-                let v = try TestSupport.run(venvPython, [dir + "/dsse.py", envPath, key.pubPath, keyID])
-                XCTAssertEqual(v.status, 0, "securesystemslib: \(v.out) \(v.err)")
-                XCTAssertTrue(v.out.contains("VERIFIED 1 \(ld.annotations["predicateType"]!) \(d.hex)"), v.out)
-                predicates.append(ld.annotations["predicateType"]!)
-                // The SPDX document inside the attestation is valid SPDX too.
-                if ld.annotations["predicateType"] == InToto.spdxPredicate {
+                let pt = ld.annotations["predicateType"]!
+                predicates.append(pt)
+                dsse.append([.string(envPath), .string(key.pubPath), .string(keyID), true])
+                expected.append("DSSE VERIFIED \(pt) \(d.hex) \(envPath)")
+                if i == 0 {
+                    dsse.append([.string(envPath), .string(other.pubPath), .string(keyID), false])
+                    expected.append("DSSE FAILED \(pt) \(d.hex) \(envPath)")
+                }
+                // The SPDX document inside the attestation is checked as well.
+                if pt == InToto.spdxPredicate {
                     let env = try DSSEEnvelope(json: try layout.readJSON(ld), source: "t")
-                    try AtomicFile.write(try JSON.parse(env.payload)["predicate"]!.pretty(), to: dir + "/inner.spdx.json")
-                    let inner = try TestSupport.run(TestSupport.packageRoot + "/.venv/bin/pyspdxtools", ["-i", dir + "/inner.spdx.json"])
-                    XCTAssertEqual(inner.status, 0, inner.out + inner.err)
+                    let inner = dir + "/inner-\(d.hex.prefix(8)).spdx.json"
+                    try AtomicFile.write(try JSON.parse(env.payload)["predicate"]!.pretty(), to: inner)
+                    spdxFiles.append(inner)
                 }
             }
             XCTAssertEqual(Set(predicates), Set([InToto.spdxPredicate, InToto.cyclonedxPredicate, InToto.slsaProvenance]))
-            // A wrong key is rejected by securesystemslib.
-            let other = try Fixture.keyPair(dir, name: "other-\(d.hex.prefix(6))")
-            let bad = try TestSupport.run(venvPython, [dir + "/dsse.py", dir + "/env-0.json", other.pubPath, keyID])
-            XCTAssertNotEqual(bad.status, 0)
 
             // Simple signing: `openssl dgst -sha256 -verify` over the payload blob, and the payload names the digest.
             let sig = try layout.readJSON(try layout.resolve(CosignTag.signature(for: d.digest)))
@@ -110,13 +108,23 @@ final class ExternalVerifierTests: XCTestCase {
             XCTAssertEqual(pd.mediaType, OCIMediaType.simpleSigning)
             try AtomicFile.write(try layout.readBlob(pd), to: dir + "/payload.json")
             try AtomicFile.write(Base64.decode(pd.annotations[OCIMediaType.cosignSignature]!)!, to: dir + "/sig.der")
-            let ossl = try TestSupport.run("openssl", ["dgst", "-sha256", "-verify", key.pubPath, "-signature", dir + "/sig.der", dir + "/payload.json"])
+            let ossl = try TestSupport.run("/usr/bin/openssl", ["dgst", "-sha256", "-verify", key.pubPath, "-signature", dir + "/sig.der", dir + "/payload.json"])
             XCTAssertEqual(ossl.status, 0, ossl.err)
             XCTAssertTrue(ossl.out.contains("Verified OK"))
-            let bad2 = try TestSupport.run("openssl", ["dgst", "-sha256", "-verify", other.pubPath, "-signature", dir + "/sig.der", dir + "/payload.json"])
+            let bad2 = try TestSupport.run("/usr/bin/openssl", ["dgst", "-sha256", "-verify", other.pubPath, "-signature", dir + "/sig.der", dir + "/payload.json"])
             XCTAssertNotEqual(bad2.status, 0)
             XCTAssertEqual(try SimpleSigning.manifestDigest(in: try layout.readBlob(pd), source: "t"), d.digest)
         }
+        let job: JSON = ["spdx": .array(spdxFiles.map(JSON.string)), "cdx": .array(cdxFiles.map(JSON.string)), "dsse": .array(dsse)]
+        try AtomicFile.write(job.compact(), to: dir + "/job.json")
+        let check = try TestSupport.run(venvPython, [dir + "/check.py", dir + "/job.json"])
+        XCTAssertEqual(check.status, 0, "python verifiers: \(check.out) \(check.err)")
+        for f in spdxFiles { XCTAssertTrue(check.out.contains("SPDX ok \(f)"), check.out) }
+        for f in cdxFiles { XCTAssertTrue(check.out.contains("CDX ok 1.5 \(f)"), check.out) }
+        for e in expected { XCTAssertTrue(check.out.contains(e), "missing \(e) in \(check.out)") }
+        // And the pyspdxtools command line accepts the image SBOM (silent, exit 0).
+        let cli = try TestSupport.run(TestSupport.packageRoot + "/.venv/bin/pyspdxtools", ["-i", spdxFiles[0]])
+        XCTAssertEqual(cli.status, 0, "pyspdxtools: \(cli.out) \(cli.err)")
 
         // skopeo reads the layout: the images by tag, and the signature/attestation manifests by their tags.
         try requireTool(which("skopeo") ?? "/usr/bin/skopeo")
