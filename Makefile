@@ -12,7 +12,7 @@ OUT          ?= out
 DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch \
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils
 
-.PHONY: deps browser-deps build test test-full demo clean keys help
+.PHONY: deps browser-deps build test test-full demo clean keys help venv
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
@@ -45,7 +45,19 @@ BROWSER_PACKAGES := chromium fonts-dejavu-core
 browser-deps:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BROWSER_PACKAGES)"
 
-test: deps browser-deps
+# Python verifiers the tests run (never installed system-wide): spdx-tools (pyspdxtools),
+# cyclonedx-python-lib (CycloneDX schema), securesystemslib[crypto] (DSSE envelopes; needs cryptography).
+VENV        := .venv
+PY_PACKAGES := spdx-tools "cyclonedx-python-lib[validation]" "securesystemslib[crypto]"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: Makefile | deps
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
+	@touch $@
+
+test: deps venv browser-deps
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
 

@@ -12,8 +12,12 @@ struct Kiln: ParsableCommand {
         version: KilnVersion.current,
         subcommands: [
             // Keep one per line, sorted: parallel work merges cleanly that way.
+            BuildCommand.self,
             KeygenCommand.self,
             ReproCommand.self,
+            SignCommand.self,
+            SourceCommand.self,
+            VerifyCommand.self,
             VersionCommand.self,
         ]
     )
