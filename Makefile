@@ -10,9 +10,13 @@ OUT          ?= out
 
 # Debian packages kiln needs to build, test and demo. `make deps` installs only what is missing.
 DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch \
-                ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils
+                ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils
 
-.PHONY: deps build test test-full demo clean keys help
+# Python tools the tests use as independent verifiers, in one venv (.venv). One package per line.
+VENV_PACKAGES := \
+	spdx-tools
+
+.PHONY: deps build test test-full demo clean keys help venv
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
@@ -31,6 +35,13 @@ deps:
 	        || { echo "kiln: apt-get install failed for: $$missing"; exit 1; }; \
 	else echo "deps: all Debian packages present"; fi
 
+# Independent verifiers for the tests (pyspdxtools, ...). Reinstalls when the list changes.
+venv: .venv/.stamp
+.venv/.stamp: Makefile | deps
+	@[ -x .venv/bin/python3 ] || python3 -m venv .venv
+	.venv/bin/pip install -q $(VENV_PACKAGES)
+	@echo "$(VENV_PACKAGES)" > $@
+
 build: deps
 	$(SWIFT) build $(SWIFT_FLAGS)
 
@@ -40,7 +51,7 @@ keys: build
 	@[ -f keys/kiln-dev.rsa ] || $(BIN) keygen --type rsa --out keys/kiln-dev
 	@[ -f keys/cosign-dev.key ] || $(BIN) keygen --type ecdsa --out keys/cosign-dev
 
-test: deps
+test: deps venv
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
 

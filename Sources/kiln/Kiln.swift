@@ -12,6 +12,8 @@ struct Kiln: ParsableCommand {
         version: KilnVersion.current,
         subcommands: [
             // Keep one per line, sorted: parallel work merges cleanly that way.
+            ApkCommand.self,
+            IndexCommand.self,
             VersionCommand.self,
         ]
     )
