@@ -37,10 +37,6 @@ struct KeyringOptions: ParsableArguments {
     }
 }
 
-func apkCryptoSetup(_ global: GlobalOptions) throws {
-    if global.fipsRequested { try CryptoProvider.enableFIPS(config: global.fipsConfig) }
-}
-
 struct ApkVerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
@@ -53,7 +49,6 @@ struct ApkVerifyCommand: ParsableCommand {
     var files: [String]
 
     func run() throws {
-        try apkCryptoSetup(global)
         let ring = try keys.load()
         let opts = APKVerifyOptions(keyring: ring, allowUntrusted: keys.allowUntrusted)
         var failed = 0
@@ -105,7 +100,6 @@ struct ApkInfoCommand: ParsableCommand {
     }
 
     func run() throws {
-        try apkCryptoSetup(global)
         var ring = try keys.load()
         if ring.isEmpty { ring = APKKeyring() }
         // info shows untrusted packages too (it says so); verify is the strict command.

@@ -24,7 +24,6 @@ struct IndexCommand: ParsableCommand {
     var directories: [String]
 
     func run() throws {
-        try apkCryptoSetup(global)
         let signer = try APKSigner.load(path: signingKey)
         var ring = APKKeyring()
         for k in key { try ring.add(path: k) }

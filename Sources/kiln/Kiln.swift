@@ -14,6 +14,7 @@ struct Kiln: ParsableCommand {
             // Keep one per line, sorted: parallel work merges cleanly that way.
             ApkCommand.self,
             IndexCommand.self,
+            KeygenCommand.self,
             VersionCommand.self,
         ]
     )
@@ -22,7 +23,8 @@ struct Kiln: ParsableCommand {
     /// no stack traces). KilnError descriptions are printed as they are.
     static func main() {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(GlobalOptions.hoist(Array(CommandLine.arguments.dropFirst())))
+            try GlobalOptions.activate(for: command)   // --fips / KILN_FIPS for every subcommand
             try command.run()
         } catch let error as KilnError {
             FileHandle.standardError.write(Data("kiln: error: \(error.description)\n".utf8))
