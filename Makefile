@@ -12,10 +12,6 @@ OUT          ?= out
 DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch \
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils
 
-# Python tools the tests use as independent verifiers, in one venv (.venv). One package per line.
-VENV_PACKAGES := \
-	spdx-tools
-
 .PHONY: deps build test test-full demo clean keys help venv
 
 help:
@@ -35,13 +31,6 @@ deps:
 	        || { echo "kiln: apt-get install failed for: $$missing"; exit 1; }; \
 	else echo "deps: all Debian packages present"; fi
 
-# Independent verifiers for the tests (pyspdxtools, ...). Reinstalls when the list changes.
-venv: .venv/.stamp
-.venv/.stamp: Makefile | deps
-	@[ -x .venv/bin/python3 ] || python3 -m venv .venv
-	.venv/bin/pip install -q $(VENV_PACKAGES)
-	@echo "$(VENV_PACKAGES)" > $@
-
 build: deps
 	$(SWIFT) build $(SWIFT_FLAGS)
 
@@ -50,6 +39,18 @@ keys: build
 	@mkdir -p keys
 	@[ -f keys/kiln-dev.rsa ] || $(BIN) keygen --type rsa --out keys/kiln-dev
 	@[ -f keys/cosign-dev.key ] || $(BIN) keygen --type ecdsa --out keys/cosign-dev
+
+# Python verifiers the tests run (never installed system-wide): spdx-tools (pyspdxtools),
+# cyclonedx-python-lib (CycloneDX schema), securesystemslib[crypto] (DSSE envelopes; needs cryptography).
+VENV        := .venv
+PY_PACKAGES := spdx-tools "cyclonedx-python-lib[validation]" "securesystemslib[crypto]"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: Makefile | deps
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
+	@touch $@
 
 test: deps venv
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests

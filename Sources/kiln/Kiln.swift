@@ -13,8 +13,12 @@ struct Kiln: ParsableCommand {
         subcommands: [
             // Keep one per line, sorted: parallel work merges cleanly that way.
             ApkCommand.self,
+            BuildCommand.self,
             IndexCommand.self,
             KeygenCommand.self,
+            SignCommand.self,
+            SourceCommand.self,
+            VerifyCommand.self,
             VersionCommand.self,
         ]
     )
