@@ -212,6 +212,8 @@ final class ExternalVerifierTests: XCTestCase {
         var env = ProcessInfo.processInfo.environment
         env["SOURCE_DATE_EPOCH"] = String(Fixture.epoch)
         let fipsArgs = ["--fips", "--fips-config", conf]
+        let ver = try TestSupport.kiln(["version"] + fipsArgs, environment: env)
+        XCTAssertTrue(ver.out.contains("fips mode: on"), ver.out + ver.err)
         let kg = try TestSupport.kiln(["keygen", "--type", "ecdsa", "--out", dir + "/fk"] + fipsArgs, environment: env)
         XCTAssertEqual(kg.status, 0, kg.err)
         let sign = try TestSupport.kiln(["sign", layoutPath, "--key", dir + "/fk.key"] + fipsArgs, environment: env)
@@ -223,5 +225,11 @@ final class ExternalVerifierTests: XCTestCase {
         XCTAssertEqual(ed.status, 0, ed.err)
         let edSign = try TestSupport.kiln(["sign", layoutPath, "--key", dir + "/ed.key"] + fipsArgs, environment: env)
         XCTAssertNotEqual(edSign.status, 0)
+        XCTAssertTrue(edSign.err.contains("FIPS"), edSign.err)
+        // Tampering is still caught in FIPS mode.
+        let layout = try OCILayout(path: layoutPath)
+        try Fixture.flipByte(layout, digest: try layout.resolve("demo:1.0-fips").digest, at: 0.4)
+        let bad = try TestSupport.kiln(["verify", layoutPath, "--key", dir + "/fk.pub"] + fipsArgs, environment: env)
+        XCTAssertEqual(bad.status, 1, bad.out)
     }
 }
