@@ -155,7 +155,9 @@ public enum Attestor {
         let epoch = options.sourceDateEpoch ?? SourceDateEpoch.fromEnvironment()
             ?? contents.config["created"]?.string.flatMap(parseTime) ?? 0
         let variant = options.variant ?? detectVariant(tag: tag, contents: contents, packages: installed)
-        let fips = options.fipsModule ?? (variant == "fips" ? FIPSModuleIdentity.fromInstalled(installed) : nil)
+        let fips = options.fipsModule ?? (variant == "fips"
+            ? (FIPSModuleIdentity.fromAnnotations(contents.annotationsAndLabels, installed: installed) ?? FIPSModuleIdentity.fromInstalled(installed))
+            : nil)
         var digests: [String: String] = [:]
         for l in options.lockedPackages ?? [] { if let d = l.sha256 { digests["\(l.name)-\(l.version)"] = d } }
         let sbom = try ImageSBOM(ImageSBOMInput(
@@ -194,6 +196,25 @@ public enum Attestor {
             if let d = result.provenance { try AtomicFile.write(d, to: base + ".provenance.json"); result.writtenFiles.append(base + ".provenance.json") }
         }
         return result
+    }
+
+    /// Reads a `kiln lock` file (KilnImage's LockFile JSON): config name and, per variant, the resolved
+    /// packages with the sha256 of each .apk.
+    public static func loadLock(path: String) throws -> (config: String?, variants: [String: [ResolvedPackage]]) {
+        guard let d = FileManager.default.contents(atPath: path) else { throw AttestError("\(path): cannot read the lock file") }
+        let j = try JSON.parse(d, source: path)
+        guard let vs = j["variants"]?.object else { throw AttestError("\(path): not a kiln lock file (no variants)") }
+        var out: [String: [ResolvedPackage]] = [:]
+        for (v, entries) in vs {
+            out[v] = try (entries.array ?? []).enumerated().map { i, e in
+                guard let n = e["name"]?.string, let ver = e["version"]?.string else {
+                    throw AttestError("\(path): variants.\(v)[\(i)] lacks name or version")
+                }
+                return ResolvedPackage(name: n, version: ver, arch: e["arch"]?.string ?? "", sha256: e["sha256"]?.string,
+                                       checksum: e["checksum"]?.string)
+            }
+        }
+        return (j["config"]?.string, out)
     }
 
     /// The image manifests a `LAYOUT[:TAG]` names: the tagged one, or every image entry of index.json

@@ -27,6 +27,24 @@ public struct FIPSModuleIdentity: Equatable, Sendable {
         return FIPSModuleIdentity(name: "OpenSSL FIPS Provider", version: upstream, label: "fips-capable", providerPackage: p.name)
     }
 
+    /// The identity KilnImage records on fips manifests (`dev.kiln.fips.status|module|certificate|package`).
+    public static func fromAnnotations(_ a: [String: String], installed: [InstalledPackage]) -> FIPSModuleIdentity? {
+        guard let module = a["dev.kiln.fips.module"], !module.isEmpty else { return nil }
+        var name = module, version = ""
+        if let sp = module.lastIndex(of: " "), module[module.index(after: sp)...].first?.isNumber == true {
+            name = String(module[..<sp]); version = String(module[module.index(after: sp)...])
+        }
+        let cert = a["dev.kiln.fips.certificate"].flatMap { $0.isEmpty ? nil : String($0.drop { $0 == "#" }) }
+        // "validated" only with a certificate number; anything else is fips-capable.
+        let label = (a["dev.kiln.fips.status"] == "validated" && cert != nil) ? "validated" : "fips-capable"
+        let pkg = a["dev.kiln.fips.package"].flatMap { p in installed.first { $0.nameVersion == p || $0.name == p }?.name }
+            ?? installed.first { $0.name.hasPrefix(providerPackagePrefix) }?.name
+        if version.isEmpty, let pkg, let v = installed.first(where: { $0.name == pkg })?.version {
+            version = v.range(of: "-r", options: .backwards).map { String(v[..<$0.lowerBound]) } ?? v
+        }
+        return FIPSModuleIdentity(name: name, version: version, label: label, certificate: label == "validated" ? cert : nil, providerPackage: pkg)
+    }
+
     /// One sentence for SBOM comments: never "validated" without a certificate.
     public var statement: String {
         if label == "validated", let c = certificate {

@@ -35,6 +35,9 @@ struct SignCommand: ParsableCommand {
     @Option(name: .long, help: "The image config the image was built from (named and hashed in the provenance).")
     var config: String?
 
+    @Option(name: .long, help: "The lock file the image was built from (`kiln lock`): its .apk digests go into the SBOM and provenance.")
+    var lock: String?
+
     func run() throws {
         guard let format = SBOMFormat(rawValue: sbomFormat) else {
             throw KilnMessage("--sbom-format \(sbomFormat): expected spdx, cyclonedx or both")
@@ -53,9 +56,16 @@ struct SignCommand: ParsableCommand {
         }
         let dir = sbomDir ?? (URL(fileURLWithPath: ref.layout).standardizedFileURL.path + "-sbom")
         options.sbomDirectory = noAttest ? nil : dir
+        let locked = try lock.map { try Attestor.loadLock(path: $0) }
+        if options.configName == nil { options.configName = locked?.config }
         for t in try Attestor.targets(layout: layout, tag: ref.tag) {
             var o = options
             o.tag = t.tag
+            if let locked {
+                let m = try layout.readJSON(t.descriptor)
+                let variant = m["annotations"]?["dev.kiln.variant"]?.string ?? ((t.tag ?? "").hasSuffix("-fips") ? "fips" : "standard")
+                o.lockedPackages = locked.variants[variant]
+            }
             let r = try Attestor.attach(layout: ref.layout, manifestDigest: t.descriptor.digest, options: o, key: privateKey)
             var line = "signed \(t.tag ?? t.descriptor.digest) \(t.descriptor.digest) → \(r.signatureTag ?? "-")"
             if let a = r.attestationTag { line += ", \(a)" }

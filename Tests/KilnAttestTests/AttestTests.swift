@@ -201,6 +201,43 @@ final class AttestTests: XCTestCase {
         }
     }
 
+    func testLockDigestsAndFIPSAnnotationsFlowIntoSBOMAndProvenance() throws {
+        let img = try Fixture.image(layoutPath: layoutPath, tag: "demo:2.0-fips", packages: Fixture.fipsPackages, fips: true,
+                                    annotations: ["dev.kiln.variant": "fips", "dev.kiln.fips.status": "validated",
+                                                  "dev.kiln.fips.module": "OpenSSL FIPS Provider 3.1.2", "dev.kiln.fips.certificate": "4985",
+                                                  "dev.kiln.fips.package": "openssl-fips-provider-3.0.22-r0"])
+        let lockPath = dir + "/demo.lock.json"
+        let entries: [JSON] = Fixture.fipsPackages.map { p in
+            ["name": .string(p.name), "version": .string(p.version), "arch": "x86_64", "checksum": "Q1xyz=",
+             "sha256": .string(String(repeating: "c", count: 63) + "\(p.name.count % 10)")]
+        }
+        try AtomicFile.write(JSON.object([("lockVersion", 1), ("image", "demo"), ("config", "demo.yaml"),
+                                          ("variants", .object([("fips", .array(entries)), ("standard", [])]))]).pretty(), to: lockPath)
+        let lock = try Attestor.loadLock(path: lockPath)
+        XCTAssertEqual(lock.config, "demo.yaml")
+        var o = AttachOptions()
+        o.lockedPackages = lock.variants["fips"]; o.configName = lock.config; o.configSHA256 = String(repeating: "d", count: 64)
+        o.sourceDateEpoch = Fixture.epoch
+        let r = try Attestor.attach(layout: layoutPath, manifestDigest: img.digest, options: o, key: key.key)
+        let spdx = try JSON.parse(r.spdx!)
+        let hello = spdx["packages"]!.array!.first { $0["name"]?.string == "hello" }!
+        XCTAssertEqual(hello["checksums"]?.array?.first?["checksumValue"]?.string, String(repeating: "c", count: 63) + "5")
+        let module = spdx["packages"]!.array!.first { $0["SPDXID"]?.string == "SPDXRef-FIPSModule" }!
+        XCTAssertEqual(module["versionInfo"]?.string, "3.1.2")
+        XCTAssertTrue(module["comment"]!.string!.contains("validated (CMVP certificate #4985)"))
+        let prov = try JSON.parse(r.provenance!)["predicate"]!
+        let deps = prov["buildDefinition"]!["resolvedDependencies"]!.array!
+        XCTAssertEqual(deps.first?["name"]?.string, "demo.yaml")
+        XCTAssertEqual(deps.first?["digest"]?["sha256"]?.string, String(repeating: "d", count: 64))
+        XCTAssertEqual(deps.first { $0["name"]?.string == "hello" }?["digest"]?["sha256"]?.string, String(repeating: "c", count: 63) + "5")
+        XCTAssertEqual(prov["buildDefinition"]!["internalParameters"]!["fipsModule"]!["cmvpCertificate"]?.string, "4985")
+        // "validated" is never claimed without a certificate number.
+        let noCert = FIPSModuleIdentity.fromAnnotations(["dev.kiln.fips.status": "validated", "dev.kiln.fips.module": "OpenSSL FIPS Provider 3.1.2"],
+                                                        installed: [])
+        XCTAssertEqual(noCert?.label, "fips-capable")
+        XCTAssertNoThrow(try verify("demo:2.0-fips", requireFIPS: true))
+    }
+
     // MARK: tampering
 
     func testFlippedLayerByteIsDetected() throws {

@@ -83,7 +83,8 @@ enum Fixture {
 
     /// Writes an image into `layoutPath` (created if needed) and tags it; returns its manifest descriptor.
     @discardableResult
-    static func image(layoutPath: String, tag: String, packages: [Pkg], fips: Bool, extraFile: String? = nil) throws -> OCIDescriptor {
+    static func image(layoutPath: String, tag: String, packages: [Pkg], fips: Bool, extraFile: String? = nil,
+                      annotations: [String: String] = [:]) throws -> OCIDescriptor {
         let layout = try OCILayout.create(at: layoutPath)
         var entries: [TarEntry] = []
         for d in ["etc", "lib", "lib/apk", "lib/apk/db", "var", "var/lib", "var/lib/db", "var/lib/db/sbom", "usr", "usr/bin"] {
@@ -132,7 +133,8 @@ enum Fixture {
         let cfg = try layout.writeBlob(config.compact(), mediaType: OCIMediaType.imageConfig)
         let manifest: JSON = ["schemaVersion": 2, "mediaType": .string(OCIMediaType.imageManifest),
                               "config": cfg.json, "layers": [layer.json],
-                              "annotations": ["org.opencontainers.image.created": .string(SourceDateEpoch.rfc3339(epoch))]]
+                              "annotations": .object([("org.opencontainers.image.created", .string(SourceDateEpoch.rfc3339(epoch)))]
+                                  + annotations.sorted { $0.key < $1.key }.map { ($0.key, JSON.string($0.value)) })]
         let m = try layout.writeBlob(manifest.compact(), mediaType: OCIMediaType.imageManifest)
         try layout.setTag(tag, to: m)
         return m
