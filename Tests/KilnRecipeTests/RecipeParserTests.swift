@@ -156,6 +156,15 @@ final class RecipeParserTests: XCTestCase {
         XCTAssertEqual(r.variant, "standard")
     }
 
+    func testEmptyValuesAreEmpty() throws {
+        let (r, _) = try parse("package:\n  name: x\n  version: 1\n  dependencies:\n    runtime:\n    provides: ~\nvars:\npipeline:\n")
+        XCTAssertEqual(r.package.dependencies.runtime, [])
+        XCTAssertEqual(r.package.dependencies.provides, [])
+        XCTAssertTrue(r.pipeline.isEmpty)
+        let (q, _) = try parse("package:\n  name: x\n  version: 1\n  description: \"null\"\n")
+        XCTAssertEqual(q.package.description, "null", "a quoted null is a string")
+    }
+
     func testVersionsAreNotNumbers() throws {
         for v in ["4.33", "3.10", "1.0", "2", "1.2.3_rc1", "0010"] {
             let (r, _) = try parse("package:\n  name: x\n  version: \(v)\n")
