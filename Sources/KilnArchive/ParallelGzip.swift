@@ -1,77 +1,70 @@
 import CZlib
 import Foundation
-import KilnCore
 
-/// pigz-style gzip on several cores: the input is cut into fixed 128 KiB blocks, each block is
-/// deflated on its own (raw deflate primed with the previous block's last 32 KiB as dictionary,
-/// ended with a sync flush so it ends on a byte boundary; the last block with Z_FINISH), and the
-/// blocks are joined into ONE gzip member (no name, mtime 0, OS unix) with the CRC-32 combined.
-/// Block boundaries depend only on the input, so the bytes are the same for any thread count.
+/// pigz-style gzip: the input is cut into fixed blocks, each raw-deflated independently (with the
+/// previous block's last 32 KiB as dictionary, sync-flushed, the last one finished) and CRCs are
+/// combined. The result is ONE valid gzip member whose bytes depend only on input, level and block
+/// size — never on the number of threads.
 public final class ParallelGzipSink: ByteSink {
-    public static let blockSize = 128 * 1024
-    static let dictSize = 32 * 1024
+    public static let defaultBlockSize = 128 << 10
+    static let dictionarySize = 32 << 10
 
     private let next: ByteSink
     private let level: Int32
-    private let threads: Int
-    private var pending = Data()
-    private var previousTail = Data()
-    private var nextIndex = 0
-    private var nextToWrite = 0
-    private var crc: uLong = 0
+    private let blockSize: Int
+    private let pool: DeflatePool?
+    private let inline: BlockDeflater?
+    private var current = [UInt8]()
+    private var dictionary = [UInt8]()
+    private var submitted = 0, emitted = 0
+    private let maxInFlight: Int
+    private var crc: uLong = crc32(0, nil, 0)
     private var total: UInt64 = 0
-    private var headerWritten = false
-    private var closed = false
-    public private(set) var bytesIn: Int64 = 0
+    private var finished = false
+    public var bytesIn: UInt64 { total }
 
-    private let lock = NSLock()
-    private var results: [Int: (data: Data, crc: uLong, length: Int)] = [:]
-    private var failure: String?
-    private let limit: Int
-    private let completed = DispatchSemaphore(value: 0)
-    private let running: DispatchSemaphore
-    private let queue = DispatchQueue(label: "kiln.pgzip", attributes: .concurrent)
-    private let group = DispatchGroup()
-
-    /// `threads` = 0 means one per active core.
-    public init(_ next: ByteSink, level: Int = 6, threads: Int = 0) throws {
-        guard (0...9).contains(level) else { throw KilnMessage("gzip: compression level \(level) is not in 0...9") }
+    public init(_ next: ByteSink, level: Int = 6, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                blockSize: Int = ParallelGzipSink.defaultBlockSize) throws {
+        guard blockSize >= ParallelGzipSink.dictionarySize else {
+            throw ArchiveError.zlib(context: "parallel gzip", code: Z_STREAM_ERROR, message: "block size below 32 KiB")
+        }
         self.next = next
-        self.level = Int32(level)
-        let t = threads > 0 ? threads : max(1, ProcessInfo.processInfo.activeProcessorCount)
-        self.threads = t
-        limit = t * 4
-        running = DispatchSemaphore(value: t)
-        pending.reserveCapacity(Self.blockSize)
+        self.level = try checkLevel(level)
+        self.blockSize = blockSize
+        let n = max(1, threads)
+        pool = n > 1 ? DeflatePool(threads: n, level: self.level) : nil
+        inline = n > 1 ? nil : try BlockDeflater(level: self.level)
+        maxInFlight = n * 4
+        current.reserveCapacity(blockSize)
+        let xfl: UInt8 = level == 9 ? 2 : (level < 2 ? 4 : 0)
+        try next.write([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3])
     }
+
+    deinit { pool?.stop() }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        guard !closed else { throw KilnMessage("gzip: write after close") }
+        guard !finished else { throw ArchiveError.zlib(context: "parallel gzip", code: Z_STREAM_ERROR, message: "write after finish") }
         var off = 0
-        bytesIn += Int64(bytes.count)
         while off < bytes.count {
-            if pending.count == Self.blockSize {
-                // More input follows, so the pending block is not the last one.
-                try submit(last: false)
-            }
-            let n = min(Self.blockSize - pending.count, bytes.count - off)
-            pending.append(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + off, count: n)
+            if current.count == blockSize { try submit(last: false) }
+            let n = min(blockSize - current.count, bytes.count - off)
+            current.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[off..<(off + n)]))
             off += n
         }
-        try drain(wait: false)
     }
 
-    /// Writes the last block and the trailer; does not close `next`.
+    /// Writes the last block and the trailer; does not close the next sink.
     public func finish() throws {
-        guard !closed else { return }
+        guard !finished else { return }
+        finished = true
         try submit(last: true)
-        group.wait()
-        try drain(wait: true)
-        var trailer = [UInt8](repeating: 0, count: 8)
-        let c = UInt32(truncatingIfNeeded: crc), s = UInt32(truncatingIfNeeded: total)
-        for i in 0..<4 { trailer[i] = UInt8((c >> (8 * UInt32(i))) & 0xff); trailer[4 + i] = UInt8((s >> (8 * UInt32(i))) & 0xff) }
-        try trailer.withUnsafeBytes { try next.write($0) }
-        closed = true
+        while emitted < submitted { try emit(wait: true) }
+        pool?.stop()
+        var trailer = [UInt8]()
+        for v in [UInt32(truncatingIfNeeded: crc), UInt32(truncatingIfNeeded: total)] {
+            trailer += [UInt8(v & 0xff), UInt8((v >> 8) & 0xff), UInt8((v >> 16) & 0xff), UInt8(v >> 24)]
+        }
+        try next.write(trailer)
     }
 
     public func close() throws {
@@ -80,102 +73,157 @@ public final class ParallelGzipSink: ByteSink {
     }
 
     private func submit(last: Bool) throws {
-        if let f = lock.withLock({ failure }) { throw KilnMessage(f) }
-        let input = pending
-        let dict = previousTail
-        let index = nextIndex
-        nextIndex += 1
-        previousTail = input.count >= Self.dictSize ? input.suffix(Self.dictSize) : (dict + input).suffix(Self.dictSize)
-        pending = Data()
-        pending.reserveCapacity(Self.blockSize)
-        let level = self.level
-        // Bound the blocks in flight: write out finished ones, else wait for one to finish.
-        while nextIndex - 1 - nextToWrite >= limit {
-            try drain(wait: false)
-            if nextIndex - 1 - nextToWrite >= limit { completed.wait() }
+        let job = DeflateJob(index: submitted, input: current, dictionary: dictionary, last: last)
+        dictionary = Array(current.suffix(ParallelGzipSink.dictionarySize))
+        current = []
+        current.reserveCapacity(blockSize)
+        submitted += 1
+        if let inline {
+            try write(result: inline.run(job), length: job.input.count)
+            emitted += 1
+            return
         }
-        group.enter()
-        queue.async { [self] in
-            running.wait()
-            let r = Self.deflateBlock(input, dictionary: dict, level: level, last: last)
-            running.signal()
-            lock.withLock {
-                switch r {
-                case .success(let out):
-                    let c = input.withUnsafeBytes { crc32(0, $0.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt($0.count)) }
-                    results[index] = (out, c, input.count)
-                case .failure(let e): failure = failure ?? e.message
-                }
-            }
-            completed.signal()
-            group.leave()
+        pool!.submit(job)
+        // write out whatever is ready; block only when too many blocks are in flight
+        while emitted < submitted {
+            if try !emit(wait: submitted - emitted >= maxInFlight) { break }
         }
     }
 
-    private func drain(wait: Bool) throws {
-        if !headerWritten {
-            // zlib's XFL: 2 = best compression, 4 = fastest.
-            let xfl: UInt8 = level == 9 ? 2 : (level < 2 ? 4 : 0)
-            let header: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3]
-            try header.withUnsafeBytes { try next.write($0) }
-            headerWritten = true
-        }
-        while true {
-            let r: (data: Data, crc: uLong, length: Int)? = lock.withLock {
-                if let f = failure { _ = f; return nil }
-                return results.removeValue(forKey: nextToWrite)
-            }
-            if let f = lock.withLock({ failure }) { throw KilnMessage(f) }
-            guard let r else {
-                if wait && nextToWrite < nextIndex {
-                    throw KilnMessage("gzip: internal error, block \(nextToWrite) missing")
-                }
-                return
-            }
-            crc = crc32_combine(crc, r.crc, off_t(r.length))
-            total &+= UInt64(r.length)
-            try r.data.withUnsafeBytes { try next.write($0) }
-            nextToWrite += 1
-        }
+    /// Writes the next block in order if ready (or waits for it). Returns whether one was written.
+    @discardableResult
+    private func emit(wait: Bool) throws -> Bool {
+        guard emitted < submitted, let pool else { return false }
+        guard let r = pool.take(emitted, wait: wait) else { return false }
+        emitted += 1
+        try write(result: r.output.get(), length: r.length)
+        return true
     }
 
-    static func deflateBlock(_ input: Data, dictionary: Data, level: Int32, last: Bool) -> Result<Data, KilnMessage> {
-        var z = z_stream()
-        var rc = deflateInit2_(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
-        guard rc == Z_OK else { return .failure(KilnMessage("gzip: deflateInit2 failed (\(rc))")) }
-        defer { deflateEnd(&z) }
-        if !dictionary.isEmpty {
-            rc = dictionary.withUnsafeBytes { deflateSetDictionary(&z, $0.baseAddress!.assumingMemoryBound(to: Bytef.self), uInt($0.count)) }
-            guard rc == Z_OK else { return .failure(KilnMessage("gzip: deflateSetDictionary failed (\(rc))")) }
+    private func write(result: (output: [UInt8], crc: uLong), length: Int) throws {
+        try next.write(result.output)
+        crc = crc32_combine(crc, result.crc, off_t(length))
+        total += UInt64(length)
+    }
+}
+
+struct DeflateJob {
+    let index: Int
+    let input: [UInt8]
+    let dictionary: [UInt8]
+    let last: Bool
+}
+
+/// One raw-deflate stream, reset per block.
+final class BlockDeflater {
+    let z = ZStream()
+    init(level: Int32) throws {
+        let r = deflateInit2_(z.p, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        guard r == Z_OK else { throw ArchiveError.zlib(context: "parallel gzip", code: r, message: z.message) }
+    }
+    deinit { deflateEnd(z.p) }
+
+    func run(_ job: DeflateJob) throws -> (output: [UInt8], crc: uLong) {
+        deflateReset(z.p)
+        if !job.dictionary.isEmpty {
+            let r = job.dictionary.withUnsafeBufferPointer { deflateSetDictionary(z.p, $0.baseAddress, uInt($0.count)) }
+            guard r == Z_OK else { throw ArchiveError.zlib(context: "parallel gzip", code: r, message: z.message) }
         }
-        let bound = Int(deflateBound(&z, uLong(input.count))) + 64
-        var out = Data(count: bound)
+        var out = [UInt8](repeating: 0, count: Int(deflateBound(z.p, uLong(job.input.count))) + 64)
         var produced = 0
-        rc = input.withUnsafeBytes { inp -> Int32 in
-            out.withUnsafeMutableBytes { o -> Int32 in
-                z.next_in = UnsafeMutablePointer(mutating: inp.baseAddress?.assumingMemoryBound(to: Bytef.self))
-                z.avail_in = uInt(inp.count)
-                z.next_out = o.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                z.avail_out = uInt(o.count)
-                let r = deflate(&z, last ? Z_FINISH : Z_SYNC_FLUSH)
-                produced = o.count - Int(z.avail_out)
-                return r
+        let flush = job.last ? Z_FINISH : Z_SYNC_FLUSH
+        let crc: uLong = try job.input.withUnsafeBufferPointer { inp in
+            z.p.pointee.next_in = UnsafeMutablePointer(mutating: inp.baseAddress)
+            z.p.pointee.avail_in = uInt(inp.count)
+            while true {
+                if produced == out.count { out += [UInt8](repeating: 0, count: 1 << 16) }
+                let r: Int32 = out.withUnsafeMutableBufferPointer { o in
+                    z.p.pointee.next_out = o.baseAddress! + produced
+                    z.p.pointee.avail_out = uInt(o.count - produced)
+                    let r = deflate(z.p, flush)
+                    produced = o.count - Int(z.p.pointee.avail_out)
+                    return r
+                }
+                if job.last ? r == Z_STREAM_END : (r == Z_OK && z.p.pointee.avail_out > 0) { break }
+                if r != Z_OK && r != Z_BUF_ERROR { throw ArchiveError.zlib(context: "parallel gzip", code: r, message: z.message) }
             }
+            return crc32(0, inp.baseAddress, uInt(inp.count))
         }
-        guard rc == (last ? Z_STREAM_END : Z_OK), z.avail_in == 0 else {
-            return .failure(KilnMessage("gzip: deflate failed (\(rc))"))
+        out.removeLast(out.count - produced)
+        return (out, crc)
+    }
+}
+
+/// Worker threads, each with its own deflate stream; results are collected by block index.
+final class DeflatePool: @unchecked Sendable {
+    private let cond = NSCondition()
+    private var queue: [DeflateJob] = []
+    private var head = 0
+    typealias Done = (output: Result<(output: [UInt8], crc: uLong), Error>, length: Int)
+    private var results: [Int: Done] = [:]
+    private var stopping = false
+
+    init(threads: Int, level: Int32) {
+        for _ in 0..<threads {
+            let t = Thread { [self] in self.work(level: level) }
+            t.stackSize = 1 << 20
+            t.start()
         }
-        out.count = produced
-        return .success(out)
+    }
+
+    func submit(_ job: DeflateJob) {
+        cond.lock()
+        queue.append(job)
+        cond.signal()
+        cond.unlock()
+    }
+
+    func take(_ index: Int, wait: Bool) -> Done? {
+        cond.lock(); defer { cond.unlock() }
+        while results[index] == nil {
+            if !wait { return nil }
+            cond.wait()
+        }
+        return results.removeValue(forKey: index)
+    }
+
+    func stop() {
+        cond.lock()
+        stopping = true
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    private func work(level: Int32) {
+        let deflater = try? BlockDeflater(level: level)
+        while true {
+            cond.lock()
+            while head == queue.count && !stopping { cond.wait() }
+            if head == queue.count { cond.unlock(); return }
+            let job = queue[head]
+            head += 1
+            if head > 64 { queue.removeFirst(head); head = 0 }
+            cond.unlock()
+            let r: Done
+            if let deflater {
+                r = (Result { try deflater.run(job) }, job.input.count)
+            } else {
+                r = (.failure(ArchiveError.zlib(context: "parallel gzip", code: Z_MEM_ERROR, message: "cannot start deflate")), 0)
+            }
+            cond.lock()
+            results[job.index] = r
+            cond.broadcast()
+            cond.unlock()
+        }
     }
 }
 
 extension Gzip {
-    /// One gzip member compressed on `threads` cores (see ParallelGzipSink); bytes do not depend on `threads`.
-    public static func compressParallelBlocks(_ data: Data, level: Int, threads: Int) throws -> Data {
+    /// pigz-like compression into one gzip member; the bytes are the same for any thread count.
+    public static func compressParallel(_ data: Data, level: Int, threads: Int) throws -> Data {
         let sink = DataSink()
         let gz = try ParallelGzipSink(sink, level: level, threads: threads)
-        try data.withUnsafeBytes { try gz.write($0) }
+        try gz.write(data)
         try gz.finish()
         return sink.data
     }

@@ -12,10 +12,18 @@ struct Kiln: ParsableCommand {
         version: KilnVersion.current,
         subcommands: [
             // Keep one per line, sorted: parallel work merges cleanly that way.
+            ApkCommand.self,
+            BuildCommand.self,
             ImageCommand.self,
+            IndexCommand.self,
             KeygenCommand.self,
             LockCommand.self,
+            ReproCommand.self,
             RunCommand.self,
+            SignCommand.self,
+            SourceCommand.self,
+            TestCommand.self,
+            VerifyCommand.self,
             VersionCommand.self,
         ]
     )
