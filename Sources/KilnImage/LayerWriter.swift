@@ -44,7 +44,8 @@ public enum LayerWriter {
         defer { if !ok { unlink(tmp) } }
         let file = try FileSink(path: tmp)
         let compressed = try HashingSink(file)
-        let gz = try ParallelGzipSink(compressed, level: level, threads: threads)
+        let gz = try ParallelGzipSink(compressed, level: level,
+                                      threads: threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount)
         let plain = try HashingSink(gz)
         // Entries are sorted here (byte order) and streamed; file contents are read one at a time.
         let sorted = entries.sorted { TarEntry.pathPrecedes($0.path, $1.path) }
