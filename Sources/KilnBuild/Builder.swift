@@ -72,6 +72,8 @@ public struct SourceUsed: Codable, Sendable, Equatable {
     public var sha512: String
     /// Where the recipe names it.
     public var location: String
+    /// For git-checkout sources: the commit checked out (sha256/sha512 are then empty).
+    public var commit: String? = nil
 }
 
 /// The machine-readable result of one recipe build (`<out>/trees/<arch>/<name>.build.json`).
@@ -178,8 +180,12 @@ public final class Builder {
             sourceFiles[f] = got.path
             sources.append(SourceUsed(uri: f.uri, sha256: got.sha256, sha512: got.sha512, location: f.location.description))
         }
-        if !plan.gitCheckouts.isEmpty {
-            throw KilnMessage("\(plan.gitCheckouts[0].location): git-checkout is not supported by this kiln yet; use fetch with a release tarball")
+        let gitCache = GitCache(sourceCache: cache.root)
+        var checkouts: [GitCheckoutRequest: (mirror: String, commit: String)] = [:]
+        for g in plan.gitCheckouts {
+            let got = try gitCache.ensure(g, download: req.download) { self.progress.log("kiln: \($0)") }
+            checkouts[g] = got
+            sources.append(SourceUsed(uri: g.repository, sha256: "", sha512: "", location: g.location.description, commit: got.commit))
         }
 
         // Workspace on the output's filesystem so trees can be renamed into place.
@@ -238,6 +244,12 @@ public final class Builder {
                 try? fm.removeItem(atPath: dest)
                 try fm.copyItem(atPath: file, toPath: dest)
                 chmod(dest, 0o644)
+            }
+            if let prep = step.preparation, case .gitCheckout(let g) = prep, let got = checkouts[g] {
+                let dir = hostPath(g.destination, workspace: ws)
+                appendLog(tmpLog, "\n==> git-checkout \(g.repository) at \(got.commit) into \(g.destination)\n")
+                try gitCache.checkout(g, mirror: got.mirror, commit: got.commit, into: dir, download: req.download)
+                try normalizeTree(dir, epoch: epoch)
             }
             guard let script = step.script else { continue }
             appendLog(tmpLog, "\n==> [\(i + 1)/\(plan.steps.count)] \(step.package): \(step.name) (\(step.location))\n")

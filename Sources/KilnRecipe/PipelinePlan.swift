@@ -223,6 +223,9 @@ public struct PipelineExpander {
             if input("expected-commit") == nil {
                 warnings.append(RecipeWarning(at, "git-checkout of \(repo) has no `expected-commit`: the build is not reproducible"))
             }
+            if input("cherry-picks") != nil {
+                throw RecipeError(.invalidValue, at, "git-checkout: `cherry-picks` is not supported by kiln yet; apply them as patches")
+            }
             let dest = input("destination") ?? "."
             return .gitCheckout(GitCheckoutRequest(
                 repository: repo, tag: input("tag"), branch: input("branch"), expectedCommit: input("expected-commit")?.lowercased(),

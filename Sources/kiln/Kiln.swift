@@ -14,7 +14,9 @@ struct Kiln: ParsableCommand {
             // Keep one per line, sorted: parallel work merges cleanly that way.
             BuildCommand.self,
             KeygenCommand.self,
+            SignCommand.self,
             SourceCommand.self,
+            VerifyCommand.self,
             VersionCommand.self,
         ]
     )

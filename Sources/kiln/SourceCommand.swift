@@ -8,7 +8,7 @@ struct SourceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "source",
         abstract: "Manage the content-addressed source cache.",
-        subcommands: [Add.self, Fetch.self, List.self])
+        subcommands: [Add.self, AddGit.self, Fetch.self, List.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -26,6 +26,21 @@ struct SourceCommand: ParsableCommand {
         }
     }
 
+    struct AddGit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-git",
+            abstract: "Seed the git cache's mirror of URL from a local repository or a `git bundle` (offline use).")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var location: BuildLocationOptions
+        @Argument(help: "The repository URL as recipes name it.") var url: String
+        @Argument(help: "A local repository or a git bundle file.") var source: String
+
+        func run() throws {
+            let mirror = try GitCache(sourceCache: location.sourceCacheDirectory).add(url: url, from: source)
+            print("\(url) → \(mirror)")
+        }
+    }
+
     struct Fetch: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Download the sources recipes need that are not cached yet (digests checked).")
@@ -37,6 +52,11 @@ struct SourceCommand: ParsableCommand {
 
         func run() throws {
             let cache = SourceCache(root: location.sourceCacheDirectory)
+            let git = GitCache(sourceCache: location.sourceCacheDirectory)
+            for (path, g) in try gitRequests(recipes, pipelineDirs: pipelineDir, lenient: lenient) {
+                let got = try git.ensure(g, download: true) { Progress.shared.log("kiln: \($0)") }
+                print("git     \(got.commit)  \(g.repository)  (\((path as NSString).lastPathComponent))")
+            }
             for (path, f) in try sourceRequests(recipes, pipelineDirs: pipelineDir, lenient: lenient) {
                 let had = cache.lookup(f) != nil
                 let got = try cache.fetch(f, download: true) { Progress.shared.log("kiln: \($0)") }
@@ -67,6 +87,12 @@ struct SourceCommand: ParsableCommand {
                 let digest = f.sha256.map { "sha256:\($0)" } ?? f.sha512.map { "sha512:\($0)" } ?? "-"
                 print("\(cached ? "cached " : "MISSING")  \(digest)  \(f.uri)  (\((path as NSString).lastPathComponent))")
             }
+            let git = GitCache(sourceCache: location.sourceCacheDirectory)
+            for (path, g) in try gitRequests(recipes, pipelineDirs: pipelineDir, lenient: lenient) {
+                let got = try? git.ensure(g, download: false)
+                if got == nil { missing += 1 }
+                print("\(got == nil ? "MISSING" : "cached ")  git:\(got?.commit ?? g.expectedCommit ?? g.tag ?? g.branch ?? "HEAD")  \(g.repository)  (\((path as NSString).lastPathComponent))")
+            }
             if missing > 0 {
                 throw ExitStatus(code: 1, message: "\(missing) source(s) missing from \(cache.root): run `kiln source fetch` or `kiln source add`")
             }
@@ -74,15 +100,20 @@ struct SourceCommand: ParsableCommand {
     }
 }
 
-/// The `fetch` steps of recipes (every build option's sources too would be the same list).
-func sourceRequests(_ recipes: [String], pipelineDirs: [String], lenient: Bool) throws -> [(String, FetchRequest)] {
+/// The plans of recipes (for their `fetch` and `git-checkout` steps).
+func plans(_ recipes: [String], pipelineDirs: [String], lenient: Bool) throws -> [(String, BuildPlan)] {
     let library = try DirectoryPipelineLibrary.standard(extra: pipelineDirs, lenient: lenient)
-    var out: [(String, FetchRequest)] = []
-    for path in recipes {
+    return try recipes.map { path in
         let (r, warnings) = try RecipeParser(lenient: lenient).parse(path: path)
         for w in warnings { Progress.shared.log("kiln: \(w)") }
-        let plan = try PipelineExpander(library: library, arch: Architecture.host).plan(r)
-        out += plan.fetches.map { (path, $0) }
+        return (path, try PipelineExpander(library: library, arch: Architecture.host).plan(r))
     }
-    return out
+}
+
+func sourceRequests(_ recipes: [String], pipelineDirs: [String], lenient: Bool) throws -> [(String, FetchRequest)] {
+    try plans(recipes, pipelineDirs: pipelineDirs, lenient: lenient).flatMap { p in p.1.fetches.map { (p.0, $0) } }
+}
+
+func gitRequests(_ recipes: [String], pipelineDirs: [String], lenient: Bool) throws -> [(String, GitCheckoutRequest)] {
+    try plans(recipes, pipelineDirs: pipelineDirs, lenient: lenient).flatMap { p in p.1.gitCheckouts.map { (p.0, $0) } }
 }

@@ -320,6 +320,36 @@ final class SandboxBuildTests: XCTestCase {
         }
     }
 
+    func testPatchFromSourceDirectory() throws {
+        let s = try prepare(extraSteps: "")
+        let patched = try String(contentsOfFile: s.recipe, encoding: .utf8).replacingOccurrences(
+            of: "  - uses: autoconf/configure\n", with: "  - uses: patch\n    with:\n      patches: fix.patch\n  - uses: autoconf/configure\n")
+        try AtomicFile.write(patched, to: s.recipe)
+        let good = """
+        --- a/greet.c
+        +++ b/greet.c
+        @@ -1,3 +1,3 @@
+         #include <stdio.h>
+         #include "greet.h"
+        -void greet(void){puts("hello from kiln");}
+        +void greet(void){puts("patched hello");}
+
+        """
+        // default source dir: <recipe dir>/<package name>/
+        try AtomicFile.write(good, to: "\(s.dir)/hello/fix.patch")
+        let r = try Builder(progress: quiet).build(request(s, out: "\(s.dir)/out"))
+        XCTAssertEqual(try Subprocess("\(r.package.tree)/usr/bin/hello").run().stdoutString, "patched hello\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(r.package.tree)/fix.patch"))
+
+        try AtomicFile.write(good.replacingOccurrences(of: " #include \"greet.h\"", with: " #include \"other.h\""),
+                             to: "\(s.dir)/hello/fix.patch")
+        XCTAssertThrowsError(try Builder(progress: quiet).build(request(s, out: "\(s.dir)/out2"))) { e in
+            let text = "\(e)"
+            XCTAssertTrue(text.contains("Hunk #1 FAILED"), text)
+            XCTAssertTrue(text.contains("patch: fix.patch did not apply"), text)
+        }
+    }
+
     func testDependencyOrder() throws {
         let p = RecipeParser()
         let a = try p.parse(text: "package: {name: app, version: 1}\nenvironment: {contents: {packages: [libfoo-dev]}}\n", file: "a.yaml").recipe
