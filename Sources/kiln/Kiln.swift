@@ -18,6 +18,7 @@ struct Kiln: ParsableCommand {
             IndexCommand.self,
             KeygenCommand.self,
             LockCommand.self,
+            NightlyCommand.self,
             ReproCommand.self,
             RunCommand.self,
             SignCommand.self,
