@@ -12,7 +12,9 @@ struct Kiln: ParsableCommand {
         version: KilnVersion.current,
         subcommands: [
             // Keep one per line, sorted: parallel work merges cleanly that way.
+            ApkCommand.self,
             BuildCommand.self,
+            IndexCommand.self,
             KeygenCommand.self,
             SignCommand.self,
             SourceCommand.self,
