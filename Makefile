@@ -12,7 +12,7 @@ OUT          ?= out
 DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch \
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils
 
-.PHONY: deps build test test-full demo clean keys help venv demo-attest
+.PHONY: deps browser-deps build test test-full demo clean keys help venv demo-attest
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
@@ -40,6 +40,11 @@ keys: build
 	@[ -f keys/kiln-dev.rsa ] || $(BIN) keygen --type rsa --out keys/kiln-dev
 	@[ -f keys/cosign-dev.key ] || $(BIN) keygen --type ecdsa --out keys/cosign-dev
 
+# Headless Chromium for the nightly report's browser test; big, so a target of its own that `test` uses.
+BROWSER_PACKAGES := chromium fonts-dejavu-core
+browser-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BROWSER_PACKAGES)"
+
 # Python verifiers the tests run (never installed system-wide): spdx-tools (pyspdxtools),
 # cyclonedx-python-lib (CycloneDX schema), securesystemslib[crypto] (DSSE envelopes; needs cryptography).
 VENV        := .venv
@@ -52,7 +57,7 @@ $(VENV)/.installed: Makefile | deps
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
 	@touch $@
 
-test: deps venv
+test: deps venv browser-deps
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
 

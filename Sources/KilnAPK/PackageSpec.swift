@@ -116,7 +116,7 @@ public struct PackageSpec: Sendable, Equatable, Codable {
         guard APKName.isValid(name) else {
             throw APKError.invalidSpec("package name \"\(name)\" is not a valid apk package name (letters, digits, and + - . _ only; must start with a letter or digit)")
         }
-        guard APKVersion.isValid(version), !version.contains("-") else {
+        guard APKVersionSyntax.isValid(version), !version.contains("-") else {
             throw APKError.invalidSpec("package \(name): version \"\(version)\" is not a valid apk version (e.g. 1.2.3, 1.2.3a, 1.2.3_rc1, 1.2.3_p2)")
         }
         guard epoch >= 0 else { throw APKError.invalidSpec("package \(name): epoch must be >= 0, got \(epoch)") }
@@ -167,7 +167,7 @@ public enum APKName {
 }
 
 /// apk version strings: `digit{.digit}...{letter}{_suf{#}}...{~hash}{-r#}` (apk-tools version.c).
-public enum APKVersion {
+public enum APKVersionSyntax {
     static let suffixes = ["alpha", "beta", "pre", "rc", "cvs", "svn", "git", "hg", "p"]
 
     /// True when apk would accept `v` (with or without the `-rN` release).

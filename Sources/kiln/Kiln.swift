@@ -16,6 +16,7 @@ struct Kiln: ParsableCommand {
             BuildCommand.self,
             IndexCommand.self,
             KeygenCommand.self,
+            ReproCommand.self,
             SignCommand.self,
             SourceCommand.self,
             TestCommand.self,

@@ -188,10 +188,10 @@ final class APKPackageTests: XCTestCase {
 
     func testVersionValidation() {
         for ok in ["1", "1.2.3", "1.2.3a", "1.2_rc1", "1.2_p2", "2.12.1-r1", "1.0_alpha_pre2", "1.0~abc123", "20240101"] {
-            XCTAssertTrue(APKVersion.isValid(ok), ok)
+            XCTAssertTrue(APKVersionSyntax.isValid(ok), ok)
         }
         for bad in ["", "a1", "1..2", "1.2-beta", "1.2_foo", "1.2-r", "1.2ab", "1.2~", "v1.0"] {
-            XCTAssertFalse(APKVersion.isValid(bad), bad)
+            XCTAssertFalse(APKVersionSyntax.isValid(bad), bad)
         }
     }
 
@@ -203,5 +203,64 @@ final class APKPackageTests: XCTestCase {
         XCTAssertEqual(back, i)
         XCTAssertThrowsError(try PkgInfo.parse("pkgname=x\n", file: "t"))
         XCTAssertThrowsError(try PkgInfo.parse("pkgname = x\n", file: "t"), "pkgver is required")
+    }
+
+    func testOwnersTriggersAndScriptOrder() throws {
+        let root = tmp + "/t"; try Fixture.simpleTree(root)
+        var s = Fixture.spec()
+        s.owners["etc/hello.conf"] = .init(uid: 100, gid: 101, uname: "hello", gname: "hellogrp")
+        s.scriptlets.trigger = "#!/bin/sh\necho trigger\n"
+        s.scriptlets.triggerPaths = ["/usr/share/hello/*", "/etc"]
+        s.scriptlets.preInstall = "#!/bin/sh\necho pre\n"
+        let out = try APKWriter.write(spec: s, root: root, to: tmp + "/o.apk", signer: key.signer)
+        let v = try PyView.load(out.path)
+        XCTAssertEqual(v.members[1].entries.map(\.name), [".PKGINFO", ".post-install", ".pre-install", ".trigger"])
+        XCTAssertTrue(v.members[1].entries.dropFirst().allSatisfy { $0.mode == 0o755 })
+        XCTAssertTrue(try XCTUnwrap(v.members[1].entries[0].text).contains("\ntriggers = /usr/share/hello/* /etc\n"))
+        let conf = try XCTUnwrap(v.members[2].entries.first { $0.name == "etc/hello.conf" })
+        XCTAssertEqual([conf.uid, conf.gid], [100, 101]); XCTAssertEqual(conf.uname, "hello"); XCTAssertEqual(conf.gname, "hellogrp")
+        let p = try APKReader.read(path: out.path, options: APKVerifyOptions(keyring: key.keyring))
+        XCTAssertEqual(p.info.triggers, ["/usr/share/hello/*", "/etc"])
+        XCTAssertEqual(Set(p.scripts.keys), [".post-install", ".pre-install", ".trigger"])
+        // Trigger paths without a trigger script are refused.
+        s.scriptlets.trigger = nil
+        XCTAssertThrowsError(try APKWriter.build(spec: s, root: root, signer: nil))
+    }
+
+    /// Alpine's own packages are signed `.SIGN.RSA.` (SHA-1); the reader accepts them, and with
+    /// several signatures apk uses the first whose key it has.
+    func testLegacySHA1AndMultipleSignatures() throws {
+        let root = tmp + "/t"; try Fixture.simpleTree(root)
+        let unsigned = try APKWriter.build(spec: Fixture.spec(), root: root, signer: nil).data
+        let r = try Gzip.memberRanges(unsigned)
+        let control = unsigned.subdata(in: r[0])
+        let other = try TestKey.make(in: tmp, name: "other.rsa")
+        func sigEntry(_ name: String, _ sig: [UInt8]) -> TarEntry {
+            var e = TarEntry(path: name, kind: .file, mode: 0o644, content: .data(Data(sig)), size: Int64(sig.count))
+            e.mtime = 0
+            return e
+        }
+        // kiln never signs with SHA-1 (FIPS); make the legacy signature with openssl.
+        try control.write(to: URL(fileURLWithPath: tmp + "/c.gz"))
+        _ = try Fixture.sh(["openssl", "dgst", "-sha1", "-sign", key.privatePath, "-out", tmp + "/s1", tmp + "/c.gz"])
+        let sha1Sig = [UInt8](try Data(contentsOf: URL(fileURLWithPath: tmp + "/s1")))
+        let otherSig = try other.signer.key.sign(control, digest: .sha256)
+        let sink = DataSink()
+        let w = try TarWriter(sink: sink, options: TarWriterOptions(epoch: 0, endOfArchive: false, sortEntries: false))
+        try w.write(sigEntry(".SIGN.RSA256.other.rsa.pub", otherSig))
+        try w.write(sigEntry(".SIGN.RSA.kiln-test.rsa.pub", sha1Sig))
+        try w.finish()
+        let pkg = try Gzip.compress(sink.data, level: 9) + unsigned
+        let p = try APKReader.read(data: pkg, file: "legacy.apk", options: APKVerifyOptions(keyring: key.keyring))
+        XCTAssertEqual(p.trustedKey, "kiln-test.rsa.pub")
+        XCTAssertEqual(p.signatures.map(\.type), ["RSA256", "RSA"])
+        XCTAssertEqual(try APKReader.read(data: pkg, file: "l", options: APKVerifyOptions(keyring: other.keyring)).trustedKey, "other.rsa.pub")
+        // A wrong SHA-1 signature by the trusted key is BAD.
+        var bad = sha1Sig; bad[10] ^= 1
+        let sink2 = DataSink()
+        let w2 = try TarWriter(sink: sink2, options: TarWriterOptions(epoch: 0, endOfArchive: false, sortEntries: false))
+        try w2.write(sigEntry(".SIGN.RSA.kiln-test.rsa.pub", bad))
+        try w2.finish()
+        XCTAssertThrowsError(try APKReader.read(data: try Gzip.compress(sink2.data, level: 9) + unsigned, file: "b", options: APKVerifyOptions(keyring: key.keyring)))
     }
 }
