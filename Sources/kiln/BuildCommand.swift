@@ -66,7 +66,7 @@ struct BuildCommand: ParsableCommand {
 
     func run() throws {
         let progress = Progress.shared
-        let builder = Builder(progress: progress)
+        let builder = Builder(progress: progress, installer: try packaging.installer(out: location.out))
         // Parse everything first so that errors show before any build starts, then order.
         var recipesByPath: [(path: String, recipe: Recipe)] = []
         for path in recipes {
