@@ -12,6 +12,7 @@ struct Kiln: ParsableCommand {
         version: KilnVersion.current,
         subcommands: [
             // Keep one per line, sorted: parallel work merges cleanly that way.
+            ToolchainCommand.self,
             VersionCommand.self,
         ]
     )
