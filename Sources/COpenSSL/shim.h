@@ -13,3 +13,11 @@
 #include <openssl/opensslv.h>
 #include <openssl/encoder.h>
 #include <openssl/decoder.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+
+/* Function forms of OpenSSL macros that Swift cannot import. */
+static inline int kiln_select_keypair(void) { return EVP_PKEY_KEYPAIR; }
+static inline int kiln_select_public_key(void) { return EVP_PKEY_PUBLIC_KEY; }
+static inline long kiln_bio_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
+static inline void kiln_openssl_free(void *p) { OPENSSL_free(p); }

@@ -1,0 +1,29 @@
+import Foundation
+import KilnCore
+
+/// Errors from the archive module. Unsafe-entry errors name the entry and the archive.
+public enum ArchiveError: KilnError, Equatable {
+    case io(path: String, what: String, errno: Int32)
+    case libarchive(context: String, message: String)
+    case zlib(context: String, code: Int32, message: String)
+    case invalidEntry(path: String, reason: String)
+    case unsafeEntry(archive: String, entry: String, reason: String)
+    case corrupt(context: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .io(path, what, e):
+            return "\(what) \(path): \(String(cString: strerror(e)))"
+        case let .libarchive(context, message):
+            return "\(context): \(message)"
+        case let .zlib(context, code, message):
+            return "\(context): zlib error \(code)\(message.isEmpty ? "" : " (\(message))")"
+        case let .invalidEntry(path, reason):
+            return "tar entry \(path): \(reason)"
+        case let .unsafeEntry(archive, entry, reason):
+            return "\(archive): refusing entry '\(entry)': \(reason)"
+        case let .corrupt(context, reason):
+            return "\(context): \(reason)"
+        }
+    }
+}
