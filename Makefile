@@ -12,7 +12,7 @@ OUT          ?= out
 DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch \
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils
 
-.PHONY: deps build test test-full demo clean keys help
+.PHONY: deps build test test-full demo clean keys help venv
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
@@ -40,7 +40,19 @@ keys: build
 	@[ -f keys/kiln-dev.rsa ] || $(BIN) keygen --type rsa --out keys/kiln-dev
 	@[ -f keys/cosign-dev.key ] || $(BIN) keygen --type ecdsa --out keys/cosign-dev
 
-test: deps
+# Python verifiers the tests run (never installed system-wide): spdx-tools (pyspdxtools),
+# cyclonedx-python-lib (CycloneDX schema), securesystemslib[crypto] (DSSE envelopes; needs cryptography).
+VENV        := .venv
+PY_PACKAGES := spdx-tools "cyclonedx-python-lib[validation]" "securesystemslib[crypto]"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: Makefile | deps
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
+	@touch $@
+
+test: deps venv
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
 

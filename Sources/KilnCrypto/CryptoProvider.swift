@@ -42,17 +42,23 @@ public enum CryptoProvider {
         let env = ProcessInfo.processInfo.environment
         let cfg = (config?.isEmpty == false ? config : nil) ?? (env["OPENSSL_CONF"]?.isEmpty == false ? env["OPENSSL_CONF"] : nil)
         let modules = env["OPENSSL_MODULES"] ?? modulesDirectory
+        let module = modules + "/fips.so"
+        let notInstalled = "the OpenSSL FIPS provider is not installed: \(module) does not exist (set OPENSSL_MODULES to the "
+            + "directory holding fips.so, and --fips-config or OPENSSL_CONF to a config that includes its fipsmodule.cnf)"
+        let haveModule = FileManager.default.fileExists(atPath: module)
         if let cfg {
             guard FileManager.default.isReadableFile(atPath: cfg) else {
                 throw fail("OpenSSL config \(cfg) is not readable; pass --fips-config or OPENSSL_CONF naming a config that includes fipsmodule.cnf")
             }
             guard OSSL_LIB_CTX_load_config(ctx, cfg) == 1 else {
-                throw fail("cannot load OpenSSL config \(cfg): \(CryptoError.drainErrors())")
+                let detail = CryptoError.drainErrors()
+                throw fail(haveModule ? "cannot load OpenSSL config \(cfg): \(detail)" : notInstalled)
             }
         }
         let where_ = "modules directory \(modules)" + (cfg.map { ", config \($0)" } ?? ", no config (set --fips-config or OPENSSL_CONF)")
         guard let fips = OSSL_PROVIDER_load(ctx, "fips") else {
-            throw fail("the OpenSSL FIPS provider could not be loaded or failed its self-test (\(where_)): \(CryptoError.drainErrors())")
+            let detail = CryptoError.drainErrors()
+            throw fail(haveModule ? "the OpenSSL FIPS provider could not be loaded or failed its self-test (\(where_)): \(detail)" : notInstalled)
         }
         loaded.append(fips)
         guard let base = OSSL_PROVIDER_load(ctx, "base") else {
@@ -78,6 +84,17 @@ public enum CryptoProvider {
         state.context = ctx
         state.fips = true
         state.providers = loaded
+    }
+
+    /// Back to OpenSSL's default context (tests only: FIPS mode is otherwise for the whole process).
+    static func resetForTesting() {
+        state.lock.lock(); defer { state.lock.unlock() }
+        guard let ctx = state.context else { return }
+        for p in state.providers { OSSL_PROVIDER_unload(p) }
+        OSSL_LIB_CTX_free(ctx)
+        state.context = nil
+        state.fips = false
+        state.providers = []
     }
 
     /// Providers active in kiln's context, e.g. ["OpenSSL FIPS Provider 3.0.22 (fips)", "OpenSSL Base Provider 3.0.22 (base)"].

@@ -4,7 +4,7 @@ import KilnCore
 
 /// A private key (RSA or ECDSA P-256) held by OpenSSL. PEM is PKCS#8, optionally encrypted with
 /// PBES2 / PBKDF2-HMAC-SHA256 / AES-256-CBC.
-public final class PrivateKey {
+public final class PrivateKey: @unchecked Sendable {   // EVP_PKEY is read-only after creation
     let pkey: OpaquePointer
     public let type: KeyType
 
@@ -108,7 +108,7 @@ public final class PrivateKey {
 }
 
 /// A public key (RSA or ECDSA P-256); PEM is SubjectPublicKeyInfo (what cosign.pub holds).
-public final class PublicKey {
+public final class PublicKey: @unchecked Sendable {
     let pkey: OpaquePointer
     public let type: KeyType
 

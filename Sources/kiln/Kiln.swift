@@ -12,7 +12,12 @@ struct Kiln: ParsableCommand {
         version: KilnVersion.current,
         subcommands: [
             // Keep one per line, sorted: parallel work merges cleanly that way.
+            BuildCommand.self,
+            KeygenCommand.self,
+            SignCommand.self,
+            SourceCommand.self,
             ToolchainCommand.self,
+            VerifyCommand.self,
             VersionCommand.self,
         ]
     )
@@ -21,7 +26,8 @@ struct Kiln: ParsableCommand {
     /// no stack traces). KilnError descriptions are printed as they are.
     static func main() {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(GlobalOptions.hoist(Array(CommandLine.arguments.dropFirst())))
+            try GlobalOptions.activate(for: command)   // --fips / KILN_FIPS for every subcommand
             try command.run()
         } catch let error as KilnError {
             FileHandle.standardError.write(Data("kiln: error: \(error.description)\n".utf8))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import KilnCore
+import KilnCrypto
 
 struct VersionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,6 +10,10 @@ struct VersionCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        try global.activate()
         print("kiln \(KilnVersion.current)")
+        print("openssl: \(CryptoProvider.openSSLVersion)")
+        print("providers: \(CryptoProvider.loadedProviders.joined(separator: ", "))")
+        print("fips mode: \(CryptoProvider.isFIPS ? "on" : "off")")
     }
 }

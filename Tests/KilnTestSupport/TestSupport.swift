@@ -23,9 +23,11 @@ public enum TestSupport {
 
     /// The built `kiln` executable (next to the test bundle in the build products folder).
     public static var kilnExecutable: String {
+        // Linux: bundleURL is the products folder itself; macOS: it is the .xctest bundle inside it.
         let bundle = Bundle(for: Marker.self).bundleURL
-        let candidate = bundle.deletingLastPathComponent().appendingPathComponent("kiln").path
-        return candidate
+        let candidates = [bundle.appendingPathComponent("kiln").path,
+                          bundle.deletingLastPathComponent().appendingPathComponent("kiln").path]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
 
     /// Runs a program and returns (status, stdout, stderr).

@@ -1,0 +1,172 @@
+import Foundation
+import KilnArchive
+import KilnCore
+import KilnCrypto
+
+/// One package record of apk's installed database (`lib/apk/db/installed`, same letters as APKINDEX).
+public struct InstalledPackage: Equatable, Sendable {
+    public var name: String
+    public var version: String
+    public var arch: String = ""
+    public var license: String = ""
+    public var origin: String = ""
+    public var description: String = ""
+    public var url: String = ""
+    public var checksum: String = ""      // C: "Q1" + base64(sha1(control member))
+    public var builddate: Int64? = nil
+    public var commit: String = ""
+    public var depends: [String] = []
+    public var provides: [String] = []
+
+    public init(name: String, version: String) { self.name = name; self.version = version }
+
+    /// `name-version` (the key used for per-package SBOM file names).
+    public var nameVersion: String { "\(name)-\(version)" }
+
+    /// Parses the installed database (or an APKINDEX text): records separated by blank lines.
+    public static func parseDatabase(_ text: String, source: String = "lib/apk/db/installed") throws -> [InstalledPackage] {
+        var out: [InstalledPackage] = []
+        var cur: [Character: [String]] = [:]
+        var startLine = 1
+        func flush(_ line: Int) throws {
+            defer { cur = [:] }
+            if cur.isEmpty { return }
+            guard let p = cur["P"]?.first, !p.isEmpty else { throw KilnMessage("\(source):\(startLine): package record without P: (name)") }
+            guard let v = cur["V"]?.first, !v.isEmpty else { throw KilnMessage("\(source):\(startLine): package \(p) without V: (version)") }
+            var pkg = InstalledPackage(name: p, version: v)
+            pkg.arch = cur["A"]?.first ?? ""
+            pkg.license = cur["L"]?.first ?? ""
+            pkg.origin = cur["o"]?.first ?? ""
+            pkg.description = cur["T"]?.first ?? ""
+            pkg.url = cur["U"]?.first ?? ""
+            pkg.checksum = cur["C"]?.first ?? ""
+            pkg.commit = cur["c"]?.first ?? ""
+            pkg.builddate = cur["t"]?.first.flatMap { Int64($0) }
+            pkg.depends = (cur["D"] ?? []).flatMap { $0.split(separator: " ").map(String.init) }
+            pkg.provides = (cur["p"] ?? []).flatMap { $0.split(separator: " ").map(String.init) }
+            out.append(pkg)
+        }
+        var lineNo = 0
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNo += 1
+            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+            if line.isEmpty { try flush(lineNo); startLine = lineNo + 1; continue }
+            guard line.count >= 2, line[line.index(after: line.startIndex)] == ":" else {
+                throw KilnMessage("\(source):\(lineNo): expected a 'X:value' line, got \(line.prefix(60))")
+            }
+            if cur.isEmpty { startLine = lineNo }
+            let key = line[line.startIndex]
+            let value = String(line.dropFirst(2))
+            // Per-file lines (F: R: a: M: Z:) are many; only package-level letters are kept.
+            if "PVALoTUCctDp".contains(key) { cur[key, default: []].append(value) }
+        }
+        try flush(lineNo)
+        return out
+    }
+}
+
+/// The files of an image that attestation and verification need, read from its layer tarballs in
+/// order with OCI whiteouts applied: the installed database, the per-package SBOMs and the FIPS
+/// provider's files.
+public struct ImageContents: Sendable {
+    public enum Kind: Sendable, Equatable { case file, directory, symlink(String), hardlink(String) }
+    public struct File: Sendable {
+        public var kind: Kind
+        public var data: Data
+    }
+
+    /// Paths (relative, no leading "/") kept, with their content when they are regular files.
+    public var files: [String: File]
+    public var manifest: JSON
+    public var config: JSON
+    public var manifestDescriptor: OCIDescriptor
+
+    public static let installedDB = "lib/apk/db/installed"
+    public static let sbomDirectory = "var/lib/db/sbom/"
+
+    /// Which paths are kept (everything else is only walked).
+    public static func isInteresting(_ p: String) -> Bool {
+        p == installedDB || (p.hasPrefix(sbomDirectory) && p.hasSuffix(".spdx.json"))
+            || p.hasSuffix("/ossl-modules/fips.so") || p.hasSuffix("fipsmodule.cnf") || p.hasSuffix("openssl.cnf")
+    }
+
+    static func normalize(_ path: String) -> String {
+        var p = path
+        while p.hasPrefix("./") { p.removeFirst(2) }
+        while p.hasPrefix("/") { p.removeFirst() }
+        while p.hasSuffix("/") { p.removeLast() }
+        return p
+    }
+
+    /// Reads the image manifest `d` of `layout` (blobs are digest-checked while read).
+    public static func read(layout: OCILayout, manifest d: OCIDescriptor,
+                            keep: (String) -> Bool = ImageContents.isInteresting) throws -> ImageContents {
+        let manifest = try layout.readJSON(d)
+        guard let cfgJSON = manifest["config"] else { throw KilnMessage("\(layout.path): manifest \(d.digest) has no config") }
+        let cfgDesc = try OCIDescriptor(json: cfgJSON, source: "manifest \(d.digest): config")
+        let config = try layout.readJSON(cfgDesc)
+        var files: [String: File] = [:]
+        for (n, lj) in (manifest["layers"]?.array ?? []).enumerated() {
+            let ld = try OCIDescriptor(json: lj, source: "manifest \(d.digest): layers[\(n)]")
+            let blob = try layout.readBlob(ld)
+            let entries: [(entry: TarEntry, data: Data)]
+            do { entries = try ArchiveReader.entries(data: blob, name: "layer \(ld.digest)") } catch {
+                throw KilnMessage("\(layout.path): layer \(ld.digest) of \(d.digest) cannot be read as a tar archive: \(error)")
+            }
+            for (e, data) in entries {
+                let p = normalize(e.path)
+                let base = (p as NSString).lastPathComponent
+                let dir = (p as NSString).deletingLastPathComponent
+                if base == ".wh..wh..opq" {
+                    let prefix = dir.isEmpty ? "" : dir + "/"
+                    files = files.filter { !$0.key.hasPrefix(prefix) }
+                    continue
+                }
+                if base.hasPrefix(".wh.") {
+                    let target = (dir.isEmpty ? "" : dir + "/") + base.dropFirst(4)
+                    files[target] = nil
+                    files = files.filter { !$0.key.hasPrefix(target + "/") }
+                    continue
+                }
+                guard keep(p) else { continue }
+                switch e.kind {
+                case .file: files[p] = File(kind: .file, data: data)
+                case .directory: files[p] = File(kind: .directory, data: Data())
+                case let .symlink(t): files[p] = File(kind: .symlink(t), data: Data())
+                case let .hardlink(t):
+                    let tp = normalize(t)
+                    files[p] = File(kind: .hardlink(tp), data: files[tp]?.data ?? Data())
+                }
+            }
+        }
+        return ImageContents(files: files, manifest: manifest, config: config, manifestDescriptor: d)
+    }
+
+    /// The installed packages, or nil when the image has no apk database.
+    public func installedPackages() throws -> [InstalledPackage]? {
+        guard let f = files[ImageContents.installedDB], f.kind == .file else { return nil }
+        return try InstalledPackage.parseDatabase(String(decoding: f.data, as: UTF8.self),
+                                                  source: "\(manifestDescriptor.digest):/\(ImageContents.installedDB)")
+    }
+
+    /// Per-package SPDX documents, keyed by file name without `.spdx.json` (`<name>-<version>`).
+    public func packageSBOMs() -> [String: (path: String, data: Data)] {
+        var out: [String: (path: String, data: Data)] = [:]
+        for (p, f) in files where p.hasPrefix(ImageContents.sbomDirectory) && p.hasSuffix(".spdx.json") && f.kind == .file {
+            let name = String((p as NSString).lastPathComponent.dropLast(".spdx.json".count))
+            out[name] = (p, f.data)
+        }
+        return out
+    }
+
+    /// The image config's architecture (OCI spelling, e.g. amd64).
+    public var architecture: String { config["architecture"]?.string ?? "" }
+
+    /// Annotations of the manifest and labels of the config, merged (manifest wins).
+    public var annotationsAndLabels: [String: String] {
+        var out: [String: String] = [:]
+        for (k, v) in config["config"]?["Labels"]?.object ?? [] { if let s = v.string { out[k] = s } }
+        for (k, v) in manifest["annotations"]?.object ?? [] { if let s = v.string { out[k] = s } }
+        return out
+    }
+}

@@ -1,0 +1,273 @@
+import Foundation
+import KilnCore
+import KilnCrypto
+
+/// OCI media types and annotation keys kiln reads and writes.
+public enum OCIMediaType {
+    public static let imageIndex = "application/vnd.oci.image.index.v1+json"
+    public static let imageManifest = "application/vnd.oci.image.manifest.v1+json"
+    public static let imageConfig = "application/vnd.oci.image.config.v1+json"
+    public static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+    public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+    public static let simpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
+    public static let dsseEnvelope = "application/vnd.dsse.envelope.v1+json"
+    public static let refName = "org.opencontainers.image.ref.name"
+    public static let cosignSignature = "dev.cosignproject.cosign/signature"
+    public static let predicateType = "predicateType"
+
+    public static func isManifest(_ t: String) -> Bool { t == imageManifest || t == dockerManifest }
+    public static func isIndex(_ t: String) -> Bool { t == imageIndex || t == dockerManifestList }
+}
+
+/// An OCI content descriptor. Unknown fields (platform, urls, data) are kept in `extra` so a
+/// descriptor read from a layout is written back unchanged.
+public struct OCIDescriptor: Equatable, Sendable {
+    public var mediaType: String
+    public var digest: String          // "sha256:<64 hex>"
+    public var size: Int64
+    public var annotations: [String: String]
+    public var artifactType: String?
+    public var extra: [(String, JSON)]
+
+    public static func == (a: OCIDescriptor, b: OCIDescriptor) -> Bool { a.json == b.json }
+
+    public init(mediaType: String, digest: String, size: Int64, annotations: [String: String] = [:],
+                artifactType: String? = nil) {
+        self.mediaType = mediaType; self.digest = digest; self.size = size
+        self.annotations = annotations; self.artifactType = artifactType; self.extra = []
+    }
+
+    public init(json: JSON, source: String) throws {
+        guard let mt = json["mediaType"]?.string else { throw KilnMessage("\(source): descriptor without mediaType") }
+        guard let dg = json["digest"]?.string else { throw KilnMessage("\(source): descriptor without digest") }
+        guard let sz = json["size"]?.int, sz >= 0 else { throw KilnMessage("\(source): descriptor \(dg) without a valid size") }
+        try OCILayout.checkDigest(dg, source: source)
+        mediaType = mt; digest = dg; size = sz
+        artifactType = json["artifactType"]?.string
+        var ann: [String: String] = [:]
+        for (k, v) in json["annotations"]?.object ?? [] { if let s = v.string { ann[k] = s } }
+        annotations = ann
+        extra = (json.object ?? []).filter { !["mediaType", "digest", "size", "annotations", "artifactType"].contains($0.0) }
+    }
+
+    /// Serialised in the field order the OCI spec lists (mediaType, artifactType, digest, size, …, annotations).
+    public var json: JSON {
+        var pairs: [(String, JSON)] = [("mediaType", .string(mediaType))]
+        if let artifactType { pairs.append(("artifactType", .string(artifactType))) }
+        pairs.append(("digest", .string(digest)))
+        pairs.append(("size", .int(size)))
+        pairs.append(contentsOf: extra)
+        if !annotations.isEmpty {
+            pairs.append(("annotations", .object(annotations.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
+        }
+        return .object(pairs)
+    }
+
+    public var hex: String { String(digest.dropFirst("sha256:".count)) }
+    public var refName: String? { annotations[OCIMediaType.refName] }
+}
+
+/// A small reader/writer for OCI image layouts (image-spec `image-layout.md`): `oci-layout`,
+/// `index.json` and `blobs/sha256/`. Everything it writes goes to a temporary name and is renamed
+/// into place; `index.json` updates are serialised with a lock on the layout directory.
+public final class OCILayout {
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+            throw KilnMessage("\(path): no such OCI layout directory (make one with `kiln image`)")
+        }
+        let marker = path + "/oci-layout"
+        guard let m = FileManager.default.contents(atPath: marker) else {
+            throw KilnMessage("\(marker): missing — \(path) is not an OCI image layout")
+        }
+        let j = try JSON.parse(m, source: marker)
+        guard j["imageLayoutVersion"]?.string != nil else {
+            throw KilnMessage("\(marker): no imageLayoutVersion — not an OCI image layout")
+        }
+        guard FileManager.default.fileExists(atPath: indexPath) else {
+            throw KilnMessage("\(indexPath): missing — \(path) is not an OCI image layout")
+        }
+    }
+
+    /// Creates an empty layout (oci-layout, index.json, blobs/sha256/) at `path` if there is none.
+    @discardableResult
+    public static func create(at path: String) throws -> OCILayout {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: path + "/blobs/sha256", withIntermediateDirectories: true)
+        if !fm.fileExists(atPath: path + "/oci-layout") {
+            try AtomicFile.write(JSON.object([("imageLayoutVersion", "1.0.0")]).compact(), to: path + "/oci-layout")
+        }
+        if !fm.fileExists(atPath: path + "/index.json") {
+            let idx: JSON = .object([("schemaVersion", 2), ("mediaType", .string(OCIMediaType.imageIndex)), ("manifests", .array([]))])
+            try AtomicFile.write(idx.compact(), to: path + "/index.json")
+        }
+        return try OCILayout(path: path)
+    }
+
+    public var indexPath: String { path + "/index.json" }
+
+    static func checkDigest(_ d: String, source: String) throws {
+        guard d.hasPrefix("sha256:") else {
+            throw KilnMessage("\(source): digest \(d) is not sha256 (kiln reads sha256 layouts only)")
+        }
+        let hex = d.dropFirst(7)
+        guard hex.count == 64, hex.allSatisfy({ ("0"..."9").contains($0) || ("a"..."f").contains($0) }) else {
+            throw KilnMessage("\(source): malformed digest \(d)")
+        }
+    }
+
+    public func blobPath(_ digest: String) throws -> String {
+        try OCILayout.checkDigest(digest, source: indexPath)
+        return path + "/blobs/sha256/" + digest.dropFirst(7)
+    }
+
+    // MARK: index
+
+    public func readIndex() throws -> JSON {
+        guard let d = FileManager.default.contents(atPath: indexPath) else { throw KilnMessage("\(indexPath): cannot read") }
+        let j = try JSON.parse(d, source: indexPath)
+        guard j["manifests"]?.array != nil || j["manifests"] == nil else { throw KilnMessage("\(indexPath): manifests is not an array") }
+        return j
+    }
+
+    /// The descriptors listed in index.json, in file order.
+    public func manifests() throws -> [OCIDescriptor] {
+        try (readIndex()["manifests"]?.array ?? []).enumerated().map {
+            try OCIDescriptor(json: $0.element, source: "\(indexPath): manifests[\($0.offset)]")
+        }
+    }
+
+    /// Finds a manifest by tag (`org.opencontainers.image.ref.name`) or by digest (`sha256:…`).
+    public func resolve(_ ref: String) throws -> OCIDescriptor {
+        let all = try manifests()
+        if ref.hasPrefix("sha256:") {
+            if let d = all.first(where: { $0.digest == ref }) { return d }
+            for e in all where OCIMediaType.isIndex(e.mediaType) {
+                if let d = try? imageManifests(of: e).first(where: { $0.digest == ref }) { return d }
+            }
+            throw KilnMessage("\(path): no manifest with digest \(ref) in index.json")
+        }
+        if let d = all.first(where: { $0.refName == ref }) { return d }
+        let tags = all.compactMap(\.refName).sorted()
+        throw KilnMessage("\(path): no tag \(ref) in index.json (tags: \(tags.isEmpty ? "none" : tags.joined(separator: ", ")))")
+    }
+
+    /// The tagged entry, or nil when there is none.
+    public func lookup(tag: String) throws -> OCIDescriptor? {
+        try manifests().first(where: { $0.refName == tag })
+    }
+
+    /// Points `tag` at `descriptor` (replacing any entry that had the tag), atomically.
+    public func setTag(_ tag: String, to descriptor: OCIDescriptor) throws {
+        try withLock {
+            let idx = try readIndex()
+            var d = descriptor
+            d.annotations[OCIMediaType.refName] = tag
+            var entries = try (idx["manifests"]?.array ?? []).enumerated().map {
+                try OCIDescriptor(json: $0.element, source: "\(indexPath): manifests[\($0.offset)]")
+            }
+            entries.removeAll { $0.refName == tag }
+            entries.append(d)
+            let out = (idx.object == nil ? JSON.object([("schemaVersion", 2)]) : idx)
+                .setting("manifests", .array(entries.map(\.json)))
+            try AtomicFile.write(out.compact(), to: indexPath)
+        }
+    }
+
+    private func withLock<T>(_ body: () throws -> T) throws -> T {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw KilnMessage("\(path): cannot open to lock: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { throw KilnMessage("\(path): cannot lock: \(String(cString: strerror(errno)))") }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    // MARK: blobs
+
+    /// Reads a blob; with `verify` its size and sha256 must match the descriptor.
+    public func readBlob(_ d: OCIDescriptor, verify: Bool = true) throws -> Data {
+        let p = try blobPath(d.digest)
+        guard let data = FileManager.default.contents(atPath: p) else {
+            throw KilnMessage("\(p): blob \(d.digest) (\(d.mediaType)) is missing")
+        }
+        if verify {
+            guard Int64(data.count) == d.size else {
+                throw KilnMessage("\(p): size \(data.count) does not match the descriptor's \(d.size)")
+            }
+            let h = try Digest.sha256Hex(data)
+            guard h == d.hex else { throw KilnMessage("\(p): content digest sha256:\(h) does not match \(d.digest)") }
+        }
+        return data
+    }
+
+    /// Stores `data` as a blob (no-op when an identical blob is there) and returns its descriptor.
+    @discardableResult
+    public func writeBlob(_ data: Data, mediaType: String, annotations: [String: String] = [:]) throws -> OCIDescriptor {
+        let hex = try Digest.sha256Hex(data)
+        let d = OCIDescriptor(mediaType: mediaType, digest: "sha256:" + hex, size: Int64(data.count), annotations: annotations)
+        let p = try blobPath(d.digest)
+        if let existing = FileManager.default.contents(atPath: p), existing == data { return d }
+        try AtomicFile.write(data, to: p)
+        return d
+    }
+
+    /// Reads and parses a JSON blob (manifest, config, index), verifying it against its descriptor.
+    public func readJSON(_ d: OCIDescriptor) throws -> JSON {
+        try JSON.parse(try readBlob(d), source: "\(path)/blobs/sha256/\(d.hex)")
+    }
+
+    /// The image manifests of `d`: itself when it is a manifest, its children when it is an index.
+    public func imageManifests(of d: OCIDescriptor) throws -> [OCIDescriptor] {
+        if OCIMediaType.isManifest(d.mediaType) { return [d] }
+        if OCIMediaType.isIndex(d.mediaType) {
+            let j = try readJSON(d)
+            return try (j["manifests"]?.array ?? []).enumerated().flatMap {
+                try imageManifests(of: OCIDescriptor(json: $0.element, source: "\(path)/blobs/sha256/\(d.hex): manifests[\($0.offset)]"))
+            }
+        }
+        throw KilnMessage("\(path): \(d.digest) has media type \(d.mediaType), not an image manifest or index")
+    }
+}
+
+/// `LAYOUT[:TAG]` as the CLI takes it: the longest existing directory prefix before a `:` is the layout.
+public struct LayoutReference: Equatable, Sendable {
+    public var layout: String
+    public var tag: String?
+
+    public init(layout: String, tag: String?) { self.layout = layout; self.tag = tag }
+
+    public static func parse(_ s: String) throws -> LayoutReference {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: s, isDirectory: &isDir), isDir.boolValue {
+            return LayoutReference(layout: s, tag: nil)
+        }
+        var idx = s.startIndex
+        while let c = s[idx...].firstIndex(of: ":") {
+            let dir = String(s[..<c])
+            if !dir.isEmpty, FileManager.default.fileExists(atPath: dir + "/oci-layout") {
+                let tag = String(s[s.index(after: c)...])
+                return LayoutReference(layout: dir, tag: tag.isEmpty ? nil : tag)
+            }
+            idx = s.index(after: c)
+        }
+        throw KilnMessage("\(s): no OCI layout there (expected LAYOUT or LAYOUT:TAG with LAYOUT a directory holding oci-layout)")
+    }
+}
+
+/// The cosign tag for a digest: `sha256:<hex>` → `sha256-<hex>.sig` / `.att`.
+public enum CosignTag {
+    public static func signature(for digest: String) -> String { digest.replacingOccurrences(of: ":", with: "-") + ".sig" }
+    public static func attestation(for digest: String) -> String { digest.replacingOccurrences(of: ":", with: "-") + ".att" }
+    public static func sbom(for digest: String) -> String { digest.replacingOccurrences(of: ":", with: "-") + ".sbom" }
+    /// True for tags of the `sha256-<hex>.(sig|att|sbom)` form (artifacts, not images).
+    public static func isArtifactTag(_ tag: String) -> Bool {
+        guard tag.hasPrefix("sha256-") else { return false }
+        return tag.hasSuffix(".sig") || tag.hasSuffix(".att") || tag.hasSuffix(".sbom")
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import KilnCore
+import Yams
+
+/// A reusable pipeline (`uses: NAME`): melange's pipeline YAML files (`name`, `needs`, `inputs`, `pipeline`).
+public struct PipelineDefinition: Sendable {
+    public struct Input: Sendable, Equatable {
+        public var name: String
+        public var description: String
+        public var defaultValue: String?
+        public var required: Bool
+    }
+    /// The name `uses:` refers to (path below the pipeline directory without `.yaml`, e.g. `autoconf/make`).
+    public var id: String
+    public var title: String
+    public var needsPackages: [String]
+    public var inputs: [Input]
+    public var pipeline: [PipelineStep]
+    public var file: String
+
+    public func input(_ name: String) -> Input? { inputs.first { $0.name == name } }
+
+    static let keys: Set<String> = ["name", "needs", "inputs", "pipeline"]
+    static let inputKeys: Set<String> = ["description", "default", "required"]
+
+    /// Parses a pipeline file; `id` is its name for `uses:`.
+    public static func parse(path: String, id: String, lenient: Bool = false) throws -> PipelineDefinition {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw RecipeError(.io, SourceLocation(file: path), "cannot read pipeline file")
+        }
+        return try parse(text: text, file: path, id: id, lenient: lenient)
+    }
+
+    public static func parse(text: String, file: String, id: String, lenient: Bool = false) throws -> PipelineDefinition {
+        let r = YAMLReader(file: file, lenient: lenient)
+        let root = try r.root(text)
+        var def = PipelineDefinition(id: id, title: id, needsPackages: [], inputs: [], pipeline: [], file: file)
+        _ = try r.fields(root, "pipeline definition", known: keys) { key, v in
+            switch key {
+            case "name": def.title = try r.string(v, "name")
+            case "needs":
+                _ = try r.fields(v, "needs", known: ["packages"]) { _, pv in def.needsPackages = try r.strings(pv, "needs.packages") }
+            case "inputs":
+                if r.isNull(v) { return }
+                for (k, iv) in try r.mapping(v, "inputs") {
+                    let name = try r.string(k, "inputs key")
+                    var input = Input(name: name, description: "", defaultValue: nil, required: false)
+                    _ = try r.fields(iv, "inputs.\(name)", known: inputKeys) { ik, ivv in
+                        switch ik {
+                        case "description": input.description = try r.string(ivv, "inputs.\(name).description")
+                        case "default": input.defaultValue = try r.string(ivv, "inputs.\(name).default")
+                        default: input.required = try r.bool(ivv, "inputs.\(name).required")
+                        }
+                    }
+                    def.inputs.append(input)
+                }
+            default: def.pipeline = try RecipeParser(lenient: lenient).parseSteps(r, v, "pipeline")
+            }
+        }
+        return def
+    }
+}
+
+/// Where `uses:` names are looked up.
+public protocol PipelineLibrary {
+    func definition(named: String) -> PipelineDefinition?
+    var names: [String] { get }
+}

@@ -1,0 +1,239 @@
+import Foundation
+import KilnCore
+
+/// Something kiln does outside the sandbox before a step runs (the sandbox has no network).
+public enum StepPreparation: Sendable, Equatable {
+    /// `fetch`: put the digest-checked source for `uri` at `/home/build/<basename>`.
+    case fetch(FetchRequest)
+    /// `git-checkout`: check out `repository` at a commit into `destination`.
+    case gitCheckout(GitCheckoutRequest)
+}
+
+public struct FetchRequest: Sendable, Equatable, Hashable {
+    public var uri: String
+    public var sha256: String?
+    public var sha512: String?
+    public var location: SourceLocation
+    /// The file name inside the workspace (basename of the URI).
+    public var fileName: String {
+        let noQuery = uri.split(separator: "?").first.map(String.init) ?? uri
+        let base = (noQuery as NSString).lastPathComponent
+        return base.isEmpty ? "source" : base
+    }
+    public init(uri: String, sha256: String?, sha512: String?, location: SourceLocation) {
+        self.uri = uri; self.sha256 = sha256; self.sha512 = sha512; self.location = location
+    }
+}
+
+public struct GitCheckoutRequest: Sendable, Equatable, Hashable {
+    public var repository: String
+    public var tag: String?
+    public var branch: String?
+    public var expectedCommit: String?
+    public var destination: String
+    public var depth: String?
+    public var recurseSubmodules: Bool
+    public var cherryPicks: String?
+    public var keepGitDirectory: Bool
+    public var location: SourceLocation
+}
+
+/// One shell step ready to run in the sandbox: substitutions done, pipelines expanded.
+public struct ResolvedStep: Sendable {
+    /// Display path, e.g. `autoconf/make` or `build: make install`.
+    public var name: String
+    public var script: String?
+    /// Absolute directory inside the sandbox.
+    public var workingDirectory: String
+    public var environment: [String: String]
+    public var preparation: StepPreparation?
+    /// Where the step (the outermost `uses`/`runs` in the recipe) is written.
+    public var location: SourceLocation
+    /// The package or subpackage whose pipeline this belongs to.
+    public var package: String
+}
+
+/// A recipe turned into a flat list of steps for one architecture (+ variant already applied).
+public struct BuildPlan: Sendable {
+    public var recipe: Recipe
+    public var arch: String
+    public var steps: [ResolvedStep]
+    /// Subpackages whose `if:` held (in order); these get trees.
+    public var subpackages: [Subpackage]
+    /// All `needs.packages` of the pipelines used plus `environment.contents.packages`, sorted, unique.
+    public var buildPackages: [String]
+    public var fetches: [FetchRequest] {
+        steps.compactMap { if case .fetch(let f)? = $0.preparation { return f }; return nil }
+    }
+    public var gitCheckouts: [GitCheckoutRequest] {
+        steps.compactMap { if case .gitCheckout(let g)? = $0.preparation { return g }; return nil }
+    }
+    public var warnings: [RecipeWarning] = []
+}
+
+public struct PipelineExpander {
+    public var library: PipelineLibrary
+    public var arch: String
+    public var maxDepth = 16
+
+    public init(library: PipelineLibrary, arch: String) { self.library = library; self.arch = arch }
+
+    public func plan(_ recipe: Recipe) throws -> BuildPlan {
+        var steps: [ResolvedStep] = []
+        var needs = Set(recipe.environment.packages)
+        var warnings: [RecipeWarning] = []
+        let base = try recipe.substitutionContext(arch: arch)
+        var env: [String: String] = [:]
+        for v in recipe.environment.variables { env[v.name] = try base.substitute(v.value, at: v.location) }
+
+        for s in recipe.pipeline {
+            try expand(s, context: base, env: env, workdir: SandboxPaths.workspace, package: recipe.package.name,
+                       outer: nil, depth: 0, into: &steps, needs: &needs, warnings: &warnings)
+        }
+        var subs: [Subpackage] = []
+        for sp in recipe.subpackages {
+            if sp.range != nil {
+                throw RecipeError(.invalidValue, sp.location, "subpackage `\(sp.name)`: `range` subpackages are not supported by kiln yet")
+            }
+            let name = try base.substitute(sp.name, at: sp.location)
+            var c = try recipe.substitutionContext(arch: arch, subpackage: name)
+            c["subpkg.name"] = name
+            if let cond = sp.condition, !(try Condition.evaluate(try c.substitute(cond, at: sp.location), at: sp.location)) { continue }
+            var resolved = sp
+            resolved.name = name
+            subs.append(resolved)
+            for s in sp.pipeline {
+                try expand(s, context: c, env: env, workdir: SandboxPaths.workspace, package: name, outer: nil,
+                           depth: 0, into: &steps, needs: &needs, warnings: &warnings)
+            }
+        }
+        return BuildPlan(recipe: recipe, arch: arch, steps: steps, subpackages: subs,
+                         buildPackages: needs.sorted(), warnings: warnings)
+    }
+
+    /// Checks every `uses`, input and substitution without building (what `kiln build` does first).
+    public func validate(_ recipe: Recipe) throws { _ = try plan(recipe) }
+
+    private func resolveDir(_ dir: String, relativeTo base: String) -> String {
+        if dir.hasPrefix("/") { return dir }
+        return dir == "." || dir.isEmpty ? base : "\(base)/\(dir)"
+    }
+
+    private func expand(_ step: PipelineStep, context: SubstitutionContext, env: [String: String], workdir: String,
+                        package: String, outer: PipelineStep?, usesName: String? = nil, depth: Int, into steps: inout [ResolvedStep],
+                        needs: inout Set<String>, warnings: inout [RecipeWarning]) throws {
+        let top = outer ?? step
+        guard depth < maxDepth else {
+            throw RecipeError(.invalidValue, top.location, "pipelines nest more than \(maxDepth) deep (a pipeline that uses itself?)")
+        }
+        if let cond = step.condition {
+            let at = step.conditionLocation ?? step.location
+            if !(try Condition.evaluate(try context.substitute(cond, at: at), at: at)) { return }
+        }
+        var env = env
+        for v in step.environment { env[v.name] = try context.substitute(v.value, at: v.location) }
+        var workdir = workdir
+        if let wd = step.workingDirectory { workdir = resolveDir(try context.substitute(wd, at: step.location), relativeTo: workdir) }
+        needs.formUnion(step.needsPackages)
+        // Inside a pipeline definition a step is called by the pipeline's name (and its own name if it has one).
+        let display: String
+        if let via = usesName {
+            display = via + ((step.name?.isEmpty == false) ? ": \(step.name!)" : "")
+        } else {
+            display = step.displayName
+        }
+
+        if let uses = step.uses {
+            let usesAt = step.usesLocation ?? step.location
+            guard let def = library.definition(named: uses) else {
+                let known = library.names.sorted()
+                throw RecipeError(.unknownPipeline, usesAt, "unknown pipeline `\(uses)` in `uses:` (kiln has: \(known.joined(separator: ", ")); add your own with --pipeline-dir)")
+            }
+            needs.formUnion(def.needsPackages)
+            // Inputs: `with` values (substituted in the caller's context), then defaults.
+            var inner = context
+            for key in context.values.keys where key.hasPrefix("inputs.") { inner.values.removeValue(forKey: key) }
+            for a in step.with {
+                if def.input(a.name) == nil {
+                    warnings.append(RecipeWarning(a.location, "pipeline `\(uses)` has no input `\(a.name)` (ignored)"))
+                }
+                inner["inputs.\(a.name)"] = try context.substitute(a.value, at: a.location)
+            }
+            for input in def.inputs where inner["inputs.\(input.name)"] == nil {
+                if let d = input.defaultValue {
+                    inner["inputs.\(input.name)"] = try context.substitute(d, at: SourceLocation(file: def.file))
+                } else if input.required {
+                    throw RecipeError(.missingInput, usesAt, "pipeline `\(uses)` needs input `\(input.name)`"
+                                      + (input.description.isEmpty ? "" : " (\(input.description.trimmingCharacters(in: .whitespacesAndNewlines)))")
+                                      + ": add it under `with:`")
+                } else {
+                    inner["inputs.\(input.name)"] = ""
+                }
+            }
+            let preparation = try self.preparation(uses: uses, inputs: inner, at: usesAt, workdir: workdir, warnings: &warnings)
+            var first = true
+            for s in def.pipeline {
+                let before = steps.count
+                try expand(s, context: inner, env: env, workdir: workdir, package: package, outer: top,
+                           usesName: uses, depth: depth + 1, into: &steps, needs: &needs, warnings: &warnings)
+                if first, let preparation, steps.count > before {
+                    steps[before].preparation = preparation; first = false
+                }
+            }
+            if first, let preparation {
+                steps.append(ResolvedStep(name: uses, script: nil, workingDirectory: workdir, environment: env,
+                                          preparation: preparation, location: top.location, package: package))
+            }
+            // `uses` steps may also carry a nested pipeline (ignored by melange); keep going.
+            return
+        }
+        if let runs = step.runs {
+            let script = try context.substitute(runs, at: step.runsLocation ?? step.location)
+            steps.append(ResolvedStep(name: display, script: script,
+                                      workingDirectory: workdir, environment: env, preparation: nil,
+                                      location: top.location, package: package))
+        }
+        for s in step.pipeline {
+            try expand(s, context: context, env: env, workdir: workdir, package: package, outer: outer,
+                       usesName: usesName, depth: depth + 1, into: &steps, needs: &needs, warnings: &warnings)
+        }
+    }
+
+    private func preparation(uses: String, inputs c: SubstitutionContext, at: SourceLocation, workdir: String,
+                             warnings: inout [RecipeWarning]) throws -> StepPreparation? {
+        func input(_ n: String) -> String? { c["inputs.\(n)"].flatMap { $0.isEmpty ? nil : $0 } }
+        switch uses {
+        case "fetch":
+            let uri = input("uri") ?? ""
+            let sha256 = input("expected-sha256")?.lowercased(), sha512 = input("expected-sha512")?.lowercased()
+            if sha256 == nil && sha512 == nil {
+                throw RecipeError(.missingInput, at, "fetch of \(uri): kiln needs `expected-sha256` or `expected-sha512` (it never trusts the network)")
+            }
+            if let s = sha256, s.count != 64 || !s.allSatisfy(\.isHexDigit) {
+                throw RecipeError(.invalidValue, at, "fetch: expected-sha256 `\(s)` is not 64 hex digits")
+            }
+            if let s = sha512, s.count != 128 || !s.allSatisfy(\.isHexDigit) {
+                throw RecipeError(.invalidValue, at, "fetch: expected-sha512 `\(s)` is not 128 hex digits")
+            }
+            return .fetch(FetchRequest(uri: uri, sha256: sha256, sha512: sha512, location: at))
+        case "git-checkout":
+            guard let repo = input("repository") else {
+                throw RecipeError(.missingInput, at, "pipeline `git-checkout` needs input `repository`")
+            }
+            if input("expected-commit") == nil {
+                warnings.append(RecipeWarning(at, "git-checkout of \(repo) has no `expected-commit`: the build is not reproducible"))
+            }
+            if input("cherry-picks") != nil {
+                throw RecipeError(.invalidValue, at, "git-checkout: `cherry-picks` is not supported by kiln yet; apply them as patches")
+            }
+            let dest = input("destination") ?? "."
+            return .gitCheckout(GitCheckoutRequest(
+                repository: repo, tag: input("tag"), branch: input("branch"), expectedCommit: input("expected-commit")?.lowercased(),
+                destination: resolveDir(dest, relativeTo: workdir), depth: input("depth"),
+                recurseSubmodules: (input("recurse-submodules") ?? "false") == "true", cherryPicks: input("cherry-picks"),
+                keepGitDirectory: false, location: at))
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,370 @@
+import Foundation
+import KilnBuild
+import KilnCore
+import KilnCrypto
+import KilnRecipe
+import KilnTestSupport
+import XCTest
+
+/// Real builds in the real bubblewrap sandbox, from a tarball the test makes and caches.
+final class SandboxBuildTests: XCTestCase {
+    /// A small C project with a hand-written `configure`, a static library and a man page.
+    static func makeProject(in dir: String, version: String = "1.2") throws -> (tarball: String, sha256: String) {
+        let src = "\(dir)/hello-\(version)"
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        let files: [String: String] = [
+            "configure": """
+            #!/bin/sh
+            prefix=/usr; libdir=/usr/lib
+            for a in "$@"; do
+              case "$a" in
+                --prefix=*) prefix="${a#*=}" ;;
+                --libdir=*) libdir="${a#*=}" ;;
+                --host=*|--build=*|--sysconfdir=*|--mandir=*|--infodir=*|--localstatedir=*) ;;
+                *) echo "configure: unknown option $a" >&2; exit 1 ;;
+              esac
+            done
+            printf 'PREFIX=%s\\nLIBDIR=%s\\n' "$prefix" "$libdir" > config.mk
+            echo "configured for $prefix"
+
+            """,
+            "Makefile": """
+            include config.mk
+            all: hello libgreet.a
+            greet.o: greet.c greet.h
+            \tcc -O2 -c greet.c -o greet.o
+            libgreet.a: greet.o
+            \tar rcD libgreet.a greet.o
+            hello: main.c libgreet.a
+            \tcc -O2 -g main.c libgreet.a -o hello
+            install: all
+            \tinstall -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1
+            \tinstall -m 755 hello $(DESTDIR)$(PREFIX)/bin/hello
+            \tinstall -m 644 libgreet.a $(DESTDIR)$(LIBDIR)/libgreet.a
+            \tinstall -m 644 greet.h $(DESTDIR)$(PREFIX)/include/greet.h
+            \tinstall -m 644 hello.1 $(DESTDIR)$(PREFIX)/share/man/man1/hello.1
+
+            """,
+            "main.c": "#include \"greet.h\"\nint main(void){greet();return 0;}\n",
+            "greet.c": "#include <stdio.h>\n#include \"greet.h\"\nvoid greet(void){puts(\"hello from kiln\");}\n",
+            "greet.h": "void greet(void);\n",
+            "hello.1": ".TH HELLO 1\n",
+        ]
+        for (name, text) in files {
+            try AtomicFile.write(text, to: "\(src)/\(name)", mode: name == "configure" ? 0o755 : 0o644)
+        }
+        let tarball = "\(dir)/hello-\(version).tar.gz"
+        try Subprocess("tar", ["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
+                               "-czf", tarball, "-C", dir, "hello-\(version)"]).check()
+        return (tarball, try Digest.hashFile(.sha256, path: tarball).hexString)
+    }
+
+    static func recipe(sha256: String, extraSteps: String = "") -> String {
+        """
+        package:
+          name: hello
+          version: "1.2"
+          epoch: 3
+          description: a greeting
+          copyright:
+            - license: MIT
+          dependencies:
+            runtime: [libc]
+        environment:
+          contents:
+            packages: [build-base, busybox]
+          environment:
+            GREETING: hi
+        var-transforms:
+          - from: ${{package.version}}
+            match: ^(\\d+)\\.(\\d+)$
+            replace: $1_$2
+            to: underscored
+        pipeline:
+          - uses: fetch
+            with:
+              uri: https://example.invalid/hello-${{package.version}}.tar.gz
+              expected-sha256: \(sha256)
+          - uses: autoconf/configure
+          - uses: autoconf/make
+          - uses: autoconf/make-install
+          - name: record
+            runs: |
+              mkdir -p ${{targets.destdir}}/usr/share/hello
+              echo "${{vars.underscored}} $GREETING ${{build.variant}} $SOURCE_DATE_EPOCH" > ${{targets.destdir}}/usr/share/hello/info
+        \(extraSteps)
+          - uses: strip
+        subpackages:
+          - name: ${{package.name}}-dev
+            description: headers for ${{package.name}}
+            pipeline:
+              - uses: split/dev
+          - name: hello-doc
+            pipeline:
+              - uses: split/manpages
+        """
+    }
+
+    struct Setup { var dir: String; var recipe: String; var cache: String; var sha: String }
+
+    /// A recipe with no sources and just `steps` (fast: no compiler).
+    func prepareMinimal(steps: String) throws -> Setup {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let recipe = "\(dir)/hello.yaml"
+        try AtomicFile.write("package:\n  name: hello\n  version: \"1.2\"\n  epoch: 3\npipeline:\n" + steps, to: recipe)
+        return Setup(dir: dir, recipe: recipe, cache: "\(dir)/cache", sha: "")
+    }
+
+    func prepare(extraSteps: String = "") throws -> Setup {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let (tarball, sha) = try Self.makeProject(in: dir)
+        let cache = "\(dir)/cache"
+        try SourceCache(root: cache).add(file: tarball)
+        let recipe = "\(dir)/hello.yaml"
+        try AtomicFile.write(Self.recipe(sha256: sha, extraSteps: extraSteps), to: recipe)
+        return Setup(dir: dir, recipe: recipe, cache: cache, sha: sha)
+    }
+
+    func request(_ s: Setup, out: String) -> BuildRequest {
+        var r = BuildRequest(recipePath: s.recipe, outputDirectory: out, arch: "x86_64")
+        r.sourceCache = s.cache
+        r.download = false
+        r.sourceDateEpoch = 1_700_000_000
+        return r
+    }
+
+    let quiet = Progress(quiet: true)
+
+    /// Paths, modes, sizes, mtimes and content digests of every entry below `root`.
+    func manifest(_ root: String) throws -> [String] {
+        var out: [String] = []
+        let e = FileManager.default.enumerator(atPath: root)!
+        while let f = e.nextObject() as? String {
+            let p = "\(root)/\(f)"
+            var st = stat()
+            XCTAssertEqual(lstat(p, &st), 0)
+            var line = "\(f) \(String(st.st_mode, radix: 8)) \(st.st_mtim.tv_sec)"
+            if (st.st_mode & S_IFMT) == S_IFREG { line += " " + (try Digest.hashFile(.sha256, path: p).hexString) }
+            if (st.st_mode & S_IFMT) == S_IFLNK { line += " -> " + (try FileManager.default.destinationOfSymbolicLink(atPath: p)) }
+            out.append(line)
+        }
+        return out.sorted()
+    }
+
+    func testAutoconfBuildWithSubpackagesAndSplitDev() throws {
+        let s = try prepare()
+        let out = "\(s.dir)/out"
+        let result = try Builder(progress: quiet).build(request(s, out: out))
+        let trees = "\(out)/trees/x86_64"
+        XCTAssertEqual(result.packages.map(\.name), ["hello", "hello-dev", "hello-doc"])
+        XCTAssertEqual(result.package.fullVersion, "1.2-r3")
+        XCTAssertEqual(result.package.runtime, ["libc"])
+        XCTAssertEqual(result.subpackages[0].description, "headers for hello")
+        XCTAssertEqual(result.sources.map(\.sha256), [s.sha])
+        XCTAssertEqual(result.sources.first?.uri, "https://example.invalid/hello-1.2.tar.gz")
+        XCTAssertEqual(result.providedByToolchain, ["build-base", "busybox"])
+        // main package: the binary (stripped, runs), no headers, no static lib, no man page
+        let hello = "\(trees)/hello/usr/bin/hello"
+        XCTAssertEqual(try Subprocess(hello).run().stdoutString, "hello from kiln\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(trees)/hello/usr/include"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(trees)/hello/usr/lib/libgreet.a"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(trees)/hello/usr/share/man"))
+        XCTAssertEqual(try String(contentsOfFile: "\(trees)/hello/usr/share/hello/info", encoding: .utf8),
+                       "1_2 hi standard 1700000000\n")
+        // split/dev and split/manpages moved the files
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(trees)/hello-dev/usr/include/greet.h"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(trees)/hello-dev/usr/lib/libgreet.a"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(trees)/hello-doc/usr/share/man/man1/hello.1"))
+        // stripped (strip -g): built with -g, no debug sections left
+        let sections = try Subprocess("readelf", ["-S", "-W", hello]).check().stdoutString
+        XCTAssertFalse(sections.contains(".debug_info"), sections)
+        XCTAssertTrue(sections.contains(".text"), sections)
+        // mtimes clamped to SOURCE_DATE_EPOCH, result and log written, scratch space gone
+        XCTAssertTrue(try manifest("\(trees)/hello").allSatisfy { $0.contains(" 1700000000") })
+        let saved = try BuildResult.read(from: "\(trees)/hello.build.json")
+        XCTAssertEqual(saved.subpackages.map(\.tree), ["\(trees)/hello-dev", "\(trees)/hello-doc"])
+        XCTAssertTrue(try String(contentsOfFile: result.log, encoding: .utf8).contains("configured for /usr"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(out)/tmp"), [])
+    }
+
+    func testTwoBuildsInDifferentDirectoriesGiveIdenticalTrees() throws {
+        let s = try prepare()
+        let a = try Builder(progress: quiet).build(request(s, out: "\(s.dir)/a/out"))
+        let b = try Builder(progress: quiet).build(request(s, out: "\(s.dir)/elsewhere/b"))
+        for (x, y) in zip(a.packages, b.packages) {
+            let mx = try manifest(x.tree), my = try manifest(y.tree)
+            XCTAssertFalse(mx.isEmpty)
+            XCTAssertEqual(mx, my, "tree of \(x.name) differs between builds")
+        }
+    }
+
+    func testVariantSelectsBuildOption() throws {
+        let s = try prepare()
+        var text = try String(contentsOfFile: s.recipe, encoding: .utf8)
+        text += "\noptions:\n  fips:\n    vars:\n      flavour: strict\n"
+        text = text.replacingOccurrences(of: "${{build.variant}}", with: "${{build.variant}}")
+        try AtomicFile.write(text, to: s.recipe)
+        var req = request(s, out: "\(s.dir)/out")
+        req.variant = "fips"
+        let r = try Builder(progress: quiet).build(req)
+        XCTAssertEqual(r.variant, "fips")
+        XCTAssertEqual(try String(contentsOfFile: "\(r.package.tree)/usr/share/hello/info", encoding: .utf8),
+                       "1_2 hi fips 1700000000\n")
+        req.variant = "nope"
+        XCTAssertThrowsError(try Builder(progress: quiet).build(req))
+    }
+
+    func testFixedEnvironmentAndUmask() throws {
+        let s = try prepare(extraSteps: """
+          - runs: |
+              env | grep -v '^_=' | grep -v '^SHLVL=' | grep -v '^PWD=' | grep -v '^OLDPWD=' | sort > ${{targets.destdir}}/env
+              umask > ${{targets.destdir}}/umask
+              hostname > ${{targets.destdir}}/hostname 2>/dev/null || cat /proc/sys/kernel/hostname > ${{targets.destdir}}/hostname
+              ls / | sort | tr '\\n' ' ' > ${{targets.destdir}}/rootdirs
+              ls /etc | sort | tr '\\n' ' ' > ${{targets.destdir}}/etc
+        """)
+        setenv("KILN_TEST_LEAK", "secret", 1)
+        defer { unsetenv("KILN_TEST_LEAK") }
+        let r = try Builder(progress: quiet).build(request(s, out: "\(s.dir)/out"))
+        let env = try String(contentsOfFile: "\(r.package.tree)/env", encoding: .utf8)
+        let names = env.split(separator: "\n").map { String($0.split(separator: "=")[0]) }
+        XCTAssertEqual(Set(names), ["GREETING", "HOME", "LANG", "LC_ALL", "LOGNAME", "PATH", "SOURCE_DATE_EPOCH",
+                                    "TERM", "TZ", "USER"], env)
+        XCTAssertTrue(env.contains("HOME=/home/build\n"))
+        XCTAssertTrue(env.contains("TZ=UTC\n"))
+        XCTAssertTrue(env.contains("SOURCE_DATE_EPOCH=1700000000\n"))
+        XCTAssertEqual(try String(contentsOfFile: "\(r.package.tree)/umask", encoding: .utf8), "0022\n")
+        XCTAssertEqual(try String(contentsOfFile: "\(r.package.tree)/hostname", encoding: .utf8), "kiln\n")
+        let etc = try String(contentsOfFile: "\(r.package.tree)/etc", encoding: .utf8)
+        XCTAssertFalse(etc.contains("shadow"), "host /etc must not be visible: \(etc)")
+        XCTAssertFalse(etc.contains("hostname"), etc)
+        let roots = try String(contentsOfFile: "\(r.package.tree)/rootdirs", encoding: .utf8)
+        XCTAssertFalse(roots.contains("root "), "host /root must not be visible: \(roots)")
+        XCTAssertFalse(roots.contains("work"), roots)
+    }
+
+    /// A TCP listener on the host's loopback: reachable from the host, not from the sandbox.
+    func testStepReachingTheNetworkFails() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        XCTAssertEqual(listen(fd, 16), 0)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let probe = "exec 3<>/dev/tcp/127.0.0.1/\(port) && echo connected"
+        // Control: the same probe works outside the sandbox.
+        XCTAssertEqual(try Subprocess("bash", ["-c", probe]).run().stdoutString, "connected\n")
+
+        let s = try prepareMinimal(steps: "  - runs: echo before\n  - name: phone home\n    runs: bash -c '\(probe)'\n")
+        let out = "\(s.dir)/out"
+        XCTAssertThrowsError(try Builder(progress: quiet).build(request(s, out: out))) { e in
+            guard let f = e as? BuildFailure else { return XCTFail("\(e)") }
+            XCTAssertEqual(f.step, "phone home")
+            XCTAssertNotEqual(f.status, 0)
+            XCTAssertTrue(f.description.contains("Connection refused") || f.description.contains("Network is unreachable"), f.description)
+            XCTAssertTrue(f.description.contains("hello.yaml:"), f.description)
+            XCTAssertTrue(f.description.contains("full log: \(out)/logs/hello-1.2-r3-x86_64.log"), f.description)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: f.logPath))
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(out)/trees/x86_64/hello"), "no tree after a failed build")
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: "\(out)/tmp")) ?? [], [])
+    }
+
+    func testStepWritingOutsideItsWorkspaceFails() throws {
+        let marker = "kiln-escape-\(UUID().uuidString)"
+        for target in ["/usr/\(marker)", "/etc/\(marker)", "/\(marker)", "/var/\(marker)", "/home/\(marker)"] {
+            let s = try prepareMinimal(steps: "  - name: escape\n    runs: echo x > \(target)\n")
+            XCTAssertThrowsError(try Builder(progress: quiet).build(request(s, out: "\(s.dir)/out")), target) { e in
+                XCTAssertTrue((e as? BuildFailure)?.description.contains("Read-only file system") ?? false, "\(e)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: target))
+        }
+        // /tmp is a private tmpfs: writable, but nothing reaches the host's /tmp
+        let s = try prepareMinimal(steps: "  - runs: echo x > /tmp/\(marker)\n")
+        _ = try Builder(progress: quiet).build(request(s, out: "\(s.dir)/out"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/\(marker)"))
+    }
+
+    func testWrongDigestIsRejectedAndNotKept() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let (tarball, sha) = try Self.makeProject(in: dir)
+        let wrong = String(repeating: "ab", count: 32)
+        let cache = SourceCache(root: "\(dir)/cache")
+        let req = FetchRequest(uri: tarball, sha256: wrong, sha512: nil, location: SourceLocation(file: "r.yaml", line: 12, column: 5))
+        XCTAssertThrowsError(try cache.fetch(req, download: true)) { e in
+            let text = "\(e)"
+            XCTAssertTrue(text.hasPrefix("r.yaml:12:5: sha256 mismatch"), text)
+            XCTAssertTrue(text.contains("expected: \(wrong)"), text)
+            XCTAssertTrue(text.contains("actual:   \(sha)"), text)
+        }
+        XCTAssertEqual(try cache.entries(), [])
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/cache/tmp")) ?? [], [])
+        // the right digest downloads (here: copies) once, then is served from the cache
+        let good = FetchRequest(uri: tarball, sha256: sha, sha512: nil, location: req.location)
+        XCTAssertEqual(try cache.fetch(good, download: true).sha256, sha)
+        try FileManager.default.removeItem(atPath: tarball)
+        XCTAssertEqual(try cache.fetch(good, download: false).sha256, sha)
+        XCTAssertEqual(try cache.entries().map(\.sha256), [sha])
+        let sha512 = try Digest.hashFile(.sha512, path: cache.path(sha256: sha)).hexString
+        XCTAssertEqual(try cache.entries().first?.sha512, sha512)
+        XCTAssertNotNil(cache.lookup(FetchRequest(uri: "x", sha256: nil, sha512: sha512, location: req.location)))
+        // missing and offline: a clear error
+        XCTAssertThrowsError(try cache.fetch(req, download: false)) { e in
+            XCTAssertTrue("\(e)".contains("not in the source cache"), "\(e)")
+        }
+    }
+
+    func testPatchFromSourceDirectory() throws {
+        let s = try prepare(extraSteps: "")
+        let patched = try String(contentsOfFile: s.recipe, encoding: .utf8).replacingOccurrences(
+            of: "  - uses: autoconf/configure\n", with: "  - uses: patch\n    with:\n      patches: fix.patch\n  - uses: autoconf/configure\n")
+        try AtomicFile.write(patched, to: s.recipe)
+        let good = """
+        --- a/greet.c
+        +++ b/greet.c
+        @@ -1,3 +1,3 @@
+         #include <stdio.h>
+         #include "greet.h"
+        -void greet(void){puts("hello from kiln");}
+        +void greet(void){puts("patched hello");}
+
+        """
+        // default source dir: <recipe dir>/<package name>/
+        try AtomicFile.write(good, to: "\(s.dir)/hello/fix.patch")
+        let r = try Builder(progress: quiet).build(request(s, out: "\(s.dir)/out"))
+        XCTAssertEqual(try Subprocess("\(r.package.tree)/usr/bin/hello").run().stdoutString, "patched hello\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(r.package.tree)/fix.patch"))
+
+        try AtomicFile.write(good.replacingOccurrences(of: " #include \"greet.h\"", with: " #include \"other.h\""),
+                             to: "\(s.dir)/hello/fix.patch")
+        XCTAssertThrowsError(try Builder(progress: quiet).build(request(s, out: "\(s.dir)/out2"))) { e in
+            let text = "\(e)"
+            XCTAssertTrue(text.contains("Hunk #1 FAILED"), text)
+            XCTAssertTrue(text.contains("patch: fix.patch did not apply"), text)
+        }
+    }
+
+    func testDependencyOrder() throws {
+        let p = RecipeParser()
+        let a = try p.parse(text: "package: {name: app, version: 1}\nenvironment: {contents: {packages: [libfoo-dev]}}\n", file: "a.yaml").recipe
+        let b = try p.parse(text: "package: {name: libfoo, version: 1}\nsubpackages: [{name: libfoo-dev}]\n", file: "b.yaml").recipe
+        XCTAssertEqual(try Builder.order([a, b]).map(\.package.name), ["libfoo", "app"])
+        let c = try p.parse(text: "package: {name: libfoo-dev, version: 1}\nenvironment: {contents: {packages: [app]}}\n", file: "c.yaml").recipe
+        XCTAssertThrowsError(try Builder.order([a, c]))
+    }
+
+    func testBuiltinPipelinesAllParse() throws {
+        let lib = try DirectoryPipelineLibrary.standard()
+        for n in ["fetch", "patch", "autoconf/configure", "autoconf/make", "autoconf/make-install", "cmake/configure",
+                  "cmake/build", "cmake/install", "meson/configure", "meson/compile", "meson/install", "strip",
+                  "split/dev", "split/static", "split/manpages", "split/infodir", "split/locales"] {
+            XCTAssertNotNil(lib.definition(named: n), n)
+        }
+    }
+}
