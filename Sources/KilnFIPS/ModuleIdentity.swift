@@ -98,7 +98,13 @@ public enum FIPSModuleStamper {
         let c = registry.classify(tarballSHA256: src.sha256, buildEpoch: buildEpoch)
         let id = FIPSModuleIdentity(classification: c, package: package, version: version, sourceURI: src.uri,
                                     sourceSHA256: src.sha256, buildEpoch: buildEpoch, registry: registry)
-        try AtomicFile.write(try id.json(), to: "\(packageRoot)/\(FIPSModuleIdentity.packagePath)")
+        let path = "\(packageRoot)/\(FIPSModuleIdentity.packagePath)"
+        try AtomicFile.write(try id.json(), to: path)
+        // Same timestamps as the rest of the tree (SOURCE_DATE_EPOCH).
+        var ts = [timespec(tv_sec: Int(buildEpoch), tv_nsec: 0), timespec(tv_sec: Int(buildEpoch), tv_nsec: 0)]
+        for p in [path, (path as NSString).deletingLastPathComponent, "\(packageRoot)/usr/share"] {
+            _ = utimensat(AT_FDCWD, p, &ts, AT_SYMLINK_NOFOLLOW)
+        }
         return id
     }
 }

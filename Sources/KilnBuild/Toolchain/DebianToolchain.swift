@@ -24,6 +24,7 @@ public struct DebianToolchain: Sendable, Equatable {
     /// Resolved packages: name → "version architecture".
     public var packages: [String: String]
 
+    public static let defaultLockPath = "recipes/toolchain/bookworm.lock"
     public static let defaultInclude = ["autoconf", "automake", "file", "libtool", "pkg-config"]
     public static let defaultRemove = ["libssl3"]
 
