@@ -12,7 +12,7 @@ OUT          ?= out
 DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch \
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils
 
-.PHONY: deps build test test-full demo clean keys help venv toolchain toolchain-lock sources fips-provider
+.PHONY: deps build test test-full demo clean keys help venv demo-attest toolchain toolchain-lock sources fips-provider
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
@@ -84,6 +84,20 @@ demo: build
 	@echo "== kiln demo"
 	$(BIN) --help
 	$(BIN) version
+	@if ls $(OUT)/images/*/oci-layout >/dev/null 2>&1; then $(MAKE) --no-print-directory demo-attest; fi
+
+# Second half of the demo: sign every OCI layout under $(OUT)/images with the dev ECDSA key, attach
+# SBOMs (SPDX + CycloneDX) and SLSA provenance, verify all offline (fips tags with --require-fips)
+# and print the summary table (image, variant, digest, size, packages, FIPS label, verified).
+COSIGN_KEY ?= keys/cosign-dev.key
+demo-attest: keys
+	@layouts=$$(for d in $(OUT)/images/*/; do [ -f "$$d/oci-layout" ] && echo "$${d%/}"; done); \
+	if [ -z "$$layouts" ]; then echo "demo-attest: no OCI layouts under $(OUT)/images (build images first)"; exit 1; fi; \
+	for l in $$layouts; do $(BIN) sign "$$l" --key $(COSIGN_KEY) || exit 1; done; \
+	fips=$$(for l in $$layouts; do jq -r --arg l "$$l" '.manifests[].annotations["org.opencontainers.image.ref.name"] // empty | select(endswith("-fips")) | "\($$l):\(.)"' "$$l/index.json"; done); \
+	if [ -n "$$fips" ]; then echo "== FIPS variants (--require-fips)"; $(BIN) verify $$fips --key $(COSIGN_KEY:.key=.pub) --require-fips > $(OUT)/verify-fips.log || { cat $(OUT)/verify-fips.log; exit 1; }; grep '^verified ' $(OUT)/verify-fips.log; fi; \
+	echo "== kiln verify (all images)"; $(BIN) verify $$layouts --key $(COSIGN_KEY:.key=.pub) > $(OUT)/verify.log || { cat $(OUT)/verify.log; exit 1; }; \
+	sed -n '/^verified /,$$p' $(OUT)/verify.log
 
 clean:
 	rm -rf .build $(OUT)

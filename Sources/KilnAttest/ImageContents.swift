@@ -99,7 +99,8 @@ public struct ImageContents: Sendable {
     }
 
     /// Reads the image manifest `d` of `layout` (blobs are digest-checked while read).
-    public static func read(layout: OCILayout, manifest d: OCIDescriptor,
+    /// `verifyBlobs: false` skips re-hashing blobs a caller has just checked.
+    public static func read(layout: OCILayout, manifest d: OCIDescriptor, verifyBlobs: Bool = true,
                             keep: (String) -> Bool = ImageContents.isInteresting) throws -> ImageContents {
         let manifest = try layout.readJSON(d)
         guard let cfgJSON = manifest["config"] else { throw KilnMessage("\(layout.path): manifest \(d.digest) has no config") }
@@ -108,7 +109,7 @@ public struct ImageContents: Sendable {
         var files: [String: File] = [:]
         for (n, lj) in (manifest["layers"]?.array ?? []).enumerated() {
             let ld = try OCIDescriptor(json: lj, source: "manifest \(d.digest): layers[\(n)]")
-            let blob = try layout.readBlob(ld)
+            let blob = try layout.readBlob(ld, verify: verifyBlobs)
             let entries: [(entry: TarEntry, data: Data)]
             do { entries = try ArchiveReader.entries(data: blob, name: "layer \(ld.digest)") } catch {
                 throw KilnMessage("\(layout.path): layer \(ld.digest) of \(d.digest) cannot be read as a tar archive: \(error)")

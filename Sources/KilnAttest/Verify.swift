@@ -11,6 +11,21 @@ public struct VerifyCheck: Equatable, Sendable {
     public var json: JSON { ["check": .string(check), "ok": .bool(ok), "detail": .string(detail)] }
 }
 
+/// One row of the closing table: what was verified for one image.
+public struct ImageSummary: Equatable, Sendable {
+    public var image: String
+    public var variant: String
+    public var digest: String
+    public var size: Int64          // manifest + config + layers, compressed bytes
+    public var packages: Int
+    public var fipsLabel: String    // validated (CMVP #N) | fips-capable | -
+    public var verified: Bool
+    public var json: JSON {
+        ["image": .string(image), "variant": .string(variant), "digest": .string(digest), "size": .int(size),
+         "packages": .int(Int64(packages)), "fips": .string(fipsLabel), "verified": .bool(verified)]
+    }
+}
+
 /// Raised by the verifier at the first failed check (its description is the reason).
 public struct VerificationFailure: KilnError, Equatable {
     public var check: VerifyCheck
@@ -26,6 +41,8 @@ public struct Verifier {
     public var key: PublicKey
     public var requireFIPS: Bool
     public var report: (VerifyCheck) -> Void
+    /// Called once per image that passed every check.
+    public var imageVerified: (ImageSummary) -> Void = { _ in }
     /// Predicate types that must be attested for every image.
     public var requiredPredicates = [InToto.spdxPredicate, InToto.slsaProvenance]
 
@@ -91,6 +108,7 @@ public struct Verifier {
         var v = self
         let outer = report
         v.report = { all.append($0); outer($0) }
+        v.imageVerified = imageVerified
         try v.runChecks()
         return all
     }
@@ -107,7 +125,8 @@ public struct Verifier {
         if tag != nil, let top = try? layout.resolve(tag!), OCIMediaType.isIndex(top.mediaType) {
             try checkBlob(top, role: "\(label) index")
         }
-        _ = try checkManifestBlobs(d, role: label)
+        let (manifestJSON, layers) = try checkManifestBlobs(d, role: label)
+        let imageSize = d.size + (manifestJSON["config"]?["size"]?.int ?? 0) + layers.reduce(0) { $0 + $1.size }
 
         // Signature (.sig)
         let sigTag = CosignTag.signature(for: d.digest)
@@ -168,7 +187,7 @@ public struct Verifier {
 
         // SBOM vs installed database
         let contents: ImageContents
-        do { contents = try ImageContents.read(layout: layout, manifest: d) } catch { throw fail("sbom \(label)", "\(error)") }
+        do { contents = try ImageContents.read(layout: layout, manifest: d, verifyBlobs: false) } catch { throw fail("sbom \(label)", "\(error)") }
         let installed: [InstalledPackage]
         do {
             guard let i = try contents.installedPackages() else { throw AttestError("the image has no /\(ImageContents.installedDB)") }
@@ -187,6 +206,14 @@ public struct Verifier {
         }
 
         if requireFIPS { try checkFIPS(contents: contents, installed: installed, tag: tag, label: label) }
+        let variant = Attestor.detectVariant(tag: tag, contents: contents, packages: installed)
+        var fipsLabel = "-"
+        if variant == "fips" {
+            let id = FIPSModuleIdentity.fromAnnotations(contents.annotationsAndLabels, installed: installed) ?? FIPSModuleIdentity.fromInstalled(installed)
+            if let id { fipsLabel = id.label == "validated" ? "validated (CMVP #\(id.certificate ?? "?"))" : id.label }
+        }
+        imageVerified(ImageSummary(image: tag ?? d.digest, variant: variant, digest: d.digest, size: imageSize,
+                                   packages: installed.count, fipsLabel: fipsLabel, verified: true))
     }
 
     private func checkFIPS(contents: ImageContents, installed: [InstalledPackage], tag: String?, label: String) throws {

@@ -12,6 +12,14 @@ public protocol BuildDependencyInstaller {
     /// A toolchain to build on: `base` with `names` installed, laid out under `scratch` (a per-build
     /// directory on the output's filesystem, removed after the build).
     func install(_ names: [String], arch: String, over base: Toolchain, scratch: String) throws -> Toolchain
+    /// Root-shaped directories (e.g. the packages extracted under `scratch`) that the sandbox lays
+    /// over the toolchain root (see `Sandbox.layers`). Implement this or `install`, or both.
+    func layers(_ names: [String], arch: String, scratch: String) throws -> [String]
+}
+
+extension BuildDependencyInstaller {
+    public func install(_ names: [String], arch: String, over base: Toolchain, scratch: String) throws -> Toolchain { base }
+    public func layers(_ names: [String], arch: String, scratch: String) throws -> [String] { [] }
 }
 
 /// What to build and where.
@@ -218,6 +226,7 @@ public final class Builder {
             installed = try installer.available(wanted, arch: req.arch).sorted()
             if !installed.isEmpty {
                 sandbox.toolchain = try installer.install(installed, arch: req.arch, over: req.toolchain, scratch: "\(scratch)/root")
+                sandbox.layers = try installer.layers(installed, arch: req.arch, scratch: "\(scratch)/layers")
             }
         }
         let fromToolchain = wanted.filter { !installed.contains($0) }

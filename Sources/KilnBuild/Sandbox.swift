@@ -13,6 +13,10 @@ public struct Sandbox: Sendable {
     public var readOnlyBinds: [(host: String, sandbox: String)] = []
     public var sourceDateEpoch: Int64
     public var hostname = "kiln"
+    /// Root-shaped directories (e.g. built package trees) laid over the toolchain root, later ones
+    /// winning. bubblewrap 0.8 has no overlay mounts, so the merge is made of tmpfs directories and
+    /// read-only binds of every entry of the directories that both sides have.
+    public var layers: [String] = []
 
     public static let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -51,13 +55,25 @@ public struct Sandbox: Sendable {
         let root = toolchain.rootPath == "/" ? "" : toolchain.rootPath
         var a = ["--unshare-all", "--die-with-parent", "--new-session", "--uid", "0", "--gid", "0",
                  "--hostname", hostname]
+        // Base top-level symlinks (merged /usr: /bin -> usr/bin): a layer's bin/ merges into usr/bin.
+        var aliases: [String: [String]] = [:]
         for d in Toolchain.systemDirectories {
+            if let t = try? fm.destinationOfSymbolicLink(atPath: "\(root)/\(d)"), !t.hasPrefix("/"), !t.contains("..") {
+                aliases[t, default: []].append(d)
+            }
+        }
+        for (i, l) in layers.enumerated() { a += ["--ro-bind", l, "\(Self.stage)/layer\(i)"] }
+        let layerTops = Set(layers.flatMap { (try? fm.contentsOfDirectory(atPath: $0)) ?? [] })
+        var tops = Toolchain.systemDirectories
+        for t in layerTops.sorted() where !tops.contains(t) && !["etc", "home", "tmp", "proc", "dev", "var", "run"].contains(t) {
+            tops.append(t)
+        }
+        for d in tops {
             let p = "\(root)/\(d)"
             if let target = try? fm.destinationOfSymbolicLink(atPath: p) {
                 a += ["--symlink", target, "/\(d)"]
             } else {
-                var isDir: ObjCBool = false
-                if fm.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue { a += ["--ro-bind", p, "/\(d)"] }
+                a += merge(rel: d, base: Self.isRealDirectory(p) ? p : nil, aliases: aliases, top: true)
             }
         }
         if toolchain.isHost {
@@ -74,6 +90,69 @@ public struct Sandbox: Sendable {
         for b in readOnlyBinds { a += ["--ro-bind", b.host, b.sandbox] }
         // Everything not mounted above (the root tmpfs bwrap makes) becomes read-only.
         a += ["--remount-ro", "/"]
+        return a
+    }
+
+    static func isRealDirectory(_ p: String) -> Bool {
+        var st = stat()
+        return lstat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func exists(_ p: String) -> Bool {
+        var st = stat()
+        return lstat(p, &st) == 0
+    }
+
+    /// Where merged directories point: the base root's directories and each layer are bound
+    /// read-only once below `/.kiln/` and the merged directories (tmpfs) hold symlinks into them —
+    /// symlinks cost no mount, so merging /usr/bin (a thousand entries) stays fast.
+    static let stage = "/.kiln"
+
+    /// The sandbox path that shows host path `host` (inside the base root or a layer).
+    func staged(_ host: String) -> String {
+        for (i, l) in layers.enumerated() where host == l || host.hasPrefix(l + "/") {
+            return "\(Self.stage)/layer\(i)" + host.dropFirst(l.count)
+        }
+        let root = toolchain.rootPath == "/" ? "" : toolchain.rootPath
+        return "\(Self.stage)/base" + host.dropFirst(root.count)
+    }
+
+    /// bwrap arguments that show `base` (a host directory, or nil) with the layers' `rel` on top.
+    func merge(rel: String, base: String?, aliases: [String: [String]], top: Bool) -> [String] {
+        let fm = FileManager.default
+        func layerDirs(_ rel: String) -> [String] {
+            layers.flatMap { l in ([rel] + (aliases[rel] ?? [])).map { "\(l)/\($0)" } }.filter(Self.isRealDirectory)
+        }
+        let dirs = layerDirs(rel)
+        let aliasedBelow = aliases.contains { k, v in
+            k.hasPrefix(rel + "/") && v.contains { d in layers.contains { Self.isRealDirectory("\($0)/\(d)") } }
+        }
+        if dirs.isEmpty && !aliasedBelow { return base.map { ["--ro-bind", $0, "/\(rel)"] } ?? [] }
+        var a: [String] = []
+        if top {
+            if let base { a += ["--ro-bind", base, staged(base)] }
+            a += ["--tmpfs", "/\(rel)"]
+        } else {
+            a += ["--dir", "/\(rel)"]
+        }
+        var names = Set<String>()
+        for d in dirs + (base.map { [$0] } ?? []) { names.formUnion((try? fm.contentsOfDirectory(atPath: d)) ?? []) }
+        for name in names.sorted() {
+            let child = "\(rel)/\(name)"
+            let fromLayers = dirs.map { "\($0)/\(name)" }.filter(Self.exists)
+            let baseChild = base.map { "\($0)/\(name)" }.flatMap { Self.exists($0) ? $0 : nil }
+            if let last = fromLayers.last {
+                if !Self.isRealDirectory(last) || (fromLayers.count == 1 && baseChild == nil) {
+                    a += ["--symlink", staged(last), "/\(child)"]        // the last layer wins
+                } else {
+                    let baseDir = baseChild.flatMap { Self.isRealDirectory($0) ? $0 : nil }
+                    a += merge(rel: child, base: baseDir, aliases: aliases, top: false)
+                }
+            } else if let baseChild {
+                a += ["--symlink", staged(baseChild), "/\(child)"]
+            }
+        }
+        if top { a += ["--remount-ro", "/\(rel)"] }
         return a
     }
 

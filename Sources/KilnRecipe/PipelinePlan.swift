@@ -71,10 +71,24 @@ public struct BuildPlan: Sendable {
     public var warnings: [RecipeWarning] = []
 }
 
+/// The test of one package: steps to run in a sandbox holding the package and `packages`.
+public struct TestPlan: Sendable {
+    public var package: String
+    public var steps: [ResolvedStep]
+    /// `test.environment.contents.packages`.
+    public var packages: [String]
+    /// Includes the skipped (unknown) pipelines.
+    public var warnings: [RecipeWarning]
+    public var location: SourceLocation
+}
+
 public struct PipelineExpander {
     public var library: PipelineLibrary
     public var arch: String
     public var maxDepth = 16
+    /// Report unknown `uses:` as skipped (a warning) instead of an error — for `test:` blocks, whose
+    /// pipelines often come from a distribution's own pipeline directory.
+    public var skipUnknownPipelines = false
 
     public init(library: PipelineLibrary, arch: String) { self.library = library; self.arch = arch }
 
@@ -109,6 +123,35 @@ public struct PipelineExpander {
         }
         return BuildPlan(recipe: recipe, arch: arch, steps: steps, subpackages: subs,
                          buildPackages: needs.sorted(), warnings: warnings)
+    }
+
+    /// The steps of the recipe's `test:` blocks: the main package's, then each subpackage's.
+    public func planTests(_ recipe: Recipe) throws -> [TestPlan] {
+        var out: [TestPlan] = []
+        let base = try recipe.substitutionContext(arch: arch)
+        var env: [String: String] = [:]
+        for v in recipe.environment.variables { env[v.name] = try base.substitute(v.value, at: v.location) }
+        var blocks: [(String, TestBlock, SubstitutionContext)] = []
+        if let t = recipe.test { blocks.append((recipe.package.name, t, base)) }
+        for sp in recipe.subpackages {
+            guard let t = sp.test else { continue }
+            let name = try base.substitute(sp.name, at: sp.location)
+            blocks.append((name, t, try recipe.substitutionContext(arch: arch, subpackage: name)))
+        }
+        for (name, t, c) in blocks {
+            var steps: [ResolvedStep] = [], needs = Set<String>(), warnings: [RecipeWarning] = []
+            var tenv = env
+            for v in t.environment.variables { tenv[v.name] = try c.substitute(v.value, at: v.location) }
+            var me = self
+            me.skipUnknownPipelines = true
+            for s in t.pipeline {
+                try me.expand(s, context: c, env: tenv, workdir: SandboxPaths.workspace, package: name, outer: nil,
+                              depth: 0, into: &steps, needs: &needs, warnings: &warnings)
+            }
+            let packages = try t.environment.packages.map { try c.substitute($0, at: t.location) }
+            out.append(TestPlan(package: name, steps: steps, packages: packages, warnings: warnings, location: t.location))
+        }
+        return out
     }
 
     /// Checks every `uses`, input and substitution without building (what `kiln build` does first).
@@ -146,6 +189,10 @@ public struct PipelineExpander {
         if let uses = step.uses {
             let usesAt = step.usesLocation ?? step.location
             guard let def = library.definition(named: uses) else {
+                if skipUnknownPipelines {
+                    warnings.append(RecipeWarning(usesAt, "skipped: pipeline `\(uses)` is not known to kiln (add it with --pipeline-dir)"))
+                    return
+                }
                 let known = library.names.sorted()
                 throw RecipeError(.unknownPipeline, usesAt, "unknown pipeline `\(uses)` in `uses:` (kiln has: \(known.joined(separator: ", ")); add your own with --pipeline-dir)")
             }

@@ -60,6 +60,9 @@ struct BuildCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the build results as JSON on stdout.")
     var json = false
 
+    @Flag(name: .long, help: "Run the recipes' test: blocks after building (like `kiln test`).")
+    var test = false
+
     func run() throws {
         let progress = Progress.shared
         let builder = Builder(progress: progress)
@@ -86,11 +89,14 @@ struct BuildCommand: ParsableCommand {
             req.download = !offline
             req.sourceDirectory = sourceDir
             let result = try builder.build(req)
-            try afterBuild(result)
             results.append(result)
             for p in result.packages {
                 if !json { print("built \(p.name) \(p.fullVersion) (\(result.arch), \(result.variant)) → \(p.tree)") }
             }
+            if test {
+                for o in try builder.test(req) where !json { printOutcome(o) }
+            }
+            try afterBuild(result)
         }
         if json {
             let enc = JSONEncoder()

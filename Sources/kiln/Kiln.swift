@@ -16,6 +16,7 @@ struct Kiln: ParsableCommand {
             KeygenCommand.self,
             SignCommand.self,
             SourceCommand.self,
+            TestCommand.self,
             ToolchainCommand.self,
             VerifyCommand.self,
             VersionCommand.self,

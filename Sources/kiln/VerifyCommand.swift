@@ -18,8 +18,8 @@ struct VerifyCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "OCI layout directory, optionally with :TAG.")
-    var reference: String
+    @Argument(help: "OCI layout directories, each optionally with :TAG (one table for all).")
+    var references: [String]
 
     @Option(name: .long, help: "Public key (PEM SubjectPublicKeyInfo, e.g. NAME.pub from `kiln keygen --type ecdsa`).")
     var key: String
@@ -31,27 +31,57 @@ struct VerifyCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let ref = try LayoutReference.parse(reference)
-        let layout = try OCILayout(path: ref.layout)
+        guard !references.isEmpty else { throw KilnMessage("kiln verify: name at least one LAYOUT[:TAG]") }
+        let refs = try references.map { try LayoutReference.parse($0) }
         let pub = try SigningKeys.loadPublic(path: key)
         let json = self.json
         var checks: [VerifyCheck] = []
-        let verifier = Verifier(layout: layout, tag: ref.tag, key: pub, requireFIPS: requireFips) { c in
-            checks.append(c)
-            if !json { print(c.line); fflush(stdout) }
-        }
+        var images: [ImageSummary] = []
         var failure: VerificationFailure?
-        do { try verifier.run() } catch let f as VerificationFailure { failure = f }
+        for ref in refs where failure == nil {
+            let layout = try OCILayout(path: ref.layout)
+            var v = Verifier(layout: layout, tag: ref.tag, key: pub, requireFIPS: requireFips) { c in
+                checks.append(c)
+                if !json { print(c.line); fflush(stdout) }
+            }
+            v.imageVerified = { images.append($0) }
+            do { try v.run() } catch let f as VerificationFailure { failure = f }
+        }
+        let names = refs.map { $0.layout + ($0.tag.map { ":" + $0 } ?? "") }
         if json {
-            var o: [(String, JSON)] = [("layout", .string(ref.layout))]
-            if let t = ref.tag { o.append(("tag", .string(t))) }
+            var o: [(String, JSON)] = [("layouts", .array(names.map(JSON.string)))]
             o.append(("keyid", .string(try SigningKeys.keyID(pub))))
             o.append(("verified", .bool(failure == nil)))
             if let f = failure { o.append(("error", .string(f.description))) }
+            o.append(("images", .array(images.map(\.json))))
             o.append(("checks", .array(checks.map(\.json))))
             FileHandle.standardOutput.write(JSON.object(o).pretty())
         }
         if let failure { throw ExitStatus(code: 1, message: failure.description) }
-        if !json { print("verified \(ref.layout)\(ref.tag.map { ":" + $0 } ?? ""): \(checks.count) checks passed") }
+        if !json {
+            print("verified \(names.joined(separator: " ")): \(checks.count) checks passed")
+            print(VerifyCommand.table(images))
+        }
+    }
+
+    /// The closing summary: image, variant, manifest digest, size, packages, FIPS label, verified.
+    static func table(_ rows: [ImageSummary]) -> String {
+        let head = ["IMAGE", "VARIANT", "MANIFEST DIGEST", "SIZE", "PACKAGES", "FIPS", "VERIFIED"]
+        let body = rows.map { r in
+            [r.image, r.variant, String(r.digest.prefix(7 + 16)) + "…", humanSize(r.size), String(r.packages), r.fipsLabel, r.verified ? "yes" : "NO"]
+        }
+        var widths = head.map(\.count)
+        for row in body { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }
+        return ([line(head)] + body.map(line)).joined(separator: "\n")
+    }
+
+    static func humanSize(_ n: Int64) -> String {
+        if n < 1024 { return "\(n) B" }
+        if n < 1024 * 1024 { return String(format: "%.1f KiB", Double(n) / 1024) }
+        return String(format: "%.1f MiB", Double(n) / 1048576)
     }
 }

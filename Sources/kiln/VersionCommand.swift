@@ -10,7 +10,8 @@ struct VersionCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try global.activate()
+        // No global.activate() here on purpose: Kiln.main activates every command's GlobalOptions,
+        // and the FIPS CLI tests (kiln --fips version) prove that path.
         print("kiln \(KilnVersion.current)")
         print("openssl: \(CryptoProvider.openSSLVersion)")
         print("providers: \(CryptoProvider.loadedProviders.joined(separator: ", "))")

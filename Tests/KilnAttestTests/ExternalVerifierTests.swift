@@ -165,7 +165,16 @@ final class ExternalVerifierTests: XCTestCase {
         let ok = try TestSupport.kiln(["verify", layoutPath, "--key", key.pubPath], environment: env)
         XCTAssertEqual(ok.status, 0, ok.out + ok.err)
         let lines = ok.out.split(separator: "\n")
-        XCTAssertTrue(lines.dropLast().allSatisfy { $0.hasPrefix("ok    ") }, ok.out)
+        let verifiedLine = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("verified ") }, ok.out)
+        XCTAssertTrue(lines[..<verifiedLine].allSatisfy { $0.hasPrefix("ok    ") }, ok.out)
+        // The closing table: one row per image with variant, digest, size, packages, FIPS label, verified.
+        XCTAssertTrue(lines[verifiedLine + 1].hasPrefix("IMAGE"), ok.out)
+        let fipsRow = try XCTUnwrap(lines.first { $0.hasPrefix("demo:1.0-fips ") }, ok.out).split(separator: " ", omittingEmptySubsequences: true)
+        XCTAssertEqual(fipsRow[1], "fips")
+        XCTAssertTrue(fipsRow[2].hasPrefix("sha256:"))
+        XCTAssertEqual(fipsRow[5], "\(Fixture.fipsPackages.count)")
+        XCTAssertEqual(fipsRow[6], "fips-capable")
+        XCTAssertEqual(fipsRow.last, "yes")
         XCTAssertTrue(lines.contains { $0.hasPrefix("ok    signature demo:1.0-fips:") })
 
         let fipsOK = try TestSupport.kiln(["verify", layoutPath + ":demo:1.0-fips", "--key", key.pubPath, "--require-fips"], environment: env)
@@ -181,6 +190,12 @@ final class ExternalVerifierTests: XCTestCase {
         XCTAssertEqual(report["verified"], .bool(true))
         XCTAssertEqual(report["keyid"]?.string, try SigningKeys.keyID(key.key.publicKey))
         XCTAssertGreaterThan(report["checks"]?.array?.count ?? 0, 8)
+        let img = try XCTUnwrap(report["images"]?.array?.first)
+        XCTAssertEqual(img["digest"]?.string, std.digest)
+        XCTAssertEqual(img["variant"]?.string, "standard")
+        XCTAssertEqual(img["packages"]?.int, Int64(Fixture.standardPackages.count))
+        XCTAssertEqual(img["fips"]?.string, "-")
+        XCTAssertGreaterThan(img["size"]?.int ?? 0, 1000)
 
         // A flipped layer byte: exit 1, the failing line names the blob, nothing after it.
         let layout = try OCILayout(path: layoutPath)

@@ -350,6 +350,50 @@ final class SandboxBuildTests: XCTestCase {
         }
     }
 
+    func testTestBlocksRunAgainstTheBuiltPackage() throws {
+        let s = try prepare()
+        func write(_ expect: String) throws {
+            var text = try String(contentsOfFile: s.recipe, encoding: .utf8)
+            if let r = text.range(of: "\ntest:") { text = String(text[..<r.lowerBound]) }
+            text += "\n"
+            text += """
+            test:
+              environment:
+                contents:
+                  packages: [hello-dev, busybox]
+              pipeline:
+                - runs: |
+                    hello | grep -x "\(expect)"
+                    test -f /usr/include/greet.h
+                    test -x /bin/hello
+                    ! touch /usr/bin/kiln-test-escape
+                - uses: test/from-another-distro
+
+            """
+            try AtomicFile.write(text, to: s.recipe)
+        }
+        try write("hello from kiln")
+        let req = request(s, out: "\(s.dir)/out")
+        XCTAssertThrowsError(try Builder(progress: quiet).test(req)) { e in
+            XCTAssertTrue("\(e)".contains("run `kiln build"), "\(e)")
+        }
+        _ = try Builder(progress: quiet).build(req)
+        let outcomes = try Builder(progress: quiet).test(req)
+        XCTAssertEqual(outcomes.map(\.package), ["hello"])
+        XCTAssertEqual(outcomes.first?.stepsRun, 1)
+        XCTAssertEqual(outcomes.first?.skipped.count, 1)
+        XCTAssertTrue(outcomes.first?.skipped.first?.contains("test/from-another-distro") ?? false)
+        // the host's /usr/bin has no hello: only the laid-over package tree provides it
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/usr/bin/hello"))
+
+        try write("goodbye")
+        XCTAssertThrowsError(try Builder(progress: quiet).test(req)) { e in
+            guard let f = e as? TestFailure else { return XCTFail("\(e)") }
+            XCTAssertEqual(f.package, "hello")
+            XCTAssertTrue(f.logPath.hasSuffix("/logs/hello-1.2-r3-x86_64-test.log"), f.logPath)
+        }
+    }
+
     func testDependencyOrder() throws {
         let p = RecipeParser()
         let a = try p.parse(text: "package: {name: app, version: 1}\nenvironment: {contents: {packages: [libfoo-dev]}}\n", file: "a.yaml").recipe
