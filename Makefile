@@ -12,7 +12,7 @@ OUT          ?= out
 DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch \
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils
 
-.PHONY: deps build test test-full demo clean keys help venv demo-attest toolchain toolchain-lock sources fips-provider
+.PHONY: deps build test test-full demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
@@ -80,7 +80,15 @@ test: deps venv toolchain sources
 test-full: export KILN_TEST_FULL=1
 test-full: test
 
-demo: build
+# First half of the demo: every recipe in recipes/ built in the pinned Debian root (sources from
+# Debian's archive via `make sources`), then the FIPS variant of each recipe that has a `fips` option.
+RECIPES      := $(wildcard recipes/*.yaml)
+FIPS_RECIPES  = $(shell grep -l '^  fips:' $(RECIPES))
+demo-packages: sources toolchain
+	$(BIN) build --toolchain debian --offline --out $(OUT) $(RECIPES)
+	$(BIN) build --toolchain debian --offline --out $(OUT) --variant fips $(FIPS_RECIPES)
+
+demo: build demo-packages
 	@echo "== kiln demo"
 	$(BIN) --help
 	$(BIN) version
