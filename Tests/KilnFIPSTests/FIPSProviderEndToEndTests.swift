@@ -16,6 +16,12 @@ final class FIPSProviderEndToEndTests: XCTestCase {
 
     var repo: String { TestSupport.packageRoot }
 
+    override class func tearDown() {
+        if let s = shared { try? FileManager.default.removeItem(atPath: s.out) }
+        shared = nil
+        super.tearDown()
+    }
+
     /// Builds the recipes once per test run into a temporary out dir (source cache: the repo's).
     func built() throws -> (out: String, toolchain: String) {
         if let s = Self.shared { return s }

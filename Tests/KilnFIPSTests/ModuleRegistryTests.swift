@@ -126,4 +126,15 @@ final class ModuleRegistryTests: XCTestCase {
         XCTAssertEqual(v.label, .validated)
         XCTAssertEqual(v.certificate?.number, "4985")
     }
+    /// The shipped provider recipes pin what the registry says: 3.1.2 → validated, Debian's 3.0.22 → fips-capable.
+    func testShippedProviderRecipesClassifyAsExpected() throws {
+        let r = try registry()
+        func pinned(_ path: String) throws -> String {
+            let text = try String(contentsOfFile: TestSupport.packageRoot + "/" + path, encoding: .utf8)
+            let line = try XCTUnwrap(text.split(separator: "\n").first { $0.contains("expected-sha256:") })
+            return String(line.split(separator: ":").last!).trimmingCharacters(in: .whitespaces)
+        }
+        XCTAssertEqual(r.classify(tarballSHA256: try pinned("recipes/fips/openssl-fips-provider-3.1.2.yaml"), buildEpoch: today).label, .validated)
+        XCTAssertEqual(r.classify(tarballSHA256: try pinned("recipes/openssl-fips-provider.yaml"), buildEpoch: today).label, .fipsCapable)
+    }
 }
