@@ -25,6 +25,9 @@ final class FIPSProviderEndToEndTests: XCTestCase {
     /// Builds the recipes once per test run into a temporary out dir (source cache: the repo's).
     func built() throws -> (out: String, toolchain: String) {
         if let s = Self.shared { return s }
+        guard ProcessInfo.processInfo.environment["KILN_TEST_FIPS_E2E"] == "1" else {   // TEMPORARY gate until verified on main
+            throw XCTSkip("set KILN_TEST_FIPS_E2E=1")
+        }
         if let e = Self.buildError { throw XCTSkip("earlier build failed: \(e)") }
         let tc = try TestSupport.kiln(["toolchain", "path", "--out", repo + "/out"], cwd: repo)
         guard tc.status == 0 else {
