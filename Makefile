@@ -10,9 +10,9 @@ OUT          ?= out
 
 # Debian packages kiln needs to build, test and demo. `make deps` installs only what is missing.
 DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch \
-                ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils
+                ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils
 
-.PHONY: deps build test test-full demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider
+.PHONY: deps browser-deps build test test-full demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
@@ -41,6 +41,11 @@ keys: build
 	@mkdir -p keys
 	@[ -f keys/kiln-dev.rsa ] || $(BIN) keygen --type rsa --out keys/kiln-dev
 	@[ -f keys/cosign-dev.key ] || $(BIN) keygen --type ecdsa --out keys/cosign-dev
+
+# Headless Chromium for the nightly report's browser test; big, so a target of its own that `test` uses.
+BROWSER_PACKAGES := chromium fonts-dejavu-core
+browser-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BROWSER_PACKAGES)"
 
 # Python verifiers the tests run (never installed system-wide): spdx-tools (pyspdxtools),
 # cyclonedx-python-lib (CycloneDX schema), securesystemslib[crypto] (DSSE envelopes; needs cryptography).
@@ -73,7 +78,7 @@ sources: build
 fips-provider: toolchain sources
 	scripts/fips-provider.sh $(BIN) $(OUT)
 
-test: deps venv toolchain sources
+test: deps venv browser-deps toolchain sources
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
 

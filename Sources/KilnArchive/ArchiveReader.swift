@@ -46,6 +46,10 @@ final class ReadHandle {
 
     /// The next header, or nil at the end.
     func next() throws -> RawEntry? {
+        try UTF8Locale.with { try nextHeader() }
+    }
+
+    private func nextHeader() throws -> RawEntry? {
         var e: OpaquePointer?
         let r = archive_read_next_header(a, &e)
         if r == ARCHIVE_EOF { return nil }

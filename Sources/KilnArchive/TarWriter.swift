@@ -55,7 +55,7 @@ public final class TarWriter {
         guard !finished else { throw ArchiveError.invalidEntry(path: entry.path, reason: "tar writer already finished") }
         var e = entry
         e.path = try TarWriter.normalize(entry.path)
-        if options.sortEntries { pending.append(e) } else { try writeNow(e) }
+        if options.sortEntries { pending.append(e) } else { try UTF8Locale.with { try writeNow(e) } }
     }
 
     /// Writes buffered entries, then the end-of-archive blocks unless disabled. Does not close the sink.
@@ -65,7 +65,7 @@ public final class TarWriter {
         if options.sortEntries {
             let sorted = pending.sorted { TarEntry.pathPrecedes($0.path, $1.path) }
             pending = []
-            for e in sorted { try writeNow(e) }
+            try UTF8Locale.with { for e in sorted { try writeNow(e) } }
         }
         if !options.endOfArchive { state.mode = .discardZeros }
         let r = archive_write_close(a)

@@ -197,6 +197,7 @@ public final class Builder {
         }
 
         // Workspace on the output's filesystem so trees can be renamed into place.
+        removeStaleScratch("\(out)/tmp")
         let scratch = "\(out)/tmp/build-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let ws = "\(scratch)/workspace"
         try fm.createDirectory(atPath: ws, withIntermediateDirectories: true)
@@ -307,8 +308,7 @@ public final class Builder {
             toolchain: req.toolchain.name, toolchainLockDigest: req.toolchain.lockDigest,
             package: meta(name, try subst(p.dependencies, p.location), p.options, p.description, p.scriptlets, url: p.url, commit: p.commit),
             subpackages: try plan.subpackages.map {
-                meta($0.name, try subst($0.dependencies, $0.location), $0.options,
-                     try ctx.substitute($0.description, at: $0.location), $0.scriptlets,
+                meta($0.name, try subst($0.dependencies, $0.location), $0.options, $0.description, $0.scriptlets,
                      url: $0.url ?? p.url, commit: $0.commit ?? p.commit)
             },
             sources: sources, buildPackages: plan.buildPackages, installedFromRepository: installed,
@@ -427,6 +427,16 @@ public final class Builder {
         }
         try AtomicFile.rename(tmp, to: dest)
         if let old { try? removeTree(old) }
+    }
+
+    /// Removes the scratch directories of builds and tests whose process is gone (killed runs).
+    func removeStaleScratch(_ dir: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        for n in names where n.hasPrefix("build-") || n.hasPrefix("test-") {
+            let parts = n.split(separator: "-")
+            guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? removeTree("\(dir)/\(n)") }
+        }
     }
 
     /// Removes a directory tree even where the build left read-only directories.

@@ -93,6 +93,10 @@ public struct Sandbox: Sendable {
         return a
     }
 
+    func inWorkspace(_ p: String) -> Bool {
+        (p == SandboxPaths.workspace || p.hasPrefix(SandboxPaths.workspace + "/")) && !p.contains("/../") && !p.hasSuffix("/..")
+    }
+
     static func isRealDirectory(_ p: String) -> Bool {
         var st = stat()
         return lstat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
@@ -163,12 +167,19 @@ public struct Sandbox: Sendable {
         guard Subprocess.which("bwrap") != nil else {
             throw KilnMessage("bubblewrap (bwrap) is not installed: run `make deps` (Debian package bubblewrap)")
         }
+        // Directories inside the workspace are made from outside (the root may have no mkdir).
+        if inWorkspace(workingDirectory) {
+            let host = workspace + workingDirectory.dropFirst(SandboxPaths.workspace.count)
+            try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
+        }
         var args = try mountArguments()
         args += ["--chdir", SandboxPaths.workspace, "--clearenv"]
         for (k, v) in environment(extra: extra).sorted(by: { $0.key < $1.key }) { args += ["--setenv", k, v] }
         let sh = shell
         let prologue = "set -e\n" + (sh.hasSuffix("bash") ? "set -o pipefail\n" : "")
-            + "umask 022\nmkdir -p \(shellQuote(workingDirectory))\ncd \(shellQuote(workingDirectory))\n"
+            + "umask 022\n"
+            + (inWorkspace(workingDirectory) ? "" : "mkdir -p \(shellQuote(workingDirectory))\n")
+            + "cd \(shellQuote(workingDirectory))\n"
         args += [sh, "-c", prologue + script]
         return try Subprocess("bwrap", args, environment: [:], logFile: logFile).run().status
     }

@@ -105,16 +105,30 @@ public struct PipelineExpander {
                        outer: nil, depth: 0, into: &steps, needs: &needs, warnings: &warnings)
         }
         var subs: [Subpackage] = []
+        // Ranged subpackages expand once per item of the named `data:` entry (keys sorted, like melange).
+        var expanded: [(Subpackage, [String: String])] = []
         for sp in recipe.subpackages {
-            if sp.range != nil {
-                throw RecipeError(.invalidValue, sp.location, "subpackage `\(sp.name)`: `range` subpackages are not supported by kiln yet")
+            guard let range = sp.range else { expanded.append((sp, [:])); continue }
+            let entry = recipe.data?.array?.first { $0["name"]?.string == range }
+            guard let items = entry?["items"], case .mapping(let kvs) = items else {
+                throw RecipeError(.invalidValue, sp.location, "subpackage `\(sp.name)`: range `\(range)` names no `data:` entry with `items`")
             }
-            let name = try base.substitute(sp.name, at: sp.location)
+            for kv in kvs.sorted(by: { $0.key < $1.key }) {
+                expanded.append((sp, ["range.key": kv.key, "range.value": kv.value.string ?? ""]))
+            }
+        }
+        for (sp, rangeValues) in expanded {
+            var rc = base
+            for (k, v) in rangeValues { rc[k] = v }
+            let name = try rc.substitute(sp.name, at: sp.location)
             var c = try recipe.substitutionContext(arch: arch, subpackage: name)
+            for (k, v) in rangeValues { c[k] = v }
             c["subpkg.name"] = name
             if let cond = sp.condition, !(try Condition.evaluate(try c.substitute(cond, at: sp.location), at: sp.location)) { continue }
             var resolved = sp
             resolved.name = name
+            resolved.description = try c.substitute(sp.description, at: sp.location)
+            resolved.range = nil
             subs.append(resolved)
             for s in sp.pipeline {
                 try expand(s, context: c, env: env, workdir: SandboxPaths.workspace, package: name, outer: nil,

@@ -49,11 +49,19 @@ public indirect enum YAMLValue: Sendable, Equatable {
     init(_ node: Node) {
         switch node {
         case .scalar(let s):
-            self = (s.tag.description == Tag.Name.null.rawValue && s.style == .plain) ? .null : .scalar(s.string)
+            self = Self.isNull(node) ? .null : .scalar(s.string)
         case .sequence(let seq): self = .sequence(seq.map { YAMLValue($0) })
         case .mapping(let map):
             self = .mapping(map.map { KeyValue(key: $0.key.scalar?.string ?? "", value: YAMLValue($0.value)) })
         }
+    }
+
+    /// A plain (unquoted) empty, `~` or `null` scalar without an explicit non-null tag.
+    static func isNull(_ node: Node) -> Bool {
+        guard case .scalar(let s) = node, s.style == .plain || s.style == .any else { return false }
+        let tag = s.tag.description
+        guard tag.isEmpty || tag == Tag.Name.null.rawValue || tag == "!" else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(s.string)
     }
 
     public subscript(key: String) -> YAMLValue? {
@@ -137,10 +145,7 @@ public final class YAMLReader {
         return Array(s)
     }
 
-    func isNull(_ node: Node) -> Bool {
-        if case .scalar(let s) = node { return s.tag.description == Tag.Name.null.rawValue && s.style == .plain }
-        return false
-    }
+    func isNull(_ node: Node) -> Bool { YAMLValue.isNull(node) }
 
     /// A scalar exactly as written (versions stay `1.10`, not 1.1).
     func string(_ node: Node, _ what: String) throws -> String {

@@ -26,6 +26,7 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var location: BuildLocationOptions
+    @OptionGroup var packaging: PackagingOptions
 
     @Argument(help: "Recipe files (built in dependency order).")
     var recipes: [String]

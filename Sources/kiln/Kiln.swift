@@ -12,8 +12,11 @@ struct Kiln: ParsableCommand {
         version: KilnVersion.current,
         subcommands: [
             // Keep one per line, sorted: parallel work merges cleanly that way.
+            ApkCommand.self,
             BuildCommand.self,
+            IndexCommand.self,
             KeygenCommand.self,
+            ReproCommand.self,
             SignCommand.self,
             SourceCommand.self,
             TestCommand.self,

@@ -51,41 +51,51 @@ final class ParallelGzipTests: XCTestCase {
         XCTAssertEqual(r.out.prefix(64), Substring(try d.digest(.sha256).hexString))
     }
 
-    /// KILN_BENCH=1 swift test --filter ParallelGzipTests/testBenchmark : tar|gzip -6 vs kiln.
+    /// scripts/bench-gzip.sh [TREE] (or KILN_BENCH=1 KILN_BENCH_TREE=DIR swift test --filter
+    /// ParallelGzipTests/testBenchmark): `tar | gzip -6` vs kiln's tar writer + ParallelGzipSink, wall
+    /// and CPU seconds. Byte-identical output across thread counts is asserted too.
     func testBenchmark() throws {
         guard ProcessInfo.processInfo.environment["KILN_BENCH"] == "1" else { throw XCTSkip("set KILN_BENCH=1") }
-        let root = ProcessInfo.processInfo.environment["KILN_BENCH_TREE"] ?? "/usr/lib"
+        let root = ProcessInfo.processInfo.environment["KILN_BENCH_TREE"] ?? "/usr/lib/gcc"
         let dir = try TestSupport.temporaryDirectory(self)
-        func time(_ f: () throws -> Void) rethrows -> Double { let t = Date(); try f(); return Date().timeIntervalSince(t) }
-        let entries = try TreeScanner.entries(root: root)
-        let tarOnly = DataSink()
-        var tarBytes = 0
-        let tTar = try time {
-            let w = try TarWriter(sink: CountingSink(DatalessSink()), options: .init(epoch: 0))
-            for e in entries { try w.write(e) }
-            try w.finish(); tarBytes = Int(w.bytesWritten)
+        func cpu(_ who: __rusage_who) -> Double {
+            var u = rusage(); getrusage(Int32(who.rawValue), &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
         }
-        _ = tarOnly
-        var results: [String] = []
-        let tGNU = try time {
+        func measure(_ who: __rusage_who, _ f: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
+            let t = Date(), c = cpu(who); try f(); return (Date().timeIntervalSince(t), cpu(who) - c)
+        }
+        func size(_ p: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: p))?[.size] as? NSNumber)?.intValue ?? 0 }
+        let entries = try TreeScanner.entries(root: root)
+        var tarBytes: Int64 = 0
+        let tTar = try measure(RUSAGE_SELF) {
+            let w = try TarWriter(sink: DatalessSink(), options: .init(epoch: 0))
+            for e in entries { try w.write(e) }
+            try w.finish(); tarBytes = w.bytesWritten
+        }
+        let gnu = try measure(RUSAGE_CHILDREN) {
             let r = try TestSupport.run("/bin/sh", ["-c", "tar -C '\(root)' --sort=name -cf - . | gzip -6 > '\(dir)/gnu.tgz'"])
             XCTAssertEqual(r.status, 0, r.err)
         }
-        let gnuSize = (try FileManager.default.attributesOfItem(atPath: dir + "/gnu.tgz")[.size] as? NSNumber)?.intValue ?? 0
-        results.append(String(format: "tar|gzip -6           %6.2fs  %d bytes", tGNU, gnuSize))
+        var lines = [String(format: "tar | gzip -6                %7.2fs wall %7.2fs cpu  %d bytes", gnu.wall, gnu.cpu, size(dir + "/gnu.tgz"))]
+        var outputs: [Data] = []
         for threads in Set([1, 2, ProcessInfo.processInfo.activeProcessorCount]).sorted() {
-            var size = 0
-            let t = try time {
-                let file = try FileSink(path: dir + "/k\(threads).tgz")
-                let gz = try ParallelGzipSink(file, level: 6, threads: threads)
+            let out = dir + "/k\(threads).tgz"
+            let t = try measure(RUSAGE_SELF) {
+                let gz = try ParallelGzipSink(try FileSink(path: out), level: 6, threads: threads)
                 let w = try TarWriter(sink: gz, options: .init(epoch: 0))
                 for e in entries { try w.write(e) }
                 try w.finish(); try gz.close()
-                size = (try FileManager.default.attributesOfItem(atPath: dir + "/k\(threads).tgz")[.size] as? NSNumber)?.intValue ?? 0
             }
-            results.append(String(format: "kiln parallel gzip -6 threads=%d %6.2fs  %d bytes  speed-up %.2fx", threads, t, size, tGNU / t))
+            lines.append(String(format: "kiln tar + gzip -6 threads=%d %7.2fs wall %7.2fs cpu  %d bytes  speed-up %.2fx",
+                                threads, t.wall, t.cpu, size(out), gnu.wall / t.wall))
+            outputs.append(try Data(contentsOf: URL(fileURLWithPath: out)))
+            try? FileManager.default.removeItem(atPath: out)
         }
-        print("bench: tree \(root): \(entries.count) entries, tar \(tarBytes) bytes (tar alone \(String(format: "%.2fs", tTar)))")
-        for r in results { print("bench: " + r) }
+        XCTAssertEqual(Set(outputs).count, 1, "output differs between thread counts")
+        print("bench: tree \(root): \(entries.count) entries, tar \(tarBytes) bytes (tar writer alone \(String(format: "%.2fs", tTar.wall)))")
+        var load = [Double](repeating: 0, count: 3); getloadavg(&load, 3)
+        print("bench: \(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(load.map { String(format: "%.1f", $0) }.joined(separator: " "))")
+        for l in lines { print("bench: " + l) }
     }
 }

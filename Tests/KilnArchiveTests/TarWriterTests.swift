@@ -139,3 +139,21 @@ final class TarWriterTests: XCTestCase {
         }
     }
 }
+
+final class TarWriterUnicodeTests: XCTestCase {
+    func testNonASCIIPathsRoundTrip() throws {
+        let names = ["usr/share/naïve-ü.txt", "etc/日本語", "x/" + String(repeating: "é", count: 80)]
+        var entries = names.map { TarEntry.file($0, Data($0.utf8)) }
+        entries.append(.symlink("link-ß", to: "etc/日本語"))
+        let data = try TarWriter.archive(entries, options: .init(epoch: 0))
+        XCTAssertFalse(String(decoding: data, as: UTF8.self).contains("hdrcharset"))
+        let back = try ArchiveReader.entries(data: data)
+        XCTAssertEqual(Set(back.map(\.entry.path)), Set(names + ["link-ß"]))
+        for b in back where b.entry.kind == .file { XCTAssertEqual(b.data, Data(b.entry.path.utf8)) }
+        XCTAssertEqual(back.first { $0.entry.path == "link-ß" }?.entry.kind, .symlink(target: "etc/日本語"))
+        let dir = try TestSupport.temporaryDirectory(self)
+        try data.write(to: URL(fileURLWithPath: dir + "/u.tar"))
+        let r = try TestSupport.run("/usr/bin/python3", ["-c", "import tarfile,sys; print('\\n'.join(tarfile.open(sys.argv[1]).getnames()))", dir + "/u.tar"])
+        XCTAssertEqual(Set(r.out.split(separator: "\n").map(String.init)), Set(names + ["link-ß"]), r.err)
+    }
+}

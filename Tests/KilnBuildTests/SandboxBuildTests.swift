@@ -394,6 +394,45 @@ final class SandboxBuildTests: XCTestCase {
         }
     }
 
+    /// A toolchain root that is not the host: only its contents are visible (here: dash and libc).
+    func testNonHostToolchainRoot() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let root = "\(dir)/root"
+        let fm = FileManager.default
+        for d in ["usr/bin", "usr/lib/x86_64-linux-gnu", "usr/lib64", "etc"] {
+            try fm.createDirectory(atPath: "\(root)/\(d)", withIntermediateDirectories: true)
+        }
+        for l in ["bin": "usr/bin", "lib": "usr/lib", "lib64": "usr/lib64"] {
+            try fm.createSymbolicLink(atPath: "\(root)/\(l.key)", withDestinationPath: l.value)
+        }
+        try fm.copyItem(atPath: ("/usr/bin/dash" as NSString).resolvingSymlinksInPath, toPath: "\(root)/usr/bin/sh")
+        try fm.copyItem(atPath: ("/lib/x86_64-linux-gnu/libc.so.6" as NSString).resolvingSymlinksInPath, toPath: "\(root)/usr/lib/x86_64-linux-gnu/libc.so.6")
+        try fm.copyItem(atPath: ("/lib64/ld-linux-x86-64.so.2" as NSString).resolvingSymlinksInPath, toPath: "\(root)/usr/lib64/ld-linux-x86-64.so.2")
+        try AtomicFile.write("mini\n", to: "\(root)/etc/os-name")
+        let recipe = "\(dir)/mini.yaml"
+        try AtomicFile.write("""
+        package:
+          name: mini
+          version: "1"
+        pipeline:
+          - working-directory: sub/dir
+            runs: |
+              read name < /etc/os-name
+              echo "$name $PWD" > ${{targets.destdir}}/out
+              if [ -e /usr/bin/gcc ] || [ -e /usr/bin/bash ]; then echo "host leaked"; exit 1; fi
+
+        """, to: recipe)
+        var req = BuildRequest(recipePath: recipe, outputDirectory: "\(dir)/out", arch: "x86_64")
+        req.toolchain = Toolchain(name: "mini", rootPath: root, lockDigest: "00")
+        req.sourceDateEpoch = 0
+        let r = try Builder(progress: quiet).build(req)
+        XCTAssertEqual(r.toolchain, "mini")
+        XCTAssertEqual(r.toolchainLockDigest, "00")
+        XCTAssertEqual(try String(contentsOfFile: "\(r.package.tree)/out", encoding: .utf8), "mini /home/build/sub/dir\n")
+        req.toolchain = Toolchain(name: "empty", rootPath: "\(dir)/nothing")
+        XCTAssertThrowsError(try Builder(progress: quiet).build(req)) { e in XCTAssertTrue("\(e)".contains("empty"), "\(e)") }
+    }
+
     func testDependencyOrder() throws {
         let p = RecipeParser()
         let a = try p.parse(text: "package: {name: app, version: 1}\nenvironment: {contents: {packages: [libfoo-dev]}}\n", file: "a.yaml").recipe

@@ -156,6 +156,15 @@ final class RecipeParserTests: XCTestCase {
         XCTAssertEqual(r.variant, "standard")
     }
 
+    func testEmptyValuesAreEmpty() throws {
+        let (r, _) = try parse("package:\n  name: x\n  version: 1\n  dependencies:\n    runtime:\n    provides: ~\nvars:\npipeline:\n")
+        XCTAssertEqual(r.package.dependencies.runtime, [])
+        XCTAssertEqual(r.package.dependencies.provides, [])
+        XCTAssertTrue(r.pipeline.isEmpty)
+        let (q, _) = try parse("package:\n  name: x\n  version: 1\n  description: \"null\"\n")
+        XCTAssertEqual(q.package.description, "null", "a quoted null is a string")
+    }
+
     func testVersionsAreNotNumbers() throws {
         for v in ["4.33", "3.10", "1.0", "2", "1.2.3_rc1", "0010"] {
             let (r, _) = try parse("package:\n  name: x\n  version: \(v)\n")
@@ -300,6 +309,37 @@ final class RecipeParserTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("fips"), "\(e)")
         }
         XCTAssertEqual(try r.applying(buildOption: "standard").variant, "standard")
+    }
+
+    func testRangedSubpackages() throws {
+        let lib = try TestLibrary(["make": makeDef])
+        let (r, _) = try parse("""
+        package:
+          name: py
+          version: 1
+        data:
+          - name: versions
+            items:
+              "3.11": "311"
+              "3.10": "310"
+        subpackages:
+          - range: versions
+            name: py${{range.value}}-thing
+            description: for python ${{range.key}}
+            pipeline:
+              - runs: echo ${{range.key}} ${{targets.subpkgdir}}
+          - range: nothing
+            name: x
+        """)
+        XCTAssertThrowsError(try PipelineExpander(library: lib, arch: "x86_64").plan(r)) { e in
+            XCTAssertEqual((e as! RecipeError).location.line, 15)
+        }
+        var ok = r
+        ok.subpackages.removeLast()
+        let plan = try PipelineExpander(library: lib, arch: "x86_64").plan(ok)
+        XCTAssertEqual(plan.subpackages.map(\.name), ["py310-thing", "py311-thing"])
+        XCTAssertEqual(plan.subpackages.map(\.description), ["for python 3.10", "for python 3.11"])
+        XCTAssertEqual(plan.steps.map(\.script), ["echo 3.10 /home/build/melange-out/py310-thing", "echo 3.11 /home/build/melange-out/py311-thing"])
     }
 
     func testConditions() throws {

@@ -1,0 +1,217 @@
+import Foundation
+import KilnArchive
+import KilnCrypto
+
+/// A verified APK v2 package (what `APKReader.read` returns).
+public struct APKPackage: Sendable {
+    public struct Signature: Sendable, Equatable {
+        /// `RSA` (SHA-1), `RSA256`, `RSA512`, ...
+        public var type: String
+        /// Key name, looked up as a file name in the keyring (e.g. `kiln-dev.rsa.pub`).
+        public var keyName: String
+        public var bytes: [UInt8]
+    }
+    /// The path (or name) the package was read from.
+    public var file: String
+    /// Size of the .apk file in bytes (APKINDEX `S:`).
+    public var fileSize: Int
+    public var info: PkgInfo
+    public var pkginfoText: String
+    public var signatures: [Signature]
+    /// Name of the key whose signature verified, nil when read with `allowUntrusted` and no key matched.
+    public var trustedKey: String?
+    /// APKINDEX `C:`: `Q1` + base64(SHA-1(control gzip member)).
+    public var checksum: String
+    /// Lowercase hex SHA-256 of the data gzip member (= .PKGINFO `datahash`).
+    public var dataHash: String
+    /// Control-member scripts by name (`.post-install`, ...).
+    public var scripts: [String: Data]
+    /// Data-member entries in archive order; `data` holds the contents of regular files.
+    public var entries: [APKTarEntry]
+    /// Byte ranges of the gzip members in the file: [signature,] control, data.
+    public var memberRanges: [Range<Int>]
+
+    /// Hex SHA-1 of an entry as recorded for lib/apk/db/installed `Z:` lines (files, symlinks;
+    /// hardlinks inherit their target's), or nil for directories and devices.
+    public func checksumSHA1(of entry: APKTarEntry) -> String? {
+        if let c = entry.pax["APK-TOOLS.checksum.SHA1"] { return c }
+        if entry.kind == .hardlink, let t = entry.linkTarget, let target = entries.first(where: { $0.path == t }) {
+            return target.pax["APK-TOOLS.checksum.SHA1"]
+        }
+        return nil
+    }
+}
+
+/// How strictly `APKReader` checks a package.
+public struct APKVerifyOptions {
+    public var keyring: APKKeyring
+    /// Accept a package whose signature key is not in the keyring (structure and hashes are still checked).
+    public var allowUntrusted: Bool
+    /// Check every regular file's and symlink's `APK-TOOLS.checksum.SHA1` (apk itself only stores them).
+    public var checkFileChecksums: Bool
+    public init(keyring: APKKeyring = APKKeyring(), allowUntrusted: Bool = false, checkFileChecksums: Bool = true) {
+        self.keyring = keyring; self.allowUntrusted = allowUntrusted; self.checkFileChecksums = checkFileChecksums
+    }
+}
+
+/// Reads and verifies APK v2 packages (apk-format.md §1.1-1.6).
+public enum APKReader {
+    public static func read(path: String, options: APKVerifyOptions) throws -> APKPackage {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw APKError.io("cannot read \(path)")
+        }
+        return try read(data: data, file: path, options: options)
+    }
+
+    /// Splits a file into its gzip members; the error names the file.
+    static func members(_ data: Data, file: String) throws -> [Range<Int>] {
+        do { return try Gzip.memberRanges(data) } catch {
+            throw APKError.malformed(file: file, "not a (multi-member) gzip stream: \(error)")
+        }
+    }
+
+    static func gunzip(_ data: Data, file: String, member: String) throws -> Data {
+        let out: Data
+        do { out = try Gzip.decompress(data) } catch {
+            throw APKError.malformed(file: file, "\(member) member: gzip data is corrupt: \(error)")
+        }
+        // The gzip trailer's ISIZE must match (zlib checks the CRC; check the length here too).
+        guard data.count >= 18 else { throw APKError.malformed(file: file, "\(member) member: truncated gzip member") }
+        let t = data.suffix(4).map { UInt32($0) }
+        let isize = t[0] | t[1] << 8 | t[2] << 16 | t[3] << 24
+        guard isize == UInt32(truncatingIfNeeded: out.count) else {
+            throw APKError.malformed(file: file, "\(member) member: gzip length check failed")
+        }
+        return out
+    }
+
+    /// Parses a signature member (already decompressed) into signatures; enforces no EOA blocks.
+    static func parseSignatureMember(_ tar: Data, file: String) throws -> [APKPackage.Signature] {
+        if let z = APKTarStream.zeroBlocks(tar).first {
+            throw APKError.malformed(file: file, "signature member contains an all-zero 512-byte block at offset \(z) (end-of-archive blocks are not allowed there)")
+        }
+        let r = try APKTarStream.parse(tar, file: file, member: "signature")
+        var sigs: [APKPackage.Signature] = []
+        for e in r.entries {
+            guard e.path.hasPrefix(".SIGN."), e.kind == .file else {
+                throw APKError.malformed(file: file, "signature member holds \(e.path), expected only .SIGN.* files")
+            }
+            let rest = e.path.dropFirst(".SIGN.".count)
+            guard let dot = rest.firstIndex(of: "."), rest.index(after: dot) < rest.endIndex else {
+                throw APKError.malformed(file: file, "signature entry \(e.path) is not .SIGN.<TYPE>.<keyname>")
+            }
+            sigs.append(.init(type: String(rest[..<dot]), keyName: String(rest[rest.index(after: dot)...]), bytes: [UInt8](e.data)))
+        }
+        guard !sigs.isEmpty else { throw APKError.malformed(file: file, "empty signature member") }
+        return sigs
+    }
+
+    static func digest(forSignatureType t: String) -> DigestAlgorithm? {
+        switch t {
+        case "RSA": return .sha1
+        case "RSA256": return .sha256
+        case "RSA512": return .sha512
+        default: return nil
+        }
+    }
+
+    /// Verifies `signed` with the first signature whose key is in the keyring (as apk does).
+    /// Returns the trusted key name, or nil if no key matched and `allowUntrusted`.
+    static func verifySignatures(_ sigs: [APKPackage.Signature], signed: Data, file: String, options: APKVerifyOptions) throws -> String? {
+        for s in sigs {
+            guard let alg = digest(forSignatureType: s.type), let key = options.keyring.keys[s.keyName] else { continue }
+            let ok = (try? key.verify(signature: s.bytes, data: signed, digest: alg)) ?? false
+            guard ok else { throw APKError.badSignature(file: file, key: s.keyName) }
+            return s.keyName
+        }
+        if options.allowUntrusted { return nil }
+        throw APKError.untrusted(file: file, signatures: sigs.map { ".SIGN.\($0.type).\($0.keyName)" })
+    }
+
+    public static func read(data: Data, file: String, options: APKVerifyOptions) throws -> APKPackage {
+        let ranges = try members(data, file: file)
+        guard ranges.count >= 2 else {
+            throw APKError.malformed(file: file, "expected 2 or 3 gzip members (signature, control, data), found \(ranges.count)")
+        }
+        // Signature member?
+        var idx = 0
+        var sigs: [APKPackage.Signature] = []
+        let first = try gunzip(data.subdata(in: ranges[0]), file: file, member: "first")
+        if first.count >= 512, APKTarStream.str(first[0..<100]).hasPrefix(".SIGN.") {
+            sigs = try parseSignatureMember(first, file: file)
+            idx = 1
+        }
+        guard ranges.count - idx == 2 else {
+            throw APKError.malformed(file: file, ranges.count - idx > 2
+                ? "the data must be exactly one gzip member, found \(ranges.count - idx - 1) (apk-tools 3 drops extra data parts)"
+                : "missing control or data member")
+        }
+        let controlBytes = data.subdata(in: ranges[idx])
+        let dataBytes = data.subdata(in: ranges[idx + 1])
+        // Control member.
+        let controlTar = idx == 0 ? first : try gunzip(controlBytes, file: file, member: "control")
+        if let z = APKTarStream.zeroBlocks(controlTar).first {
+            throw APKError.malformed(file: file, "control member contains an all-zero 512-byte block at offset \(z) (apk stops reading there)")
+        }
+        let control = try APKTarStream.parse(controlTar, file: file, member: "control")
+        guard let pk = control.entries.first, pk.path == ".PKGINFO", pk.kind == .file else {
+            throw APKError.malformed(file: file, "the control member must start with .PKGINFO")
+        }
+        var scripts: [String: Data] = [:]
+        for e in control.entries.dropFirst() {
+            guard e.path.hasPrefix("."), !e.path.contains("/") else {
+                throw APKError.malformed(file: file, "control member entry \(e.path) is not a top-level dotfile")
+            }
+            if e.path == ".PKGINFO" { throw APKError.malformed(file: file, "two .PKGINFO entries") }
+            scripts[e.path] = e.data
+        }
+        // Signature over the compressed control member.
+        let trusted: String?
+        if sigs.isEmpty {
+            guard options.allowUntrusted else { throw APKError.untrusted(file: file, signatures: []) }
+            trusted = nil
+        } else {
+            trusted = try verifySignatures(sigs, signed: controlBytes, file: file, options: options)
+        }
+        guard let pkginfoText = String(data: pk.data, encoding: .utf8) else {
+            throw APKError.malformed(file: file, ".PKGINFO is not UTF-8")
+        }
+        let info = try PkgInfo.parse(pkginfoText, file: file)
+        // Data hash over the compressed data member.
+        let dataHash = try Digest.hash(.sha256, dataBytes).hexString
+        guard let expected = info.datahash else {
+            throw APKError.malformed(file: file, ".PKGINFO has no datahash (kiln only accepts packages with a data hash)")
+        }
+        guard expected.lowercased() == dataHash else {
+            throw APKError.dataHashMismatch(file: file, expected: expected, actual: dataHash)
+        }
+        // Data member: a complete tar.
+        let dataTar = try gunzip(dataBytes, file: file, member: "data")
+        let parsed = try APKTarStream.parse(dataTar, file: file, member: "data")
+        guard parsed.sawEndOfArchive else {
+            throw APKError.malformed(file: file, "data member does not end with the tar end-of-archive blocks")
+        }
+        if let firstData = parsed.entries.first, firstData.path.hasPrefix("."), !firstData.path.contains("/") {
+            throw APKError.malformed(file: file, "data member starts with \(firstData.path), which apk would take as control data")
+        }
+        if options.checkFileChecksums {
+            for e in parsed.entries {
+                let content: Data
+                switch e.kind {
+                case .file: content = e.data
+                case .symlink: content = Data((e.linkTarget ?? "").utf8)
+                default: continue
+                }
+                guard let c = e.pax["APK-TOOLS.checksum.SHA1"] else { throw APKError.missingChecksum(file: file, entry: e.path) }
+                let actual = try Digest.hash(.sha1, content).hexString
+                guard c.lowercased() == actual else {
+                    throw APKError.checksumMismatch(file: file, entry: e.path, expected: c, actual: actual)
+                }
+            }
+        }
+        let q1 = "Q1" + (try Digest.hash(.sha1, controlBytes)).base64String
+        return APKPackage(file: file, fileSize: data.count, info: info, pkginfoText: pkginfoText, signatures: sigs,
+                          trustedKey: trusted, checksum: q1, dataHash: dataHash, scripts: scripts,
+                          entries: parsed.entries, memberRanges: ranges)
+    }
+}
