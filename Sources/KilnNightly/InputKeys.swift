@@ -59,6 +59,9 @@ public enum InputKeys {
             default: break
             }
         }
+        // `expanded` (the recipe after substitution and expansion) follows from the others; name it
+        // only when nothing else explains the change.
+        if out.count > 1 { out.removeAll { $0 == "expanded changed" } }
         if out.isEmpty && before.key != now.key { out.append("input key scheme changed") }
         return out
     }

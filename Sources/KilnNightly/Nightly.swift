@@ -32,12 +32,34 @@ public final class NightlyRunner: @unchecked Sendable {
         self.progress = progress; self.reproVerifier = reproVerifier
     }
 
-    public var store: ResultStore { ResultStore(outputRoot: options.outputRoot) }
+    public lazy var store = ResultStore(outputRoot: options.outputRoot)
     public var reportsRoot: String { options.outputRoot + "/reports" }
 
     public func plan() throws -> Plan {
-        let graph = try CatalogGraph(try loader.load())
+        let store = self.store
+        var nodes = try loader.load()
+        // What earlier builds found out (ELF-scanned so:/cmd: provides and dependencies) joins what
+        // the recipes declare, so `so:libz.so.1` resolves to the recipe that provides it.
+        for i in nodes.indices {
+            guard let s = store.load(nodes[i].id) else { continue }
+            if let p = s.provides { nodes[i].provides = Array(Set(nodes[i].provides + p.map(NightlyRunner.stripVersion))).sorted() }
+            if let d = s.runtimeDependencies {
+                let have = Set(nodes[i].dependencies)
+                for name in d.map(NightlyRunner.stripVersion) where !name.isEmpty {
+                    let dep = NodeDependency(name, .runtime)
+                    if !have.contains(dep) { nodes[i].dependencies.append(dep) }
+                }
+            }
+        }
+        let graph = try CatalogGraph(nodes)
         return try Planner.plan(graph: graph, store: store, only: options.only)
+    }
+
+    static func stripVersion(_ s: String) -> String {
+        var t = s
+        if t.hasPrefix("!") { return "" }
+        if let i = t.firstIndex(where: { "=<>~".contains($0) }) { t = String(t[..<i]) }
+        return t
     }
 
     /// Stop starting new nodes; finished results stay stored and the report says interrupted.

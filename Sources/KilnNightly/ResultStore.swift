@@ -25,6 +25,9 @@ public struct StoredResult: Codable, Sendable, Equatable {
     public var version: String?
     public var runID: String
     public var durationSeconds: Double
+    /// What the build found the packages provide / need at runtime (ELF scan), when known.
+    public var provides: [String]? = nil
+    public var runtimeDependencies: [String]? = nil
 }
 
 /// Results that survive restarts: one JSON file per node, written atomically as soon as the node
@@ -50,15 +53,26 @@ public final class ResultStore: @unchecked Sendable {
 
     public func path(for id: String) -> String { directory + "/" + ResultStore.fileName(id) }
 
+    private let lock = NSLock()
+    private var memo: [String: StoredResult?] = [:]
+
     public func load(_ id: String) -> StoredResult? {
-        guard let data = FileManager.default.contents(atPath: path(for: id)) else { return nil }
-        return try? JSONDecoder().decode(StoredResult.self, from: data)
+        lock.lock()
+        if let m = memo[id] { lock.unlock(); return m }
+        lock.unlock()
+        var r: StoredResult?
+        if let data = FileManager.default.contents(atPath: path(for: id)) {
+            r = try? JSONDecoder().decode(StoredResult.self, from: data)
+        }
+        lock.lock(); memo[id] = .some(r); lock.unlock()
+        return r
     }
 
     public func save(_ result: StoredResult) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         try AtomicFile.write(try enc.encode(result), to: path(for: result.id))
+        lock.lock(); memo[result.id] = .some(result); lock.unlock()
     }
 
     /// Outputs recorded for a node that are no longer on disk (relative paths).

@@ -18,7 +18,14 @@ public struct NodeContext: Sendable {
 public struct NodeOutcome: Sendable {
     public var outputs: [OutputRecord]
     public var version: String?
-    public init(outputs: [OutputRecord], version: String? = nil) { self.outputs = outputs; self.version = version }
+    /// Names the built packages turned out to provide (e.g. `so:` and `cmd:` found by the ELF scan);
+    /// stored, and used to resolve other nodes' dependencies on the next run.
+    public var provides: [String]
+    /// Runtime dependencies found while packaging (e.g. `so:libz.so.1`), likewise.
+    public var runtimeDependencies: [String]
+    public init(outputs: [OutputRecord], version: String? = nil, provides: [String] = [], runtimeDependencies: [String] = []) {
+        self.outputs = outputs; self.version = version; self.provides = provides; self.runtimeDependencies = runtimeDependencies
+    }
 }
 
 /// Builds one node (a package recipe variant, or an image: assemble, sign, verify). Throws on failure.
@@ -152,7 +159,9 @@ public final class Scheduler: @unchecked Sendable {
             if case .success(let o) = result {
                 let stored = StoredResult(id: id, input: entry.key, outputs: o.outputs,
                                           version: o.version ?? plan.graph.nodes[id]!.version,
-                                          runID: runID, durationSeconds: t2 - t1)
+                                          runID: runID, durationSeconds: t2 - t1,
+                                          provides: o.provides.isEmpty ? nil : o.provides.sorted(),
+                                          runtimeDependencies: o.runtimeDependencies.isEmpty ? nil : o.runtimeDependencies.sorted())
                 do { try store.save(stored) } catch { result = .failure(error) }
             }
             if case .failure(let err) = result { appendLog(logPath, "kiln: error: \(err)\n") }

@@ -97,3 +97,50 @@ extension BuildCommand {
         Progress.shared.log("indexed \(idx.indexPath): \(idx.records.count) packages")
     }
 }
+
+/// Build-time packages from kiln's own repository: `environment.contents.packages` (and their
+/// depends) found in `<repository>/<arch>/APKINDEX.tar.gz` are verified with the signing key and
+/// unpacked into layers the sandbox puts over the toolchain root.
+struct APKBuildInstaller: BuildDependencyInstaller {
+    var repository: String
+    var keyring: APKKeyring
+
+    func records(arch: String) throws -> [APKIndexRecord] {
+        let path = "\(repository)/\(arch)/APKINDEX.tar.gz"
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        return try APKIndex.read(path: path, options: APKVerifyOptions(keyring: keyring)).records
+    }
+
+    func available(_ names: [String], arch: String) throws -> [String] {
+        let recs = try records(arch: arch)
+        return names.filter { n in APKInstall.dependencyName(n).map { APKInstall.candidate(for: $0, in: recs) != nil } ?? false }
+    }
+
+    func install(_ names: [String], arch: String, over base: Toolchain, scratch: String) throws -> Toolchain { base }
+
+    func layers(_ names: [String], arch: String, scratch: String) throws -> [String] {
+        let (recs, _) = APKInstall.resolve(names, in: try records(arch: arch))
+        var dirs: [String] = []
+        for (i, r) in recs.enumerated() {
+            let pkg = try APKReader.read(path: "\(repository)/\(arch)/\(r.fileName)", options: APKVerifyOptions(keyring: keyring))
+            guard pkg.checksum == r.checksum else {
+                throw KilnMessage("\(repository)/\(arch)/\(r.fileName): checksum \(pkg.checksum) does not match the index (\(r.checksum)); run `kiln index`")
+            }
+            let dir = "\(scratch)/\(String(format: "%03d", i))-\(r.name)"
+            try APKInstall.extract(pkg, to: dir)
+            dirs.append(dir)
+        }
+        return dirs
+    }
+}
+
+extension PackagingOptions {
+    /// The installer for build-time packages (nil with --no-package).
+    func installer(out: String) throws -> APKBuildInstaller? {
+        guard !noPackage else { return nil }
+        let s = try signer()
+        var ring = APKKeyring()
+        ring.add(name: s.keyName, key: try s.key.publicKey)
+        return APKBuildInstaller(repository: repository ?? "\(out)/packages", keyring: ring)
+    }
+}

@@ -66,8 +66,7 @@ struct BuildCommand: ParsableCommand {
 
     func run() throws {
         let progress = Progress.shared
-        let builder = Builder(progress: progress)
-        if builder.installer == nil { builder.installer = DebianToolchainOverlay(outputDirectory: location.out) }   // kiln-built build packages over a pinned root
+        let builder = Builder(progress: progress, installer: try packaging.installer(out: location.out))
         // Parse everything first so that errors show before any build starts, then order.
         var recipesByPath: [(path: String, recipe: Recipe)] = []
         for path in recipes {

@@ -16,6 +16,7 @@ struct Kiln: ParsableCommand {
             BuildCommand.self,
             IndexCommand.self,
             KeygenCommand.self,
+            NightlyCommand.self,
             ReproCommand.self,
             SignCommand.self,
             SourceCommand.self,

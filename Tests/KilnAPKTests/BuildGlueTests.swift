@@ -64,4 +64,71 @@ final class BuildGlueTests: XCTestCase {
         XCTAssertEqual(again.status, 0, again.err)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/APKINDEX.tar.gz")), before)
     }
+
+    /// A recipe whose build environment names a package kiln built before gets it from the
+    /// repository (verified, unpacked over the toolchain root).
+    func testBuildUsesPackagesFromTheRepository() throws {
+        let tmp = try TestSupport.temporaryDirectory(self, prefix: "kiln-glue2")
+        let key = try TestKey.make(in: tmp)
+        try Fixture.write(tmp + "/kdata.yaml", """
+            package:
+              name: kdata
+              version: 3.1
+              epoch: 0
+              description: data for the next build
+              copyright:
+                - license: MIT
+            pipeline:
+              - runs: |
+                  mkdir -p ${{targets.destdir}}/usr/share/kdata
+                  echo "from kdata" > ${{targets.destdir}}/usr/share/kdata/payload.txt
+
+            """)
+        try Fixture.write(tmp + "/kuser.yaml", """
+            package:
+              name: kuser
+              version: 1
+              epoch: 0
+              description: uses kdata at build time
+              copyright:
+                - license: MIT
+            environment:
+              contents:
+                packages:
+                  - kdata
+            pipeline:
+              - runs: |
+                  mkdir -p ${{targets.destdir}}/usr/share/kuser
+                  cp /usr/share/kdata/payload.txt ${{targets.destdir}}/usr/share/kuser/copied.txt
+
+            """)
+        let env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "CI": "1"]
+        let common = ["--out", tmp + "/out", "--source-date-epoch", "1700000000", "--signing-key", key.privatePath]
+        var r = try KilnBinary.run(["build", tmp + "/kdata.yaml"] + common, environment: env)
+        XCTAssertEqual(r.status, 0, r.err)
+        r = try KilnBinary.run(["build", tmp + "/kuser.yaml", "--json"] + common, environment: env)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("\"installedFromRepository\" : [\n      \"kdata\""), r.out)
+        let p = try APKReader.read(path: tmp + "/out/packages/x86_64/kuser-1-r0.apk", options: APKVerifyOptions(keyring: key.keyring))
+        XCTAssertEqual(p.entries.first { $0.path == "usr/share/kuser/copied.txt" }?.data, Data("from kdata\n".utf8))
+        XCTAssertEqual(try APKIndex.read(path: tmp + "/out/packages/x86_64/APKINDEX.tar.gz",
+                                         options: APKVerifyOptions(keyring: key.keyring)).records.map(\.name), ["kdata", "kuser"])
+    }
+
+    func testResolveAndVersionOrder() {
+        XCTAssertLessThan(APKInstall.compareVersions("1.2", "1.10"), 0)
+        XCTAssertLessThan(APKInstall.compareVersions("1.2_rc1", "1.2"), 0)
+        XCTAssertLessThan(APKInstall.compareVersions("1.2", "1.2_p1"), 0)
+        XCTAssertLessThan(APKInstall.compareVersions("1.2-r1", "1.2-r10"), 0)
+        XCTAssertLessThan(APKInstall.compareVersions("1.2a", "1.2b"), 0)
+        XCTAssertEqual(APKInstall.compareVersions("3.0.1-r0", "3.0.1-r0"), 0)
+        func rec(_ n: String, _ v: String, d: [String] = [], p: [String] = []) -> APKIndexRecord {
+            var r = APKIndexRecord(); r.name = n; r.version = v; r.depends = d; r.provides = p; r.checksum = "Q1"; return r
+        }
+        let recs = [rec("a", "1-r0", d: ["so:libb.so.1", "c>=1", "!x", "so:libc.so.6"]), rec("b", "2-r0", p: ["so:libb.so.1=1"]),
+                    rec("c", "1-r0"), rec("c", "1.1-r0")]
+        let (got, missing) = APKInstall.resolve(["a"], in: recs)
+        XCTAssertEqual(got.map { "\($0.name)-\($0.version)" }, ["b-2-r0", "c-1.1-r0", "a-1-r0"])
+        XCTAssertEqual(missing, ["so:libc.so.6"])
+    }
 }

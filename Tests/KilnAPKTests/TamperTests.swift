@@ -142,4 +142,26 @@ final class TamperTests: XCTestCase {
         }
         XCTAssertThrowsError(try read(Data("not a package".utf8)))
     }
+
+    /// Extraction never writes through a symlink planted by the package itself.
+    func testExtractRefusesWritingThroughSymlinks() throws {
+        var link = TarEntry(path: "a", kind: .symlink(target: tmp + "/outside"), mode: 0o777)
+        link.pax["APK-TOOLS.checksum.SHA1"] = try Digest.hash(.sha1, Data((tmp + "/outside").utf8)).hexString
+        var file = TarEntry.file("a/x", Data("x".utf8))
+        file.pax["APK-TOOLS.checksum.SHA1"] = try Digest.hash(.sha1, Data("x".utf8)).hexString
+        let sink = DataSink()
+        let w = try TarWriter(sink: sink, options: TarWriterOptions(epoch: 0, endOfArchive: true, sortEntries: false))
+        try w.write(link); try w.write(file); try w.finish()
+        let dataMember = try Gzip.compress(sink.data, level: 9)
+        var info = PkgInfo(); info.pkgname = "evil"; info.pkgver = "1-r0"; info.arch = "x86_64"; info.size = 1
+        info.datahash = try Digest.hash(.sha256, dataMember).hexString
+        let ctl = DataSink()
+        let cw = try TarWriter(sink: ctl, options: TarWriterOptions(epoch: 0, endOfArchive: false, sortEntries: false))
+        try cw.write(TarEntry.file(".PKGINFO", Data(info.render().utf8))); try cw.finish()
+        let pkgData = try Gzip.compress(ctl.data, level: 9) + dataMember
+        let pkg = try APKReader.read(data: pkgData, file: "evil.apk", options: APKVerifyOptions(allowUntrusted: true))
+        try FileManager.default.createDirectory(atPath: tmp + "/outside", withIntermediateDirectories: true)
+        XCTAssertThrowsError(try APKInstall.extract(pkg, to: tmp + "/dest"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/outside/x"))
+    }
 }

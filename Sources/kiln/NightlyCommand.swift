@@ -1,0 +1,209 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import KilnAPK
+import KilnBuild
+import KilnCore
+import KilnCrypto
+import KilnNightly
+import KilnRecipe
+
+/// `kiln nightly`: the whole catalog in dependency order, rebuilding only what changed.
+/// Exit status: 0 all good, 1 some nodes failed (or were blocked / not run), 2 kiln could not run.
+struct NightlyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nightly",
+        abstract: "Rebuild the catalog in dependency order, only what changed; write a JSON + HTML report (exit 0 ok, 1 failures, 2 could not run).",
+        discussion: """
+        Every recipe variant (standard and each build option) is a node; a node is rebuilt when its
+        input key (recipe bytes, expanded steps, pipelines, source digests, patches, toolchain lock,
+        variant, kiln version, keys of what is installed into its build root) differs from its last
+        successful build stored under <out>/nightly/state/. Reports: <out>/reports/<run-id>/report.json
+        and report.html, and <out>/reports/index.html for all runs.
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var packaging: PackagingOptions
+
+    @Option(name: .long, help: "Recipe directory.")
+    var recipes: String = "recipes"
+
+    @Option(name: .long, help: "Image config directory (image nodes need `kiln image`; see README).")
+    var images: String?
+
+    @Option(name: .long, help: "Output directory.")
+    var out: String = "out"
+
+    @Option(name: .long, help: "Builds at once (default: number of CPUs).")
+    var jobs: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    @Flag(name: .long, help: "Keep building independent nodes after a failure.")
+    var keepGoing = false
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Only these nodes (names or ids) and what they depend on.")
+    var only: [String] = []
+
+    @Flag(name: .long, help: "Print the plan (what will build and why) and exit.")
+    var dryRun = false
+
+    @Option(name: .long, help: "Re-verify this percentage of the packages built in the run (at least one) with `kiln repro`.")
+    var reproSample: Double?
+
+    @Option(name: .long, help: "Toolchain root: `host` or a root directory.")
+    var toolchain: String = "host"
+
+    @Option(name: .long, help: "Target architecture.")
+    var arch: String = Architecture.host
+
+    @Option(name: .long, help: "Directory of extra pipelines (repeatable).")
+    var pipelineDir: [String] = []
+
+    @Flag(name: .long, help: "Never download: every source must already be in the cache.")
+    var offline = false
+
+    func run() throws {
+        do {
+            try runNightly()
+        } catch let e as ExitCode {
+            throw e
+        } catch let e as ExitStatus {
+            throw e
+        } catch {
+            throw ExitStatus(code: 2, message: "\(error)")
+        }
+    }
+
+    func runNightly() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if let p = reproSample, !(p > 0 && p <= 100) { throw ValidationError("--repro-sample takes a percentage in (0, 100]") }
+        if images != nil {
+            throw KilnMessage("--images: image nodes are not wired into kiln nightly yet (KilnImage has not landed); run without --images")
+        }
+        let outAbs = absolutePath(out)
+        let tc = try resolveToolchain(toolchain)
+        let loader = RecipeCatalogLoader(directory: recipes, arch: arch, toolchain: tc, pipelineDirectories: pipelineDir,
+                                         cacheFile: outAbs + "/nightly/catalog-cache.json")
+        var options = NightlyOptions(outputRoot: outAbs)
+        options.jobs = jobs
+        options.keepGoing = keepGoing
+        options.only = only
+        options.reproSamplePercent = reproSample
+        let progress = Progress.shared
+        if dryRun {
+            let runner = NightlyRunner(loader: loader, executor: ClosureExecutor { _ in throw KilnMessage("dry run") }, options: options)
+            print(try runner.plan().render(), terminator: "")
+            return
+        }
+        let executor = RecipeNodeExecutor(arch: arch, toolchain: tc, pipelineDirectories: pipelineDir, download: !offline,
+                                          signer: SignerBox(packaging.noPackage ? nil : try packaging.signer()),
+                                          repository: packaging.repository.map(absolutePath) ?? outAbs + "/packages",
+                                          distro: packaging.distro, supplier: packaging.supplier)
+        let runner = NightlyRunner(loader: loader, executor: executor, options: options, progress: progress)
+
+        // Ctrl-C / SIGTERM: start nothing new, let running builds end, write the report; finished
+        // nodes are already stored, so the next run resumes.
+        signal(SIGINT, SIG_IGN); signal(SIGTERM, SIG_IGN)
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler {
+                progress.log("nightly: interrupted — waiting for running builds, then writing the report")
+                runner.cancel()
+            }
+            s.resume()
+            sources.append(s)
+        }
+        defer { for s in sources { s.cancel() } }
+
+        let (report, dir) = try runner.run()
+        let s = report.summary
+        print("nightly \(report.runID): \(s.built) built, \(s.unchanged) unchanged, \(s.failed) failed, \(s.blocked) blocked, \(s.notRun) not run"
+              + (report.repro.isEmpty ? "" : ", repro \(s.reproChecked - s.reproFailed)/\(s.reproChecked) reproducible")
+              + " in \(Progress.format(report.durationSeconds))")
+        print("report: \(dir)/report.html")
+        for n in report.nodes where n.status == .failed {
+            print("failed: \(n.id): \(n.error?.split(separator: "\n").first.map(String.init) ?? "")" + (n.log.map { " (log: \(dir)/\($0))" } ?? ""))
+        }
+        if report.exitStatus != 0 { throw ExitCode(report.exitStatus) }
+    }
+}
+
+func absolutePath(_ p: String) -> String {
+    p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+}
+
+/// The signer, shared by concurrent package builds (signing only reads the key).
+final class SignerBox: @unchecked Sendable {
+    let signer: APKSigner?
+    init(_ s: APKSigner?) { signer = s }
+}
+
+/// Builds one recipe node exactly as `kiln build` does: sandboxed build, then a signed .apk per
+/// package in the repository and a re-signed APKINDEX. Variants build in their own output
+/// directory (`<out>/variants/<name>/`, repository `<out>/variants/<name>/packages`) so that the
+/// standard and fips builds of a recipe never share trees or package files.
+struct RecipeNodeExecutor: NodeExecutor {
+    var arch: String
+    var toolchain: Toolchain
+    var pipelineDirectories: [String]
+    var download: Bool
+    var signer: SignerBox
+    var repository: String
+    var distro: String
+    var supplier: String?
+
+    func execute(_ ctx: NodeContext) throws -> NodeOutcome {
+        guard let payload = ctx.node.payload as? RecipeNodePayload else {
+            throw KilnMessage("\(ctx.node.file): not a recipe node")
+        }
+        let base = payload.variant.map { "\(ctx.outputRoot)/variants/\($0)" } ?? ctx.outputRoot
+        let repo = payload.variant == nil ? repository : "\(base)/packages"
+        var req = BuildRequest(recipePath: payload.recipePath, outputDirectory: base, arch: arch)
+        req.sourceCache = ctx.outputRoot + "/sources"
+        req.variant = payload.variant
+        req.toolchain = toolchain
+        req.pipelineDirectories = pipelineDirectories
+        req.download = download
+        let builder = Builder(progress: Progress(quiet: true))
+        let result: BuildResult
+        do {
+            result = try builder.build(req)
+        } catch let f as BuildFailure {
+            copyLog(f.logPath, to: ctx.logPath)
+            throw f
+        }
+        copyLog(result.log, to: ctx.logPath)
+        var outputs: [OutputRecord] = [], provides: [String] = [], depends: [String] = []
+        if let signer = signer.signer {
+            for m in result.packages {
+                let spec = try PackageSpec(m, result: result, distro: distro, supplier: supplier)
+                let o = try APKWriter.write(spec: spec, root: m.tree, repository: repo, signer: signer)
+                let digest = try Digest.hashFile(.sha256, path: o.path).hexString
+                outputs.append(OutputRecord(kind: "apk", path: relative(o.path, to: ctx.outputRoot), digest: "sha256:" + digest,
+                                            size: Int64(o.fileSize), version: m.fullVersion))
+                provides += [m.name] + o.info.provides
+                depends += o.info.depends
+            }
+            _ = try APKRepository.updateIndex(directory: "\(repo)/\(result.arch)", signer: signer)
+        } else {
+            // --no-package: the build result (trees) is the output.
+            let json = "\(base)/trees/\(result.arch)/\(result.package.name).build.json"
+            if let d = FileManager.default.contents(atPath: json) {
+                outputs.append(OutputRecord(kind: "build-result", path: relative(json, to: ctx.outputRoot),
+                                            digest: "sha256:" + (try Digest.sha256Hex(d)), size: Int64(d.count),
+                                            version: result.package.fullVersion))
+            }
+        }
+        return NodeOutcome(outputs: outputs, version: result.package.fullVersion, provides: provides, runtimeDependencies: depends)
+    }
+
+    func relative(_ path: String, to root: String) -> String {
+        path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
+    }
+
+    func copyLog(_ from: String, to: String) {
+        guard let d = FileManager.default.contents(atPath: from) else { return }
+        try? FileManager.default.createDirectory(atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: to, contents: d + Data("(build log: \(from))\n".utf8))
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import XCTest
+import KilnCore
+import KilnTestSupport
+@testable import KilnNightly
+
+/// `kiln nightly` end to end: real recipes built in the sandbox, real signed packages.
+final class NightlyCLITests: XCTestCase {
+    static func recipe(_ name: String, deps: [String] = [], steps: String = "", note: String = "") -> String {
+        """
+        package:
+          name: \(name)
+          version: "1.0"
+          epoch: 0
+          description: test \(name) \(note)
+          copyright:
+            - license: MIT
+        environment:
+          contents:
+            packages: [\((["busybox"] + deps).joined(separator: ", "))]
+        pipeline:
+          - runs: |
+              mkdir -p ${{targets.destdir}}/usr/share/\(name)
+              echo "\(name)" > ${{targets.destdir}}/usr/share/\(name)/info
+        \(steps.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+
+        """
+    }
+
+    struct Env { var dir: String; var out: String; var key: String }
+
+    func setup(_ recipes: [String: String]) throws -> Env {
+        let dir = try TestSupport.temporaryDirectory(self)
+        try FileManager.default.createDirectory(atPath: dir + "/recipes", withIntermediateDirectories: true)
+        for (n, t) in recipes { try AtomicFile.write(t, to: "\(dir)/recipes/\(n).yaml") }
+        let k = try TestSupport.kiln(["keygen", "--type", "rsa", "--out", dir + "/k"])
+        XCTAssertEqual(k.status, 0, k.err)
+        return Env(dir: dir, out: dir + "/out", key: dir + "/k.rsa")
+    }
+
+    func nightly(_ e: Env, _ extra: [String] = []) throws -> (status: Int32, out: String, err: String) {
+        try TestSupport.kiln(["nightly", "--recipes", e.dir + "/recipes", "--out", e.out, "--signing-key", e.key, "--jobs", "2"] + extra)
+    }
+
+    func latestReport(_ e: Env) throws -> RunReport {
+        let runs = try JSONDecoder().decode([ReportWriter.IndexEntry].self,
+                                            from: Data(contentsOf: URL(fileURLWithPath: e.out + "/reports/runs.json")))
+        return try JSONDecoder().decode(RunReport.self, from: Data(contentsOf: URL(fileURLWithPath: "\(e.out)/reports/\(runs[0].runID)/report.json")))
+    }
+
+    func testBuildsThenSkipsThenRebuildsWhatChanged() throws {
+        let e = try setup(["a": Self.recipe("a"), "b": Self.recipe("b", deps: ["a"]), "c": Self.recipe("c", deps: ["b"]),
+                           "d": Self.recipe("d")])
+        var r = try nightly(e, ["--dry-run"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("plan: 4 to build, 0 unchanged, 4 nodes"), r.out)
+        r = try nightly(e)
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertTrue(r.out.contains(": 4 built, 0 unchanged, 0 failed"), r.out)
+        for n in ["a", "b", "c", "d"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(e.out)/packages/x86_64/\(n)-1.0-r0.apk"), n)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(e.out)/packages/x86_64/APKINDEX.tar.gz"))
+        let first = try latestReport(e)
+        XCTAssertTrue(first.nodes.allSatisfy { $0.outputs.first?.digest.hasPrefix("sha256:") == true })
+
+        r = try nightly(e)
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.out.contains(": 0 built, 4 unchanged"), r.out)
+
+        try AtomicFile.write(Self.recipe("b", deps: ["a"], note: "v2"), to: e.dir + "/recipes/b.yaml")
+        r = try nightly(e, ["--dry-run"])
+        XCTAssertTrue(r.out.contains("build b 1.0-r0  (recipe changed)"), r.out)
+        XCTAssertTrue(r.out.contains("build c 1.0-r0  (dependency b changed)"), r.out)
+        r = try nightly(e)
+        XCTAssertEqual(r.status, 0, r.err)
+        let rep = try latestReport(e)
+        XCTAssertEqual(Set(rep.nodes.filter { $0.status == .built }.map(\.id)), ["b", "c"])
+        XCTAssertTrue(rep.changes.contains { $0.node == "b" && $0.what == "digest" }, "\(rep.changes)")
+        let html = try String(contentsOfFile: "\(e.out)/reports/\(rep.runID)/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("id=\"count-built\">2<"))
+        // the node's log is linked and holds the build's output
+        let log = try XCTUnwrap(rep.nodes.first { $0.id == "b" }?.log)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(e.out)/reports/\(rep.runID)/\(log)"))
+    }
+
+    func testFailureBlocksDependentsKeepGoingAndExitStatus() throws {
+        let e = try setup(["a": Self.recipe("a", steps: "- runs: echo broken >&2; exit 3"),
+                           "b": Self.recipe("b", deps: ["a"]), "d": Self.recipe("d")])
+        let r = try nightly(e, ["--keep-going"])
+        XCTAssertEqual(r.status, 1, r.out + r.err)
+        XCTAssertTrue(r.out.contains("1 built, 0 unchanged, 1 failed, 1 blocked"), r.out)
+        XCTAssertTrue(r.out.contains("failed: a:"), r.out)
+        let rep = try latestReport(e)
+        let by = Dictionary(uniqueKeysWithValues: rep.nodes.map { ($0.id, $0) })
+        XCTAssertEqual(by["b"]?.blockedBy, ["a"])
+        XCTAssertEqual(by["d"]?.status, .built)
+        let log = try String(contentsOfFile: "\(e.out)/reports/\(rep.runID)/\(by["a"]!.log!)", encoding: .utf8)
+        XCTAssertTrue(log.contains("broken"), log)
+    }
+
+    func testCycleIsExitTwoAndNamesEveryRecipe() throws {
+        let e = try setup(["x": Self.recipe("x", deps: ["z"]), "y": Self.recipe("y", deps: ["x"]), "z": Self.recipe("z", deps: ["y"])])
+        let r = try nightly(e)
+        XCTAssertEqual(r.status, 2, r.out + r.err)
+        XCTAssertTrue(r.err.contains("dependency cycle: x → z → y → x"), r.err)
+        for n in ["x", "y", "z"] { XCTAssertTrue(r.err.contains("recipes/\(n).yaml"), r.err) }
+    }
+
+    func testKilledRunResumesWithoutRedoingFinishedNodes() throws {
+        var recipes: [String: String] = [:]
+        for i in 0..<6 { recipes["s\(i)"] = Self.recipe("s\(i)", deps: i > 0 ? ["s\(i - 1)"] : [], steps: "- runs: sleep 1") }
+        let e = try setup(recipes)
+        // start, wait until two nodes are stored, then SIGKILL kiln
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestSupport.kilnExecutable)
+        p.arguments = ["nightly", "--recipes", e.dir + "/recipes", "--out", e.out, "--signing-key", e.key, "--jobs", "1"]
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run()
+        let state = e.out + "/nightly/state"
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let n = ((try? FileManager.default.contentsOfDirectory(atPath: state)) ?? []).filter { $0.hasSuffix(".json") }.count
+            if n >= 2 { break }
+            usleep(50_000)
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let done = Set(((try? FileManager.default.contentsOfDirectory(atPath: state)) ?? []).filter { $0.hasSuffix(".json") }
+            .map { String($0.dropLast(5)) })
+        XCTAssertGreaterThanOrEqual(done.count, 2)
+        XCTAssertLessThan(done.count, 6, "the kill came too late to test anything")
+        // no half-written files were left behind
+        XCTAssertEqual(((try? FileManager.default.contentsOfDirectory(atPath: state)) ?? []).filter { $0.contains(".tmp-") }, [])
+
+        let r = try nightly(e)
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        let rep = try latestReport(e)
+        XCTAssertEqual(Set(rep.nodes.filter { $0.status == .unchanged }.map(\.id)), done)
+        XCTAssertEqual(rep.summary.built, 6 - done.count)
+    }
+}
