@@ -24,6 +24,7 @@ struct Kiln: ParsableCommand {
             SignCommand.self,
             SourceCommand.self,
             TestCommand.self,
+            ToolchainCommand.self,
             VerifyCommand.self,
             VersionCommand.self,
         ]
