@@ -17,6 +17,7 @@ struct Kiln: ParsableCommand {
             ImageCommand.self,
             IndexCommand.self,
             KeygenCommand.self,
+            LayerCommand.self,
             LockCommand.self,
             NightlyCommand.self,
             ReproCommand.self,
