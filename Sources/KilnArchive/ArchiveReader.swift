@@ -154,7 +154,9 @@ public struct ArchiveReader {
     /// records (e.g. APK-TOOLS.checksum.SHA1) are returned in `entry.pax`.
     public static func entries(data: Data, name: String = "<memory>") throws -> [(entry: TarEntry, data: Data)] {
         let tar = Gzip.isGzip(data) ? try Gzip.decompress(data) : data
-        let paxRecords = try PaxScan.customRecords(tar, name: name)
+        // custom PAX records can only be scanned in plain tar (gzip is undone above; xz/zstd are not)
+        let isTar = tar.count >= 512 && tar[tar.startIndex + 257..<tar.startIndex + 262] == Data("ustar".utf8)
+        let paxRecords = isTar ? try PaxScan.customRecords(tar, name: name) : []
         let h = try ReadHandle(data: tar, name: name)
         var out: [(entry: TarEntry, data: Data)] = []
         while let raw = try h.next() {
@@ -164,7 +166,7 @@ public struct ArchiveReader {
             if e.kind == .file { e.content = .data(body) }
             let i = out.count
             if i < paxRecords.count, paxRecords[i].path == e.path { e.pax = paxRecords[i].records }
-            else if i < paxRecords.count, !paxRecords[i].records.isEmpty {
+            else if isTar, i < paxRecords.count, !paxRecords[i].records.isEmpty {
                 throw ArchiveError.corrupt(context: name, reason: "cannot match PAX records of '\(paxRecords[i].path)' to entry '\(e.path)'")
             }
             out.append((e, body))

@@ -78,6 +78,9 @@ struct ReproCommand: ParsableCommand {
                 throw ReproError.invalid("name a recipe to rebuild (kiln repro recipes/NAME.yaml) or use --compare A B")
             }
             let variations = try ReproVariations(vary)
+            guard FileManager.default.fileExists(atPath: target) else {
+                throw ReproError.unreadable(path: target, reason: "no such recipe")
+            }
             let outcome = try reproduceRecipe(recipePath: target, variant: variant, outputRoot: absolutePath(out),
                                               publishedRepository: against.map(absolutePath), variations: variations,
                                               toolchain: try resolveToolchain(toolchain), signer: try packaging.signer(),

@@ -53,6 +53,8 @@ final class ReaderTests: XCTestCase {
     }
 
     func testRefusesWritingThroughSymlink() throws {
+        unlink("/tmp/kiln-through-pwned")
+        defer { XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/kiln-through-pwned")) }
         try assertRefused("""
         add(t, "up", type=tarfile.SYMTYPE, link="/")
         add(t, "up/tmp/kiln-through-pwned", b"x")
@@ -133,5 +135,20 @@ final class ReaderTests: XCTestCase {
         try apk.write(to: URL(fileURLWithPath: dir + "/p.apk"))
         let r = try TestSupport.run("/usr/bin/tar", ["-tzf", dir + "/p.apk"])
         XCTAssertEqual(r.out.split(separator: "\n").count, 5, r.out + r.err)
+    }
+}
+
+final class ReaderFormatTests: XCTestCase {
+    func testReadsXzCompressedTarAndRejectsGarbage() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let tar = try TarWriter.archive([.directory("d"), .file("d/f", Data("xz".utf8))], options: .init(epoch: 0))
+        try tar.write(to: URL(fileURLWithPath: dir + "/t.tar"))
+        let r = try TestSupport.run("/usr/bin/xz", ["-k", dir + "/t.tar"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let entries = try ArchiveReader.entries(path: dir + "/t.tar.xz")
+        XCTAssertEqual(entries.map(\.entry.path), ["d", "d/f"])
+        XCTAssertEqual(entries.last?.data, Data("xz".utf8))
+        XCTAssertThrowsError(try ArchiveReader.entries(data: Data("this is not an archive at all".utf8)))
+        XCTAssertThrowsError(try ArchiveReader.entries(path: dir + "/missing.tar")) { XCTAssertTrue("\($0)".contains("missing.tar")) }
     }
 }

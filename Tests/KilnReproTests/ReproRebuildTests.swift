@@ -96,9 +96,10 @@ final class ReproRebuildTests: XCTestCase {
 
     func testCouldNotRunIsExitTwo() throws {
         let dir = try TestSupport.temporaryDirectory(self)
-        var r = try TestSupport.kiln(["repro", dir + "/missing.yaml", "--out", dir + "/out"])
+        var r = try TestSupport.kiln(["repro", dir + "/missing.yaml", "--out", dir + "/out", "--signing-key", dir + "/k.rsa"])
         XCTAssertEqual(r.status, 2, r.err)
-        r = try TestSupport.kiln(["repro", "x.yaml", "--vary", "moon-phase"])
+        XCTAssertTrue(r.err.contains("missing.yaml"), r.err)
+        r = try TestSupport.kiln(["repro", "x.yaml", "--vary", "moon-phase", "--signing-key", dir + "/k.rsa"])
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.err.contains("unknown variation `moon-phase`"), r.err)
     }
