@@ -132,7 +132,7 @@ public struct ImageSBOM {
         for p in input.packages.sorted(by: { ($0.name, $0.version) < ($1.name, $1.version) }) {
             var pkg = Pkg(installed: p, spdxID: ImageSBOM.spdxID("Package-apk-\(p.name)-\(p.version)"),
                           supplier: "NOASSERTION", originator: nil, license: p.license.isEmpty ? nil : p.license,
-                          download: "NOASSERTION", homepage: p.url.isEmpty ? nil : p.url,
+                          download: "NOASSERTION", homepage: ImageSBOM.isURL(p.url) ? p.url : nil,
                           purl: "pkg:apk/\(input.distro.lowercased())/\(ImageSBOM.purlEscape(p.name))@\(ImageSBOM.purlEscape(p.version))"
                               + (p.arch.isEmpty ? "" : "?arch=\(ImageSBOM.purlEscape(p.arch))"),
                           checksums: [:], sources: [])
@@ -183,6 +183,10 @@ public struct ImageSBOM {
         })
     }
 
+    static func isURL(_ s: String) -> Bool {
+        (s.hasPrefix("https://") || s.hasPrefix("http://") || s.hasPrefix("ftp://")) && !s.contains(" ")
+    }
+
     static func purlEscape(_ s: String) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: ".-_~+")
@@ -206,7 +210,7 @@ public struct ImageSBOM {
         if let s = usable(main["originator"]?.string), s != "NOASSERTION" { pkg.originator = s }
         if let s = usable(main["licenseDeclared"]?.string) { pkg.license = s }
         if let s = usable(main["downloadLocation"]?.string) { pkg.download = s }
-        if let s = usable(main["homepage"]?.string), s != "NOASSERTION", s != "NONE" { pkg.homepage = s }
+        if let s = usable(main["homepage"]?.string), isURL(s) { pkg.homepage = s }
         for r in main["externalRefs"]?.array ?? [] where r["referenceType"]?.string == "purl" {
             if let loc = usable(r["referenceLocator"]?.string) { pkg.purl = loc; break }
         }

@@ -223,12 +223,16 @@ public final class Builder {
         // Build-time packages: kiln's own repository first, the toolchain root for the rest.
         var installed: [String] = []
         let wanted = recipe.environment.packages.sorted()
-        if let installer, !wanted.isEmpty {
+        let installer = self.installer ?? TreeDependencyInstaller(treesDirectory: "\(out)/trees/\(req.arch)")
+        if !wanted.isEmpty {
             installed = try installer.available(wanted, arch: req.arch).sorted()
             if !installed.isEmpty {
                 sandbox.toolchain = try installer.install(installed, arch: req.arch, over: req.toolchain, scratch: "\(scratch)/root")
                 sandbox.layers = try installer.layers(installed, arch: req.arch, scratch: "\(scratch)/layers")
             }
+        }
+        if !installed.isEmpty {
+            progress.log("kiln: \(name): build packages from kiln's own builds: \(installed.joined(separator: ", "))")
         }
         let fromToolchain = wanted.filter { !installed.contains($0) }
         if !fromToolchain.isEmpty {
@@ -334,7 +338,7 @@ public final class Builder {
                 throw KilnMessage("recipes depend on each other in a cycle: \((chain + [recipes[i].package.name]).joined(separator: " → "))")
             }
             state[i] = 1
-            for dep in recipes[i].environment.packages.sorted() {
+            for dep in recipes[i].environment.packages.map(TreeDependencyInstaller.baseName).sorted() {
                 if let j = producer[dep], j != i { try visit(j, chain + [recipes[i].package.name]) }
             }
             state[i] = 2

@@ -1,4 +1,5 @@
 import Foundation
+import KilnAPK
 import KilnArchive
 import KilnAttest
 import KilnCore
@@ -64,6 +65,21 @@ enum Fixture {
                 "packages": .array(packages), "relationships": .array(rels)]
     }
 
+    /// The package's own SBOM exactly as KilnAPK writes it into the package.
+    static func realPackageSBOM(_ p: Pkg) throws -> Data {
+        let dash = p.version.range(of: "-r", options: .backwards)!
+        var spec = PackageSpec(name: p.name, version: String(p.version[..<dash.lowerBound]),
+                               epoch: Int(p.version[dash.upperBound...])!, arch: "x86_64")
+        spec.license = p.license
+        spec.url = "https://example.org/\(p.name)"
+        spec.description = "the \(p.name) package"
+        spec.supplier = "kiln"
+        spec.buildDate = epoch
+        if let s = p.source { spec.sources = [.init(uri: s.url, sha256: s.sha256)] }
+        XCTAssertEqual(spec.sbomPath, "var/lib/db/sbom/\(p.name)-\(p.version).spdx.json")
+        return try PackageSBOM.document(for: spec, contentDigest: try Digest.sha256Hex(Data(p.name.utf8)))
+    }
+
     static func installedDB(_ pkgs: [Pkg]) -> String {
         var s = ""
         for p in pkgs {
@@ -92,7 +108,9 @@ enum Fixture {
         }
         entries.append(file("lib/apk/db/installed", installedDB(packages)))
         for p in packages {
-            entries.append(file("var/lib/db/sbom/\(p.name)-\(p.version).spdx.json", String(decoding: packageSBOM(p).pretty(), as: UTF8.self)))
+            // Every package but hello carries KilnAPK's real SBOM; hello a melange-style one (both shapes must work).
+            let sbom = p.name != "hello" ? try realPackageSBOM(p) : packageSBOM(p).pretty()
+            entries.append(file("var/lib/db/sbom/\(p.name)-\(p.version).spdx.json", String(decoding: sbom, as: UTF8.self)))
         }
         entries.append(file("usr/bin/hello", "#!/bin/sh\necho hello\n", mode: 0o755))
         if let extraFile { entries.append(file("etc/extra", extraFile)) }

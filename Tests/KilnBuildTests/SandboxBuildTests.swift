@@ -433,6 +433,56 @@ final class SandboxBuildTests: XCTestCase {
         XCTAssertThrowsError(try Builder(progress: quiet).build(req)) { e in XCTAssertTrue("\(e)".contains("empty"), "\(e)") }
     }
 
+    /// A recipe's build packages that kiln built before (their trees) are laid over the root.
+    func testBuildDependencyFromAnEarlierBuild() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        try AtomicFile.write("""
+        package:
+          name: app
+          version: "2"
+        environment:
+          contents:
+            packages: [build-base, libgreet-dev>=1]
+        pipeline:
+          - runs: |
+              printf '#include <greet.h>\\nint main(void){greet();return 0;}\\n' > main.c
+              cc main.c -lgreet -o app
+              install -D -m 755 app ${{targets.destdir}}/usr/bin/app
+
+        """, to: "\(dir)/app.yaml")
+        try AtomicFile.write("""
+        package:
+          name: libgreet
+          version: "1"
+        pipeline:
+          - runs: |
+              printf 'void greet(void);\\n' > greet.h
+              printf '#include <stdio.h>\\nvoid greet(void){puts("greetings from a kiln-built library");}\\n' > greet.c
+              cc -c greet.c -o greet.o && ar rc libgreet.a greet.o
+              install -D -m 644 greet.h ${{targets.destdir}}/usr/include/greet.h
+              install -D -m 644 libgreet.a ${{targets.destdir}}/usr/lib/libgreet.a
+        subpackages:
+          - name: libgreet-dev
+            pipeline:
+              - uses: split/dev
+
+        """, to: "\(dir)/libgreet.yaml")
+        let recipes = try ["\(dir)/app.yaml", "\(dir)/libgreet.yaml"].map { try RecipeParser().parse(path: $0).recipe }
+        let ordered = try Builder.order(recipes)
+        XCTAssertEqual(ordered.map(\.package.name), ["libgreet", "app"])
+        var results: [BuildResult] = []
+        for r in ordered {
+            var req = BuildRequest(recipePath: r.file, outputDirectory: "\(dir)/out", arch: "x86_64")
+            req.sourceDateEpoch = 0
+            results.append(try Builder(progress: quiet).build(req))
+        }
+        XCTAssertEqual(results[1].installedFromRepository, ["libgreet-dev>=1"])
+        XCTAssertEqual(results[1].providedByToolchain, ["build-base"])
+        XCTAssertEqual(try Subprocess("\(results[1].package.tree)/usr/bin/app").run().stdoutString,
+                       "greetings from a kiln-built library\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/usr/include/greet.h"), "the host must not have it")
+    }
+
     func testDependencyOrder() throws {
         let p = RecipeParser()
         let a = try p.parse(text: "package: {name: app, version: 1}\nenvironment: {contents: {packages: [libfoo-dev]}}\n", file: "a.yaml").recipe

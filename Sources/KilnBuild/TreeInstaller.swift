@@ -1,0 +1,47 @@
+import Foundation
+import KilnCore
+
+/// Build dependencies from packages kiln built before, straight from their trees in
+/// `<out>/trees/<arch>/`: a name (or a `provides` of a recorded build) that has a tree is laid over
+/// the toolchain root; anything else is left to the toolchain root. The default installer of `Builder`.
+public struct TreeDependencyInstaller: BuildDependencyInstaller {
+    public var treesDirectory: String
+    public init(treesDirectory: String) { self.treesDirectory = treesDirectory }
+
+    /// `name`, `name=1.2`, `name>=1` → `name`.
+    static func baseName(_ spec: String) -> String {
+        String(spec.prefix { !"<>=~".contains($0) }).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Package name → tree, including what recorded builds `provides`.
+    func index() -> [String: String] {
+        var idx: [String: String] = [:]
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: treesDirectory) else { return idx }
+        for n in names.sorted() where n.hasSuffix(".build.json") {
+            guard let r = try? BuildResult.read(from: "\(treesDirectory)/\(n)") else { continue }
+            for p in r.packages where fm.fileExists(atPath: p.tree) {
+                for prov in p.provides { idx[Self.baseName(prov)] = idx[Self.baseName(prov)] ?? p.tree }
+            }
+        }
+        for n in names.sorted() where !n.hasSuffix(".json") && !n.hasPrefix(".") {
+            var isDir: ObjCBool = false
+            if fm.fileExists(atPath: "\(treesDirectory)/\(n)", isDirectory: &isDir), isDir.boolValue {
+                idx[n] = "\(treesDirectory)/\(n)"
+            }
+        }
+        return idx
+    }
+
+    public func available(_ names: [String], arch: String) throws -> [String] {
+        let idx = index()
+        return names.filter { idx[Self.baseName($0)] != nil }
+    }
+
+    public func layers(_ names: [String], arch: String, scratch: String) throws -> [String] {
+        let idx = index()
+        var out: [String] = []
+        for n in names { if let t = idx[Self.baseName(n)], !out.contains(t) { out.append(t) } }
+        return out
+    }
+}
