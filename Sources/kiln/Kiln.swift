@@ -21,6 +21,7 @@ struct Kiln: ParsableCommand {
             SignCommand.self,
             SourceCommand.self,
             TestCommand.self,
+            ToolchainCommand.self,
             VerifyCommand.self,
             VersionCommand.self,
         ]
