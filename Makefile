@@ -12,12 +12,14 @@ OUT          ?= out
 DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch \
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils
 
-.PHONY: deps browser-deps build test test-full demo clean keys help venv demo-attest
+.PHONY: deps browser-deps build test test-full demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
 	@echo "make test   - install what is missing, build and run the test suite"
 	@echo "make deps | build | keys | clean | test-full"
+	@echo "make toolchain - bootstrap (once) the pinned Debian build root; toolchain-lock - re-pin it"
+	@echo "make sources   - fill the source cache from Debian's archive (apt); fips-provider - out/fips/"
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -57,14 +59,41 @@ $(VENV)/.installed: Makefile | deps
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
 	@touch $@
 
-test: deps venv browser-deps
+# The pinned Debian build root (recipes/toolchain/bookworm.lock) that `kiln build --toolchain debian`
+# uses: bootstrapped once with mmdebstrap from apt's sources, cached under $(OUT)/toolchain/.
+TOOLCHAIN_LOCK := recipes/toolchain/bookworm.lock
+toolchain: build
+	$(BIN) toolchain bootstrap --lock $(TOOLCHAIN_LOCK) --out $(OUT)
+
+toolchain-lock: build
+	$(BIN) toolchain bootstrap --update-lock --lock $(TOOLCHAIN_LOCK) --out $(OUT)
+
+# Debian-carried sources and runtime packages (recipes/debian-sources.txt) into $(OUT)/sources.
+sources: build
+	scripts/debian-sources.sh $(BIN) $(OUT) recipes/debian-sources.txt
+
+# A FIPS provider + configs for other FIPS-mode tests: builds openssl-fips-provider (in the Debian
+# root) and leaves $(OUT)/fips/{fips.so,fipsmodule.cnf,openssl-fips.cnf}.
+# Use: OPENSSL_MODULES=$(OUT)/fips KILN_TEST_FIPS_CONF=$(OUT)/fips/openssl-fips.cnf
+fips-provider: toolchain sources
+	scripts/fips-provider.sh $(BIN) $(OUT)
+
+test: deps venv browser-deps toolchain sources
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
 
 test-full: export KILN_TEST_FULL=1
 test-full: test
 
-demo: build
+# First half of the demo: every recipe in recipes/ built in the pinned Debian root (sources from
+# Debian's archive via `make sources`), then the FIPS variant of each recipe that has a `fips` option.
+RECIPES      := $(wildcard recipes/*.yaml)
+FIPS_RECIPES  = $(shell grep -l '^  fips:' $(RECIPES))
+demo-packages: sources toolchain
+	$(BIN) build --toolchain debian --offline --out $(OUT) $(RECIPES)
+	$(BIN) build --toolchain debian --offline --out $(OUT) --variant fips $(FIPS_RECIPES)
+
+demo: build demo-packages
 	@echo "== kiln demo"
 	$(BIN) --help
 	$(BIN) version

@@ -192,6 +192,7 @@ extension Recipe {
         r.environment.packages.removeAll { option.removePackages.contains($0) }
         for p in option.addPackages where !r.environment.packages.contains(p) { r.environment.packages.append(p) }
         r.appliedOptions.append(name)
+        if name == Recipe.fipsVariant && r.appliedOptions.count == 1 { r = r.applyingFIPSVariantNaming() }   // FIPSVariant.swift
         return r
     }
 }

@@ -84,6 +84,7 @@ extension BuildCommand {
     /// `<repository>/<arch>/`, then rewrites that directory's signed APKINDEX.tar.gz. Each package
     /// file is complete (renamed into place) before the index names it.
     func afterBuild(_ result: BuildResult) throws {
+        try stampFIPSModules(result)   // BuildCommand+FIPS.swift — first: the identity file must be in the tree before packaging
         guard !packaging.noPackage else { return }
         let signer = try packaging.signer()
         let repo = packaging.repository ?? "\(location.out)/packages"

@@ -43,7 +43,7 @@ struct BuildCommand: ParsableCommand {
     @Option(name: .long, help: "Directory of extra pipelines for `uses:` (repeatable; overrides built-ins).")
     var pipelineDir: [String] = []
 
-    @Option(name: .long, help: "Toolchain root: `host` (this machine's /usr, read-only) or a root directory.")
+    @Option(name: .long, help: "Toolchain root: `host` (this machine's /usr, read-only), `debian` (the pinned bookworm root, recipes/toolchain/bookworm.lock) or a root directory.")
     var toolchain: String = "host"
 
     @Option(name: .long, help: "Build variant: a build option of the recipe (`options:`), e.g. fips. Default: standard.")
@@ -74,7 +74,8 @@ struct BuildCommand: ParsableCommand {
             recipesByPath.append((path, r))
         }
         let ordered = try Builder.order(recipesByPath.map(\.recipe))
-        let tc = try resolveToolchain(toolchain)
+        let tc = try resolveToolchain(toolchain, out: location.out)
+        try checkFIPSVariantToolchain(variant, tc)   // BuildCommand+FIPS.swift
         var results: [BuildResult] = []
         for r in ordered {
             var req = BuildRequest(recipePath: r.file, outputDirectory: location.out, arch: arch)
@@ -106,8 +107,11 @@ struct BuildCommand: ParsableCommand {
 }
 
 /// `--toolchain NAME|DIR`: `host`, or a prepared root directory.
-func resolveToolchain(_ spec: String) throws -> Toolchain {
+func resolveToolchain(_ spec: String, out: String = "out") throws -> Toolchain {
     if spec == "host" { return .host }
+    if spec == "debian" || spec == "bookworm" {   // the pinned Debian root (DebianToolchain.swift), bootstrapped once
+        return try DebianToolchain.ensure(lockPath: DebianToolchain.defaultLockPath, outDir: out)
+    }
     var isDir: ObjCBool = false
     if FileManager.default.fileExists(atPath: spec, isDirectory: &isDir), isDir.boolValue {
         let abs = spec.hasPrefix("/") ? spec : FileManager.default.currentDirectoryPath + "/" + spec
