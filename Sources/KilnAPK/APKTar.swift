@@ -44,7 +44,7 @@ struct APKTarStream {
         return out
     }
 
-    static func octal(_ b: ArraySlice<UInt8>) -> Int64? {
+    static func octal<C: Collection>(_ b: C) -> Int64? where C.Element == UInt8 {
         // base-256 (GNU) for big values
         if let f = b.first, f & 0x80 != 0 {
             var v: Int64 = Int64(f & 0x7f)
@@ -86,7 +86,10 @@ struct APKTarStream {
 
     /// Parses `data` as a tar stream. `file` names the package in errors.
     static func parse(_ data: Data, file: String, member: String) throws -> Result {
-        let b = [UInt8](data)
+        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in try parse(raw, file: file, member: member) }
+    }
+
+    static func parse(_ b: UnsafeRawBufferPointer, file: String, member: String) throws -> Result {
         var entries: [APKTarEntry] = []
         var o = 0
         var zeroCount = 0

@@ -59,9 +59,26 @@ public enum APKWriter {
     /// `signer` nil writes an unsigned package (2 members).
     @discardableResult
     public static func write(spec: PackageSpec, root: String, to path: String, signer: APKSigner?) throws -> Output {
-        let bytes = try build(spec: spec, root: root, signer: signer)
-        try AtomicFile.write(bytes.data, to: path)
-        return Output(path: path, info: bytes.info, checksum: bytes.checksum, fileSize: bytes.data.count, sbom: bytes.sbom)
+        // The data member streams to a temporary file (memory stays small for big packages), then
+        // signature + control + data are written to a temporary name and renamed into place.
+        let dataTmp = AtomicFile.temporaryPath(for: path) + ".data"
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        defer { unlink(dataTmp) }
+        let fileSink = try FileSink(path: dataTmp)
+        let made = try produce(spec: spec, root: root, signer: signer, dataSink: fileSink)
+        let size = try AtomicFile.produce(path) { tmp -> Int in
+            let out = try FileSink(path: tmp)
+            try out.write(made.head)
+            guard let input = FileHandle(forReadingAtPath: dataTmp) else { throw APKError.io("cannot read \(dataTmp)") }
+            defer { try? input.close() }
+            var total = made.head.count
+            while let chunk = try input.read(upToCount: 1 << 20), !chunk.isEmpty {
+                try out.write(chunk); total += chunk.count
+            }
+            try out.close()
+            return total
+        }
+        return Output(path: path, info: made.info, checksum: made.checksum, fileSize: size, sbom: made.sbom)
     }
 
     /// Writes into a repository: `<repo>/<arch>/<name>-<version>-r<epoch>.apk`.
@@ -72,6 +89,15 @@ public enum APKWriter {
 
     /// The package bytes (for tests and callers that place the file themselves).
     public static func build(spec: PackageSpec, root: String, signer: APKSigner?) throws -> (data: Data, info: PkgInfo, checksum: String, sbom: Data) {
+        let sink = DataSink()
+        let made = try produce(spec: spec, root: root, signer: signer, dataSink: sink)
+        return (made.head + sink.data, made.info, made.checksum, made.sbom)
+    }
+
+    /// Writes the data member into `dataSink` (closed at the end) and returns the bytes that go
+    /// before it: signature member (if signed) + control member.
+    static func produce(spec: PackageSpec, root: String, signer: APKSigner?, dataSink: ByteSink) throws
+        -> (head: Data, info: PkgInfo, checksum: String, sbom: Data) {
         try spec.validate()
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
@@ -163,9 +189,13 @@ public enum APKWriter {
         var dataOpts = TarWriterOptions(epoch: epoch)
         dataOpts.endOfArchive = true
         dataOpts.sortEntries = true
-        let dataTar = try tar(entries, options: dataOpts)
-        let dataMember = try Gzip.compress(dataTar, level: 9)
-        let datahash = try Digest.hash(.sha256, dataMember).hexString
+        let digesting = try DigestingSink(dataSink, algorithms: [.sha256])
+        let gzip = try GzipSink(digesting, level: 9)
+        let dataWriter = try TarWriter(sink: gzip, options: dataOpts)
+        for e in entries { try dataWriter.write(e) }
+        try dataWriter.finish()
+        try gzip.close()     // finishes the gzip member and closes the sink chain
+        let datahash = try digesting.digest(.sha256).hexString
 
         // .PKGINFO
         var info = PkgInfo()
@@ -211,11 +241,10 @@ public enum APKWriter {
         let controlMember = try Gzip.compress(controlTar, level: 9)
         let checksum = "Q1" + (try Digest.hash(.sha1, controlMember)).base64String
 
-        var out = Data()
-        if let signer { out += try signatureMember(signing: controlMember, signer: signer, epoch: epoch) }
-        out += controlMember
-        out += dataMember
-        return (out, info, checksum, sbom)
+        var head = Data()
+        if let signer { head += try signatureMember(signing: controlMember, signer: signer, epoch: epoch) }
+        head += controlMember
+        return (head, info, checksum, sbom)
     }
 }
 

@@ -85,8 +85,8 @@ public final class PrivateKey: @unchecked Sendable {   // EVP_PKEY is read-only 
     /// The matching public key.
     public var publicKey: PublicKey {
         get throws {
-            let der = try PEMCodec.encode(pkey, selection: kiln_select_public_key(), format: "DER", structure: "SubjectPublicKeyInfo")
-            return try PublicKey(der: der, source: "public key of \(type) key")
+            EVP_PKEY_up_ref(pkey)   // shared; PublicKey only ever uses the public half
+            return try PublicKey(owning: pkey, source: "public key of \(type) key")
         }
     }
 

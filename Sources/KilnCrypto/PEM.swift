@@ -64,8 +64,8 @@ enum PEMCodec {
             var len = raw.count
             return OSSL_DECODER_from_data(dctx, &p, &len) == 1
         }
-        if !ok, let pkey { EVP_PKEY_free(pkey); return nil }
-        return ok ? pkey : nil
+        guard ok else { EVP_PKEY_free(pkey); return nil }   // EVP_PKEY_free(NULL) is a no-op
+        return pkey
     }
 }
 

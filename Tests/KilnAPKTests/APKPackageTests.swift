@@ -145,6 +145,8 @@ final class APKPackageTests: XCTestCase {
         let da = try Data(contentsOf: URL(fileURLWithPath: a.path)), db = try Data(contentsOf: URL(fileURLWithPath: b.path))
         XCTAssertEqual(da, db)
         XCTAssertEqual(a.checksum, b.checksum)
+        // The streaming file writer and the in-memory builder agree byte for byte.
+        XCTAssertEqual(try APKWriter.build(spec: Fixture.spec(), root: tmp + "/tree-a", signer: key.signer).data, da)
         // The SBOM and everything else change when the contents change.
         try Fixture.write(tmp + "/tree-b/etc/hello.conf", "greeting=bye\n")
         let c = try APKWriter.write(spec: Fixture.spec(), root: tmp + "/tree-b", repository: tmp + "/c", signer: key.signer)

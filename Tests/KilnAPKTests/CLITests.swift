@@ -51,4 +51,22 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.err.contains("make keys"), r.err)
     }
+
+    /// In FIPS mode (OpenSSL FIPS provider only) packages and indexes are signed and verified the
+    /// same way: RSA PKCS#1 v1.5 + SHA-256; SHA-1 only as a checksum. Needs a FIPS provider.
+    func testIndexAndVerifyInFIPSMode() throws {
+        guard let conf = ProcessInfo.processInfo.environment["KILN_TEST_FIPS_CONF"], !conf.isEmpty else {
+            throw XCTSkip("KILN_TEST_FIPS_CONF is not set (no OpenSSL FIPS provider on this machine)")
+        }
+        let tmp = try TestSupport.temporaryDirectory(self, prefix: "kiln-cli-fips")
+        let key = try TestKey.make(in: tmp)
+        try Fixture.simpleTree(tmp + "/t")
+        let out = try APKWriter.write(spec: Fixture.spec(), root: tmp + "/t", repository: tmp + "/repo", signer: key.signer)
+        var env = ProcessInfo.processInfo.environment
+        env["OPENSSL_CONF"] = conf
+        var r = try KilnBinary.run(["--fips", "index", tmp + "/repo/x86_64", "--signing-key", key.privatePath], environment: env)
+        XCTAssertEqual(r.status, 0, r.err)
+        r = try KilnBinary.run(["--fips", "apk", "verify", out.path, tmp + "/repo/x86_64/APKINDEX.tar.gz", "--key", key.publicPath], environment: env)
+        XCTAssertEqual(r.status, 0, r.err)
+    }
 }
