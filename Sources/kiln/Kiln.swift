@@ -14,10 +14,13 @@ struct Kiln: ParsableCommand {
             // Keep one per line, sorted: parallel work merges cleanly that way.
             ApkCommand.self,
             BuildCommand.self,
+            ImageCommand.self,
             IndexCommand.self,
             KeygenCommand.self,
+            LockCommand.self,
             NightlyCommand.self,
             ReproCommand.self,
+            RunCommand.self,
             SignCommand.self,
             SourceCommand.self,
             TestCommand.self,

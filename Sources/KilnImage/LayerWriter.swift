@@ -1,0 +1,73 @@
+import Foundation
+import KilnArchive
+import KilnCore
+import KilnCrypto
+
+/// An OCI content descriptor.
+public struct Descriptor: Codable, Hashable, Sendable {
+    public var mediaType: String
+    public var digest: String
+    public var size: Int64
+    public var annotations: [String: String]?
+    public var platform: Platform?
+
+    public init(mediaType: String, digest: String, size: Int64, annotations: [String: String]? = nil, platform: Platform? = nil) {
+        self.mediaType = mediaType; self.digest = digest; self.size = size
+        self.annotations = annotations; self.platform = platform
+    }
+
+    public struct Platform: Codable, Hashable, Sendable {
+        public var architecture: String
+        public var os: String
+    }
+}
+
+/// A written layer: its blob descriptor plus the digest of the uncompressed tar (`diff_id`).
+public struct LayerResult: Sendable {
+    public var descriptor: Descriptor
+    public var diffID: String
+    public var uncompressedSize: Int64
+}
+
+/// Writes deterministic layer blobs: tar (libarchive; sorted paths, one mtime, numeric owners
+/// from the entries, no atime/ctime) → SHA-256 (diff_id) → parallel gzip → SHA-256 (digest) →
+/// `blobs/sha256/<digest>`, in one pass with no second read.
+public enum LayerWriter {
+    public static let mediaType = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+    /// Writes `entries` into a new blob under `blobsDir` (`<layout>/blobs/sha256`).
+    public static func write(entries: [TarEntry], epoch: Int64, blobsDir: String,
+                             level: Int = 6, threads: Int = 0) throws -> LayerResult {
+        try FileManager.default.createDirectory(atPath: blobsDir, withIntermediateDirectories: true)
+        let tmp = AtomicFile.temporaryPath(for: blobsDir + "/layer")
+        var ok = false
+        defer { if !ok { unlink(tmp) } }
+        let file = try FileSink(path: tmp)
+        let compressed = try HashingSink(file)
+        let gz = try ParallelGzipSink(compressed, level: level,
+                                      threads: threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount)
+        let plain = try HashingSink(gz)
+        // Entries are sorted here (byte order) and streamed; file contents are read one at a time.
+        let sorted = entries.sorted { TarEntry.pathPrecedes($0.path, $1.path) }
+        let tar = try TarWriter(sink: plain, options: TarWriterOptions(epoch: epoch, endOfArchive: true, sortEntries: false))
+        for var e in sorted {
+            if case let .file(path) = e.content, e.kind == .file {
+                guard let d = FileManager.default.contents(atPath: path) else {
+                    throw KilnMessage("\(path): cannot read file for layer")
+                }
+                e.content = .data(d); e.size = Int64(d.count)
+            }
+            try tar.write(e)
+        }
+        try tar.finish()
+        try plain.close()       // closes gzip (trailer) and the file
+        guard let diff = plain.digest, let dig = compressed.digest else {
+            throw KilnMessage("layer: digest missing")
+        }
+        let digest = "sha256:" + dig.hexString
+        try AtomicFile.rename(tmp, to: blobsDir + "/" + dig.hexString)
+        ok = true
+        return LayerResult(descriptor: Descriptor(mediaType: mediaType, digest: digest, size: compressed.byteCount),
+                           diffID: "sha256:" + diff.hexString, uncompressedSize: plain.byteCount)
+    }
+}

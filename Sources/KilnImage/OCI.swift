@@ -1,0 +1,125 @@
+import Foundation
+import KilnCore
+import KilnCrypto
+
+/// OCI image-spec media types and JSON documents, encoded deterministically (sorted keys).
+public enum OCI {
+    public static let manifestMediaType = "application/vnd.oci.image.manifest.v1+json"
+    public static let indexMediaType = "application/vnd.oci.image.index.v1+json"
+    public static let configMediaType = "application/vnd.oci.image.config.v1+json"
+    public static let refNameAnnotation = "org.opencontainers.image.ref.name"
+
+    public struct ImageConfig: Codable, Sendable {
+        public struct Config: Codable, Sendable {
+            public var Env: [String]?
+            public var Entrypoint: [String]?
+            public var Cmd: [String]?
+            public var User: String?
+            public var WorkingDir: String?
+            public var StopSignal: String?
+            public var Volumes: [String: [String: String]]?
+            public var Labels: [String: String]?
+        }
+        public struct RootFS: Codable, Sendable {
+            public var type = "layers"
+            public var diff_ids: [String]
+        }
+        public struct History: Codable, Sendable {
+            public var created: String?
+            public var created_by: String?
+            public var comment: String?
+            public var empty_layer: Bool?
+        }
+        public var created: String?
+        public var architecture: String
+        public var os: String
+        public var config: Config
+        public var rootfs: RootFS
+        public var history: [History]
+    }
+
+    public struct Manifest: Codable, Sendable {
+        public var schemaVersion = 2
+        public var mediaType = OCI.manifestMediaType
+        public var config: Descriptor
+        public var layers: [Descriptor]
+        public var annotations: [String: String]?
+    }
+
+    public struct Index: Codable, Sendable {
+        public var schemaVersion = 2
+        public var mediaType: String? = OCI.indexMediaType
+        public var manifests: [Descriptor]
+        public var annotations: [String: String]?
+    }
+
+    public static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try e.encode(value)
+    }
+}
+
+/// An OCI image layout directory (`oci-layout`, `index.json`, `blobs/sha256/`).
+public struct OCILayout {
+    public var path: String
+    public init(path: String) { self.path = path }
+
+    public var blobsDir: String { path + "/blobs/sha256" }
+
+    public func blobPath(_ digest: String) -> String {
+        blobsDir + "/" + (digest.hasPrefix("sha256:") ? String(digest.dropFirst(7)) : digest)
+    }
+
+    /// Writes a blob (atomically) and returns its descriptor.
+    @discardableResult
+    public func writeBlob(_ data: Data, mediaType: String) throws -> Descriptor {
+        let hex = try Digest.sha256Hex(data)
+        let p = blobsDir + "/" + hex
+        if !FileManager.default.fileExists(atPath: p) { try AtomicFile.write(data, to: p) }
+        return Descriptor(mediaType: mediaType, digest: "sha256:" + hex, size: Int64(data.count))
+    }
+
+    public func writeIndex(_ manifests: [Descriptor]) throws {
+        try AtomicFile.write(Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: path + "/oci-layout")
+        try AtomicFile.write(try OCI.encode(OCI.Index(manifests: manifests)), to: path + "/index.json")
+    }
+
+    public func readIndex() throws -> OCI.Index {
+        let p = path + "/index.json"
+        guard let d = FileManager.default.contents(atPath: p) else {
+            throw KilnMessage("\(p): not an OCI image layout (no index.json); build one with `kiln image`")
+        }
+        do { return try JSONDecoder().decode(OCI.Index.self, from: d) } catch {
+            throw KilnMessage("\(p): unreadable index.json: \(error)")
+        }
+    }
+
+    /// Reads a blob and checks its digest.
+    public func readBlob(_ digest: String) throws -> Data {
+        let p = blobPath(digest)
+        guard let d = FileManager.default.contents(atPath: p) else { throw KilnMessage("\(p): blob missing from the layout") }
+        let actual = "sha256:" + (try Digest.sha256Hex(d))
+        guard actual == digest else { throw KilnMessage("\(p): blob digest is \(actual), expected \(digest); the layout is corrupt") }
+        return d
+    }
+
+    /// Finds the manifest tagged `ref` (`org.opencontainers.image.ref.name`, full `name:version` or
+    /// just the version part); with no ref, the only manifest (or the first).
+    public func manifest(ref: String?) throws -> (descriptor: Descriptor, manifest: OCI.Manifest) {
+        let index = try readIndex()
+        let d: Descriptor?
+        if let ref {
+            d = index.manifests.first { $0.annotations?[OCI.refNameAnnotation] == ref }
+                ?? index.manifests.first { ($0.annotations?[OCI.refNameAnnotation]).map { $0.hasSuffix(":" + ref) } ?? false }
+        } else {
+            d = index.manifests.first
+        }
+        guard let d else {
+            let tags = index.manifests.compactMap { $0.annotations?[OCI.refNameAnnotation] }
+            throw KilnMessage("\(path): no image tagged '\(ref ?? "")' (tags: \(tags.joined(separator: ", ")))")
+        }
+        let m = try JSONDecoder().decode(OCI.Manifest.self, from: try readBlob(d.digest))
+        return (d, m)
+    }
+}

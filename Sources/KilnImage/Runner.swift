@@ -1,0 +1,99 @@
+import Foundation
+import KilnArchive
+import KilnCore
+
+/// `kiln run`: unpacks an image from an OCI layout into a temporary root and runs its entrypoint
+/// in bubblewrap — all namespaces unshared (no network), nothing from the host mounted, a fresh
+/// /proc, /dev and /tmp, a clean environment (the image's Env only), as the image's user.
+public enum ImageRunner {
+    /// Splits `LAYOUT[:TAG]`: the longest prefix that is an existing directory is the layout.
+    public static func parseReference(_ s: String) -> (layout: String, tag: String?) {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: s, isDirectory: &isDir), isDir.boolValue { return (s, nil) }
+        if let i = s.firstIndex(of: ":") {
+            return (String(s[..<i]), String(s[s.index(after: i)...]))
+        }
+        return (s, nil)
+    }
+
+    /// Unpacks the image's layers in order into `root` (digests checked, safe extraction).
+    public static func unpack(layout: OCILayout, ref: String?, into root: String) throws -> OCI.ImageConfig {
+        let (_, manifest) = try layout.manifest(ref: ref)
+        let config = try JSONDecoder().decode(OCI.ImageConfig.self, from: try layout.readBlob(manifest.config.digest))
+        for l in manifest.layers {
+            _ = try layout.readBlob(l.digest)   // verifies the digest before anything is extracted
+            _ = try ArchiveReader.extract(path: layout.blobPath(l.digest), to: root, options: ExtractOptions())
+        }
+        return config
+    }
+
+    /// uid/gid for the image's `User` (`name`, `uid`, `uid:gid`, `name:group`), using the image's
+    /// own /etc/passwd and /etc/group.
+    public static func resolveUser(_ user: String?, root: String) throws -> (uid: Int, gid: Int) {
+        guard let user, !user.isEmpty else { return (0, 0) }
+        let parts = user.split(separator: ":", maxSplits: 1).map(String.init)
+        func table(_ f: String) -> [[String]] {
+            (try? String(contentsOfFile: root + "/etc/" + f, encoding: .utf8))?
+                .split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) } ?? []
+        }
+        let passwd = table("passwd"), group = table("group")
+        var uid: Int, gid: Int?
+        if let n = Int(parts[0]) {
+            uid = n
+            gid = passwd.first { $0.count > 3 && Int($0[2]) == n }.flatMap { Int($0[3]) }
+        } else {
+            guard let row = passwd.first(where: { $0.first == parts[0] && $0.count > 3 }), let u = Int(row[2]) else {
+                throw KilnMessage("image user '\(parts[0])' is not in the image's /etc/passwd; add it under accounts.users")
+            }
+            uid = u; gid = Int(row[3])
+        }
+        if parts.count == 2 {
+            if let g = Int(parts[1]) { gid = g } else {
+                guard let row = group.first(where: { $0.first == parts[1] && $0.count > 2 }), let g = Int(row[2]) else {
+                    throw KilnMessage("image group '\(parts[1])' is not in the image's /etc/group")
+                }
+                gid = g
+            }
+        }
+        return (uid, gid ?? uid)
+    }
+
+    /// The bubblewrap argument list for running `argv` in `root`.
+    public static func bwrapArguments(root: String, config: OCI.ImageConfig, argv: [String], uid: Int, gid: Int) -> [String] {
+        var a = ["--unshare-all", "--die-with-parent", "--new-session",
+                 "--bind", root, "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+                 "--uid", String(uid), "--gid", String(gid), "--clearenv"]
+        for e in config.config.Env ?? [] {
+            guard let eq = e.firstIndex(of: "=") else { continue }
+            a += ["--setenv", String(e[..<eq]), String(e[e.index(after: eq)...])]
+        }
+        if let wd = config.config.WorkingDir, !wd.isEmpty { a += ["--chdir", wd] } else { a += ["--chdir", "/"] }
+        return a + ["--"] + argv
+    }
+
+    /// Runs the image; returns the command's exit status. stdin/stdout/stderr are passed through.
+    public static func run(reference: String, command: [String]) throws -> Int32 {
+        let (layoutPath, tag) = parseReference(reference)
+        let layout = OCILayout(path: layoutPath)
+        let root = NSTemporaryDirectory() + "kiln-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        chmod(root, 0o755)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let config = try unpack(layout: layout, ref: tag, into: root)
+        let argv = (config.config.Entrypoint ?? []) + (command.isEmpty ? (config.config.Cmd ?? []) : command)
+        guard !argv.isEmpty else {
+            throw KilnMessage("the image has no entrypoint or cmd; give a command after `--`")
+        }
+        let (uid, gid) = try resolveUser(config.config.User, root: root)
+        guard let bwrap = Subprocess.which("bwrap") else {
+            throw KilnMessage("bwrap (bubblewrap) not found; run `make deps`")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bwrap)
+        p.arguments = bwrapArguments(root: root, config: config, argv: argv, uid: uid, gid: gid)
+        p.environment = [:]
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import KilnCore
+import KilnImage
+
+struct ImageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image",
+        abstract: "Assemble an apko-style image config into an OCI layout (standard and FIPS variants).",
+        discussion: "Prints one line per variant: TAG MANIFEST-DIGEST.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Image config (apko dialect), e.g. recipes/images/hello.yaml.")
+    var config: String
+
+    @Option(name: .long, help: "Repository directory to install from (repeatable; replaces contents.repositories).")
+    var repo: [String] = []
+
+    @Option(name: .long, help: "Extra trusted public key (repeatable; added to contents.keyring).")
+    var keyring: [String] = []
+
+    @Option(name: .long, help: "Output OCI layout directory (default: out/images/<name>).")
+    var out: String?
+
+    @Option(name: .long, help: "standard, fips or all.")
+    var variant: String = "all"
+
+    @Option(name: .long, help: "Build exactly the packages pinned in this lock file (from `kiln lock`).")
+    var lock: String?
+
+    @Option(name: .long, help: "Timestamp for files and `created` (default: $SOURCE_DATE_EPOCH, else the newest package builddate).")
+    var sourceDateEpoch: Int64?
+
+    @Option(name: .long, help: "Compression threads (0 = one per core; output bytes do not depend on it).")
+    var threads: Int = 0
+
+    func run() throws {
+        let cfg = try ImageConfig.load(path: config)
+        for w in cfg.warnings { FileHandle.standardError.write(Data("kiln: warning: \(w)\n".utf8)) }
+        var opts = ImageBuildOptions()
+        opts.repositories = repo.isEmpty ? nil : repo
+        opts.extraKeys = keyring
+        switch variant {
+        case "all": opts.variants = ImageVariant.allCases
+        case "standard": opts.variants = [.standard]
+        case "fips": opts.variants = [.fips]
+        default: throw KilnMessage("--variant must be standard, fips or all (got '\(variant)')")
+        }
+        if let lock { opts.lock = try LockFile.load(path: lock) }
+        opts.sourceDateEpoch = sourceDateEpoch
+        opts.threads = threads
+        let builder = ImageBuilder(config: cfg, options: opts)
+        builder.progress = Progress.shared
+        let dest = out ?? "out/images/\(cfg.imageName)"
+        let results = try builder.build(out: dest)
+        Progress.shared.log("wrote \(dest)")
+        for r in results { print("\(r.tag) \(r.manifest.digest)") }
+    }
+}
