@@ -7,6 +7,7 @@ import KilnCore
 import KilnCrypto
 import KilnNightly
 import KilnRecipe
+import KilnRepro
 
 /// `kiln nightly`: the whole catalog in dependency order, rebuilding only what changed.
 /// Exit status: 0 all good, 1 some nodes failed (or were blocked / not run), 2 kiln could not run.
@@ -98,7 +99,20 @@ struct NightlyCommand: ParsableCommand {
                                           signer: SignerBox(packaging.noPackage ? nil : try packaging.signer()),
                                           repository: packaging.repository.map(absolutePath) ?? outAbs + "/packages",
                                           distro: packaging.distro, supplier: packaging.supplier)
-        let runner = NightlyRunner(loader: loader, executor: executor, options: options, progress: progress)
+        let repoAbs = packaging.repository.map(absolutePath) ?? outAbs + "/packages"
+        let signerBox = executor.signer
+        let verifier: ReproVerifier = { node, _, logPath in
+            guard let payload = node.payload as? RecipeNodePayload, let signer = signerBox.signer else {
+                throw KilnMessage("\(node.id): only packaged recipe nodes can be re-verified")
+            }
+            let o = try reproduceRecipe(recipePath: payload.recipePath, variant: payload.variant, outputRoot: outAbs,
+                                        publishedRepository: payload.variant == nil ? repoAbs : nil,
+                                        variations: try ReproVariations("all"), toolchain: tc, signer: signer,
+                                        distro: packaging.distro, supplier: packaging.supplier, logPath: logPath).outcome
+            return .init(node: node.id, reproducible: o.reproducible, verdict: o.verdict, differingEntries: o.differingEntries)
+        }
+        let runner = NightlyRunner(loader: loader, executor: executor, options: options, progress: progress,
+                                   reproVerifier: reproSample == nil ? nil : verifier)
 
         // Ctrl-C / SIGTERM: start nothing new, let running builds end, write the report; finished
         // nodes are already stored, so the next run resumes.
