@@ -100,7 +100,8 @@ public struct ReproOutcome: Sendable {
         reproducible ? "reproducible" : "NOT reproducible (\(differingEntries) differing entries)"
     }
 
-    public func render() -> String {
+    /// `notes` go just before the closing verdict line.
+    public func render(notes: [String] = []) -> String {
         var s = "kiln repro \(target) (variant \(variant)); varied: \(variations.names.isEmpty ? "nothing" : variations.names.joined(separator: ", "))\n"
         for p in pairs {
             s += "== \(p.name)\n"
@@ -109,7 +110,7 @@ public struct ReproOutcome: Sendable {
             if pairs.count == 1, body.hasSuffix(p.comparison.verdict + "\n") { body = String(body.dropLast(p.comparison.verdict.count + 1)) }
             s += body
         }
-        return s + verdict + "\n"
+        return s + notes.map { $0 + "\n" }.joined() + verdict + "\n"
     }
 
     public static let predicateType = "https://kiln.dev/attestations/repro/v1"

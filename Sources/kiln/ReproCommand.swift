@@ -5,6 +5,7 @@ import KilnAttest
 import KilnBuild
 import KilnCore
 import KilnCrypto
+import KilnImage
 import KilnRecipe
 import KilnRepro
 
@@ -78,8 +79,12 @@ struct ReproCommand: ParsableCommand {
                 throw ReproError.invalid("name a recipe to rebuild (kiln repro recipes/NAME.yaml) or use --compare A B")
             }
             let variations = try ReproVariations(vary)
-            guard FileManager.default.fileExists(atPath: target) else {
-                throw ReproError.unreadable(path: target, reason: "no such recipe")
+            guard let text = FileManager.default.contents(atPath: target) else {
+                throw ReproError.unreadable(path: target, reason: "no such recipe or image config")
+            }
+            if !String(decoding: text, as: UTF8.self).split(separator: "\n").contains(where: { $0.hasPrefix("package:") }) {
+                try reproImage(configPath: target, variations: variations)
+                return
             }
             let outcome = try reproduceRecipe(recipePath: target, variant: variant, outputRoot: absolutePath(out),
                                               publishedRepository: against.map(absolutePath), variations: variations,
@@ -89,9 +94,7 @@ struct ReproCommand: ParsableCommand {
             if json {
                 try emit(try encodeJSON(ReproOutcomeJSON(outcome: outcome.outcome, attestation: attestation)))
             } else {
-                var text = outcome.outcome.render()
-                if let attestation { text = text.replacingOccurrences(of: outcome.outcome.verdict + "\n", with: "attestation: \(attestation)\n" + outcome.outcome.verdict + "\n") }
-                try emit(Data(text.utf8))
+                try emit(Data(outcome.outcome.render(notes: attestation.map { ["attestation: \($0)"] } ?? []).utf8))
             }
             if !outcome.outcome.reproducible { throw ExitCode(1) }
         } catch let e as ExitCode {
@@ -104,6 +107,84 @@ struct ReproCommand: ParsableCommand {
     }
 
     func emit(_ d: Data) throws { FileHandle.standardOutput.write(d) }
+
+    /// An image config: assemble it again (fresh directory, kiln's umask/TZ/locale varied) from the
+    /// same repository and compare every image manifest — manifest, config and each layer entry by
+    /// entry — with the published layout (<out>/images/<name>, or --against LAYOUT); signatures and
+    /// attestations in the layout are not part of the image and are left out. The signed verdict is
+    /// attached to each image in the published layout as an attestation.
+    func reproImage(configPath: String, variations: ReproVariations) throws {
+        let outAbs = absolutePath(out)
+        let cfg = try ImageConfig.load(path: configPath)
+        let published = against.map(absolutePath) ?? "\(outAbs)/images/\(cfg.imageName)"
+        guard FileManager.default.fileExists(atPath: published + "/oci-layout") else {
+            throw KilnMessage("no published image layout \(published) to compare with: run `kiln image` / `kiln nightly` first or pass --against LAYOUT")
+        }
+        let applied = variations.names.filter { ["build-path", "umask", "timezone", "locale"].contains($0) }
+        let dir = "\(outAbs)/repro/image-\(cfg.imageName)"
+        let dest = applied.contains("build-path") ? "\(dir)/layout-varied-\(getpid())" : "\(dir)/layout"
+        try? FileManager.default.removeItem(atPath: dest)
+        defer { try? FileManager.default.removeItem(atPath: dest) }
+        var opts = ImageBuildOptions()
+        opts.repositories = ["\(outAbs)/packages"]
+        let pub = absolutePath(packaging.signingKey) + ".pub"
+        if FileManager.default.fileExists(atPath: pub) { opts.extraKeys = [pub] }
+        let env = ProcessInfo.processInfo.environment
+        let oldMask = applied.contains("umask") ? umask(0o002) : nil
+        if applied.contains("timezone") { setenv("TZ", variations.environment.timeZone ?? "KLN-14", 1) }
+        if applied.contains("locale") { setenv("LANG", "fr_CH.UTF-8", 1); setenv("LC_ALL", "fr_CH.UTF-8", 1) }
+        defer {
+            if let oldMask { umask(oldMask) }
+            for k in ["TZ", "LANG", "LC_ALL"] { if let v = env[k] { setenv(k, v, 1) } else { unsetenv(k) } }
+        }
+        _ = try ImageBuilder(config: cfg, options: opts).build(out: dest)
+        let a = try ArtifactLoader.load(published), b = try ArtifactLoader.load(dest)
+        func images(_ x: Artifact) -> [String: [ArtifactEntry]] {
+            var out: [String: [ArtifactEntry]] = [:]
+            for e in x.entries where e.path.hasPrefix("manifests/") {
+                let label = String(e.path.dropFirst("manifests/".count).prefix { $0 != "/" })
+                if CosignTag.isArtifactTag(label) { continue }
+                out["manifests/\(label)", default: []].append(e)
+            }
+            return out
+        }
+        let ia = images(a), ib = images(b)
+        var pairs: [ReproPair] = []
+        for label in Set(ia.keys).union(ib.keys).sorted() {
+            let ea = ia[label] ?? [], eb = ib[label] ?? []
+            let ma = ea.first { $0.path == label + "/manifest.json" }?.data ?? Data()
+            let mb = eb.first { $0.path == label + "/manifest.json" }?.data ?? Data()
+            let name = String(label.dropFirst("manifests/".count))
+            let arta = Artifact(format: "oci-image", path: "\(published):\(name)", digest: "sha256:" + (try Digest.sha256Hex(ma)), raw: ma, entries: ea)
+            let artb = Artifact(format: "oci-image", path: "\(dest):\(name)", digest: "sha256:" + (try Digest.sha256Hex(mb)), raw: mb, entries: eb)
+            pairs.append(ReproPair(name: name, comparison: try Differ.compare(arta, artb)))
+        }
+        let shown = try ReproVariations(applied.isEmpty ? "none" : applied.joined(separator: ","))
+        let outcome = ReproOutcome(target: "image:\(cfg.imageName)", variant: "all", variations: shown, pairs: pairs)
+        var attestation: String?
+        let keyPath = attestKey ?? "keys/cosign-dev.key"
+        if FileManager.default.fileExists(atPath: keyPath) {
+            let key = try SigningKeys.loadPrivate(path: keyPath)
+            try outcome.writeAttestation(to: dir + "/repro.intoto.json", key: key)
+            attestation = dir + "/repro.intoto.json"
+            let layout = try KilnAttest.OCILayout(path: published)
+            for p in pairs where ia["manifests/" + p.name] != nil {
+                let single = ReproOutcome(target: outcome.target, variant: outcome.variant, variations: shown, pairs: [p])
+                try Attestor.attest(layout: layout, manifestDigest: p.comparison.digestA,
+                                    statements: [(ReproOutcome.predicateType, try JSON.parse(try single.statement()))], key: key)
+            }
+        } else if attestKey != nil {
+            throw KilnMessage("--attest-key \(keyPath): no such key (make one with `kiln keygen --type ecdsa`)")
+        } else {
+            Progress.shared.log("kiln: no attestation written: \(keyPath) is missing (run `make keys`, or pass --attest-key)")
+        }
+        if json {
+            try emit(try encodeJSON(ReproOutcomeJSON(outcome: outcome, attestation: attestation)))
+        } else {
+            try emit(Data(outcome.render(notes: attestation.map { ["attestation: \($0) (also attached to each image)"] } ?? []).utf8))
+        }
+        if !outcome.reproducible { throw ExitCode(1) }
+    }
 
     func encodeJSON<T: Encodable>(_ v: T) throws -> Data {
         let enc = JSONEncoder()

@@ -171,6 +171,16 @@ final class NightlyCLITests: XCTestCase {
         let v = try TestSupport.kiln(["verify", e.out + "/images/svc", "--key", e.dir + "/ec.pub"])
         XCTAssertEqual(v.status, 0, v.out + v.err)
 
+        // kiln repro on the image: assembled again and compared image by image; the verdict is attached
+        let rp = try TestSupport.kiln(["repro", e.dir + "/recipes/images/svc.yaml", "--out", e.out, "--signing-key", e.key,
+                                       "--attest-key", e.dir + "/ec.key"])
+        XCTAssertEqual(rp.status, 0, rp.out + rp.err)
+        XCTAssertTrue(rp.out.contains("== svc:1.0-r0\n") && rp.out.contains("== svc:1.0-r0-fips\n"), rp.out)
+        XCTAssertTrue(rp.out.hasSuffix("(also attached to each image)\nreproducible\n"), rp.out)
+        let v2 = try TestSupport.kiln(["verify", e.out + "/images/svc", "--key", e.dir + "/ec.pub"])
+        XCTAssertEqual(v2.status, 0, v2.out + v2.err)
+        XCTAssertTrue(v2.out.contains("https://kiln.dev/attestations/repro/v1"), v2.out)
+
         r = try nightly(e, args)
         XCTAssertTrue(r.out.contains(": 0 built, 5 unchanged"), r.out)
         // a package the image installs changes at runtime level only (lib is a build dep of app):
