@@ -48,8 +48,8 @@ public enum PackageSBOM {
             "SPDXID": pkgID,
             "versionInfo": spec.fullVersion,
             "supplier": supplierField(spec.supplier),
-            "originator": supplierField(spec.supplier),
-            "downloadLocation": spec.url.isEmpty ? "NOASSERTION" : spec.url,
+            // The .apk has no fixed download URL (repositories move); the project URL is `homepage`.
+            "downloadLocation": "NOASSERTION",
             "filesAnalyzed": false,
             "licenseConcluded": "NOASSERTION",
             "licenseDeclared": spec.license.isEmpty ? "NOASSERTION" : spec.license,

@@ -41,6 +41,8 @@ public struct BuildRequest: Sendable {
     public var download = true
     /// melange's `--source-dir`: default `<recipe dir>/<package name>/` when it exists.
     public var sourceDirectory: String?
+    /// `kiln repro`: build in a deliberately varied environment (BuildVariation.swift).
+    public var variation = BuildEnvironmentVariation()
 
     public init(recipePath: String, outputDirectory: String, arch: String = Architecture.host) {
         self.recipePath = recipePath; self.outputDirectory = outputDirectory; self.arch = arch
@@ -209,6 +211,7 @@ public final class Builder {
         }
 
         var sandbox = Sandbox(toolchain: req.toolchain, workspace: ws, sourceDateEpoch: epoch)
+        sandbox.variation = req.variation
         // melange copies the source directory into the workspace; the recipe's own directory (fallback)
         // is only visible read-only at /home/build/.kiln-source-dir.
         let recipeDir = absolute(recipe.directory.isEmpty ? "." : recipe.directory)

@@ -13,6 +13,8 @@ public struct Sandbox: Sendable {
     public var readOnlyBinds: [(host: String, sandbox: String)] = []
     public var sourceDateEpoch: Int64
     public var hostname = "kiln"
+    /// `kiln repro`'s varied environment (BuildVariation.swift); empty for normal builds.
+    public var variation = BuildEnvironmentVariation()
     /// Root-shaped directories (e.g. built package trees) laid over the toolchain root, later ones
     /// winning. bubblewrap 0.8 has no overlay mounts, so the merge is made of tmpfs directories and
     /// read-only binds of every entry of the directories that both sides have.
@@ -37,6 +39,7 @@ public struct Sandbox: Sendable {
             "USER": "root",
             "LOGNAME": "root",
         ]
+        variation.apply(to: &env)
         for (k, v) in extra { env[k] = v }
         return env
     }
@@ -53,8 +56,8 @@ public struct Sandbox: Sendable {
         try toolchain.validate()
         let fm = FileManager.default
         let root = toolchain.rootPath == "/" ? "" : toolchain.rootPath
-        var a = ["--unshare-all", "--die-with-parent", "--new-session", "--uid", "0", "--gid", "0",
-                 "--hostname", hostname]
+        var a = ["--unshare-all", "--die-with-parent", "--new-session", "--uid", String(variation.uid ?? 0),
+                 "--gid", String(variation.gid ?? 0), "--hostname", variation.hostname ?? hostname] + variation.mountArguments()
         // Base top-level symlinks (merged /usr: /bin -> usr/bin): a layer's bin/ merges into usr/bin.
         var aliases: [String: [String]] = [:]
         for d in Toolchain.systemDirectories {
@@ -76,14 +79,24 @@ public struct Sandbox: Sendable {
                 a += merge(rel: d, base: Self.isRealDirectory(p) ? p : nil, aliases: aliases, top: true)
             }
         }
+        let layerEtc = layers.filter { Self.isRealDirectory("\($0)/etc") }
         if toolchain.isHost {
-            a += ["--dir", "/etc"]
+            // A few host files; the layers' /etc entries (config files of packages under test) beside them.
+            a += layerEtc.isEmpty ? ["--dir", "/etc"] : ["--tmpfs", "/etc"]
+            var taken = Set<String>()
             for e in Toolchain.hostEtcEntries where fm.fileExists(atPath: "/etc/\(e)") {
                 if e.contains("/") { a += ["--dir", "/etc/" + (e as NSString).deletingLastPathComponent] }
                 a += ["--ro-bind", "/etc/\(e)", "/etc/\(e)"]
+                taken.insert(String(e.split(separator: "/")[0]))
             }
+            for l in layerEtc.reversed() {
+                for n in ((try? fm.contentsOfDirectory(atPath: "\(l)/etc")) ?? []).sorted() where taken.insert(n).inserted {
+                    a += ["--symlink", staged("\(l)/etc/\(n)"), "/etc/\(n)"]
+                }
+            }
+            if !layerEtc.isEmpty { a += ["--remount-ro", "/etc"] }
         } else if fm.fileExists(atPath: "\(root)/etc") {
-            a += ["--ro-bind", "\(root)/etc", "/etc"]
+            a += merge(rel: "etc", base: "\(root)/etc", aliases: [:], top: true)
         }
         a += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/var", "--tmpfs", "/var/tmp"]
         a += ["--bind", workspace, SandboxPaths.workspace]
@@ -177,10 +190,10 @@ public struct Sandbox: Sendable {
         for (k, v) in environment(extra: extra).sorted(by: { $0.key < $1.key }) { args += ["--setenv", k, v] }
         let sh = shell
         let prologue = "set -e\n" + (sh.hasSuffix("bash") ? "set -o pipefail\n" : "")
-            + "umask 022\n"
+            + "umask \(variation.umask ?? "022")\n"
             + (inWorkspace(workingDirectory) ? "" : "mkdir -p \(shellQuote(workingDirectory))\n")
             + "cd \(shellQuote(workingDirectory))\n"
-        args += [sh, "-c", prologue + script]
+        args += variation.commandPrefix() + [sh, "-c", prologue + script]
         return try Subprocess("bwrap", args, environment: [:], logFile: logFile).run().status
     }
 }

@@ -137,7 +137,7 @@ public struct RecipeCatalogLoader: CatalogLoader {
                     inputs.append(InputComponent("git:\(g.repository)", g.expectedCommit ?? g.tag.map { "tag:\($0)" } ?? g.branch.map { "branch:\($0)" } ?? "unpinned"))
                 }
                 let cachedInputs = inputs
-                if let files { inputs.append(InputComponent("files:\(recipe.package.name)/", files)) }
+                if let files { inputs.append(InputComponent("files:\(base.package.name)/", files)) }
                 var provides = [recipe.package.name] + plan.subpackages.map(\.name)
                 provides += recipe.package.dependencies.provides.map(RecipeCatalogLoader.stripConstraint)
                 for sp in plan.subpackages { provides += sp.dependencies.provides.map(RecipeCatalogLoader.stripConstraint) }
@@ -146,7 +146,7 @@ public struct RecipeCatalogLoader: CatalogLoader {
                 for sp in plan.subpackages { runtime += sp.dependencies.runtime }
                 deps += runtime.map { NodeDependency(RecipeCatalogLoader.stripConstraint($0), .runtime) }
                 deps = Array(Set(deps.filter { !$0.name.isEmpty })).sorted { ($0.name, $0.kind) < ($1.name, $1.kind) }
-                let id = CatalogNode.makeID(kind: .package, name: recipe.package.name, variant: variant)
+                let id = CatalogNode.makeID(kind: .package, name: base.package.name, variant: variant)   // fips variant renames packages (-fips); the node keeps the recipe's name
                 let prov = Array(Set(provides.filter { !$0.isEmpty })).sorted()
                 nodes.append(CatalogNode(
                     id: id, kind: .package, name: recipe.package.name, variant: variant, file: file,

@@ -91,14 +91,17 @@ public enum ArtifactLoader {
         guard depth < 4 else { throw ReproError.invalid("\(dir): image indexes nested too deeply") }
         let idx = try json(data, prefix + "index.json")
         let manifests = idx["manifests"] as? [[String: Any]] ?? []
+        var used = Set<String>()
         for (i, m) in manifests.enumerated() {
             guard let digest = m["digest"] as? String else { continue }
             var label = "\(i)"
-            if let p = m["platform"] as? [String: Any], let os = p["os"] as? String, let arch = p["architecture"] as? String {
-                label = "\(os)-\(arch)"
-            } else if let a = m["annotations"] as? [String: Any], let ref = a["org.opencontainers.image.ref.name"] as? String {
+            if let a = m["annotations"] as? [String: Any], let ref = a["org.opencontainers.image.ref.name"] as? String {
                 label = ref
+            } else if let p = m["platform"] as? [String: Any], let os = p["os"] as? String, let arch = p["architecture"] as? String {
+                label = "\(os)-\(arch)"
             }
+            if used.contains(label) { label += "#\(i)" }
+            used.insert(label)
             let base = prefix + "manifests/\(label)/"
             let body = try blob(dir, digest)
             let media = m["mediaType"] as? String ?? ""

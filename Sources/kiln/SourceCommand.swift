@@ -100,20 +100,29 @@ struct SourceCommand: ParsableCommand {
     }
 }
 
-/// The plans of recipes (for their `fetch` and `git-checkout` steps).
+/// The plans of recipes (for their `fetch` and `git-checkout` steps): the standard variant and every
+/// build option (a variant may fetch other sources through its vars).
 func plans(_ recipes: [String], pipelineDirs: [String], lenient: Bool) throws -> [(String, BuildPlan)] {
     let library = try DirectoryPipelineLibrary.standard(extra: pipelineDirs, lenient: lenient)
-    return try recipes.map { path in
+    var out: [(String, BuildPlan)] = []
+    for path in recipes {
         let (r, warnings) = try RecipeParser(lenient: lenient).parse(path: path)
         for w in warnings { Progress.shared.log("kiln: \(w)") }
-        return (path, try PipelineExpander(library: library, arch: Architecture.host).plan(r))
+        let expander = PipelineExpander(library: library, arch: Architecture.host)
+        out.append((path, try expander.plan(r)))
+        for o in r.options { out.append((path, try expander.plan(try r.applying(buildOption: o.name)))) }
     }
+    return out
 }
 
 func sourceRequests(_ recipes: [String], pipelineDirs: [String], lenient: Bool) throws -> [(String, FetchRequest)] {
-    try plans(recipes, pipelineDirs: pipelineDirs, lenient: lenient).flatMap { p in p.1.fetches.map { (p.0, $0) } }
+    var seen = Set<String>()
+    return try plans(recipes, pipelineDirs: pipelineDirs, lenient: lenient).flatMap { p in p.1.fetches.map { (p.0, $0) } }
+        .filter { seen.insert("\($0.1.uri) \($0.1.sha256 ?? "") \($0.1.sha512 ?? "")").inserted }
 }
 
 func gitRequests(_ recipes: [String], pipelineDirs: [String], lenient: Bool) throws -> [(String, GitCheckoutRequest)] {
-    try plans(recipes, pipelineDirs: pipelineDirs, lenient: lenient).flatMap { p in p.1.gitCheckouts.map { (p.0, $0) } }
+    var seen = Set<String>()
+    return try plans(recipes, pipelineDirs: pipelineDirs, lenient: lenient).flatMap { p in p.1.gitCheckouts.map { (p.0, $0) } }
+        .filter { seen.insert("\($0.1.repository) \($0.1.expectedCommit ?? "") \($0.1.tag ?? "") \($0.1.branch ?? "")").inserted }
 }

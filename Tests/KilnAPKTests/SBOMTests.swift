@@ -24,6 +24,7 @@ final class SBOMTests: XCTestCase {
         XCTAssertEqual(main["versionInfo"] as? String, "2.12.1-r1")
         XCTAssertEqual(main["licenseDeclared"] as? String, "GPL-3.0-or-later")
         XCTAssertEqual(main["supplier"] as? String, "Organization: Example Corp")
+        XCTAssertEqual(main["homepage"] as? String, "https://example.org/hello")
         let refs = try XCTUnwrap(main["externalRefs"] as? [[String: Any]])
         XCTAssertEqual(refs[0]["referenceLocator"] as? String, "pkg:apk/kiln/hello@2.12.1-r1?arch=x86_64&distro=kiln")
         XCTAssertEqual(refs[0]["referenceCategory"] as? String, "PACKAGE-MANAGER")

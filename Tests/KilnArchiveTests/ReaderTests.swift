@@ -135,6 +135,10 @@ final class ReaderTests: XCTestCase {
         try apk.write(to: URL(fileURLWithPath: dir + "/p.apk"))
         let r = try TestSupport.run("/usr/bin/tar", ["-tzf", dir + "/p.apk"])
         XCTAssertEqual(r.out.split(separator: "\n").count, 5, r.out + r.err)
+        // libarchive's own gzip filter (streaming extract) also reads across the member boundaries
+        let out = try ArchiveReader.extract(path: dir + "/p.apk", to: dir + "/root")
+        XCTAssertEqual(out.map(\.path), [".SIGN.RSA256.k.pub", ".PKGINFO", "usr", "usr/bin", "usr/bin/x"])
+        XCTAssertEqual(FileManager.default.contents(atPath: dir + "/root/usr/bin/x"), Data("bin".utf8))
     }
 }
 

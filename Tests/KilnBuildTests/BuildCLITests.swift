@@ -34,6 +34,35 @@ final class BuildCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/trees/x86_64/hello/usr/bin/hello"))
     }
 
+    func testSourceListCoversEveryVariant() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let a = String(repeating: "a", count: 64), b = String(repeating: "b", count: 64)
+        try AtomicFile.write("""
+        package:
+          name: v
+          version: "1"
+        vars:
+          tarball: v-1.tar.gz
+          sha: \(a)
+        options:
+          fips:
+            vars:
+              tarball: v-1-fips.tar.gz
+              sha: \(b)
+        pipeline:
+          - uses: fetch
+            with:
+              uri: https://example.invalid/${{vars.tarball}}
+              expected-sha256: ${{vars.sha}}
+
+        """, to: "\(dir)/v.yaml")
+        let list = try TestSupport.kiln(["source", "list", "\(dir)/v.yaml", "--source-cache", "\(dir)/cache"])
+        XCTAssertEqual(list.status, 1)
+        XCTAssertTrue(list.out.contains("MISSING  sha256:\(a)  https://example.invalid/v-1.tar.gz"), list.out)
+        XCTAssertTrue(list.out.contains("MISSING  sha256:\(b)  https://example.invalid/v-1-fips.tar.gz"), list.out)
+        XCTAssertTrue(list.err.contains("2 source(s) missing"), list.err)
+    }
+
     func testRecipeErrorsNameFileLineColumn() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let recipe = "\(dir)/bad.yaml"

@@ -31,7 +31,7 @@ final class NightlyCLITests: XCTestCase {
 
     func setup(_ recipes: [String: String]) throws -> Env {
         let dir = try TestSupport.temporaryDirectory(self)
-        try FileManager.default.createDirectory(atPath: dir + "/recipes", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/recipes/images", withIntermediateDirectories: true)
         for (n, t) in recipes { try AtomicFile.write(t, to: "\(dir)/recipes/\(n).yaml") }
         let k = try TestSupport.kiln(["keygen", "--type", "rsa", "--out", dir + "/k"])
         XCTAssertEqual(k.status, 0, k.err)
@@ -72,10 +72,15 @@ final class NightlyCLITests: XCTestCase {
         r = try nightly(e, ["--dry-run"])
         XCTAssertTrue(r.out.contains("build b 1.0-r0  (recipe changed)"), r.out)
         XCTAssertTrue(r.out.contains("build c 1.0-r0  (dependency b changed)"), r.out)
-        r = try nightly(e)
-        XCTAssertEqual(r.status, 0, r.err)
+        r = try nightly(e, ["--repro-sample", "50"])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
         let rep = try latestReport(e)
         XCTAssertEqual(Set(rep.nodes.filter { $0.status == .built }.map(\.id)), ["b", "c"])
+        // a 50% sample of the 2 packages built: one rebuilt in a varied environment and compared
+        XCTAssertEqual(rep.repro.count, 1)
+        XCTAssertEqual(rep.repro.first?.verdict, "reproducible")
+        XCTAssertEqual(rep.summary.reproChecked, 1)
+        XCTAssertTrue(r.out.contains("repro 1/1 reproducible"), r.out)
         XCTAssertTrue(rep.changes.contains { $0.node == "b" && $0.what == "digest" }, "\(rep.changes)")
         let html = try String(contentsOfFile: "\(e.out)/reports/\(rep.runID)/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("id=\"count-built\">2<"))
@@ -138,5 +143,53 @@ final class NightlyCLITests: XCTestCase {
         let rep = try latestReport(e)
         XCTAssertEqual(Set(rep.nodes.filter { $0.status == .unchanged }.map(\.id)), done)
         XCTAssertEqual(rep.summary.built, 6 - done.count)
+    }
+
+    func testImagesAreAssembledSignedAndVerifiedAfterTheirPackages() throws {
+        let e = try setup(["lib": Self.recipe("lib"), "app": Self.recipe("app", deps: ["lib"]),
+                           "openssl-fips-provider": Self.recipe("openssl-fips-provider"),
+                           "openssl-config-fips": Self.recipe("openssl-config-fips")])
+        try AtomicFile.write("contents:\n  packages:\n    - app\nentrypoint:\n  command: /bin/true\narchs: [x86_64]\n",
+                             to: e.dir + "/recipes/images/svc.yaml")
+        let k = try TestSupport.kiln(["keygen", "--type", "ecdsa", "--out", e.dir + "/ec"])
+        XCTAssertEqual(k.status, 0, k.err)
+        let args = ["--image-key", e.dir + "/ec.key"]
+        var r = try nightly(e, args)
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        var rep = try latestReport(e)
+        let img = try XCTUnwrap(rep.nodes.first { $0.id == "image:svc" })
+        XCTAssertEqual(img.status, .built)
+        XCTAssertEqual(Set(img.outputs.map(\.kind)), ["image:standard", "image:fips"])
+        XCTAssertTrue(img.outputs.allSatisfy { $0.digest.hasPrefix("sha256:") && $0.path == "images/svc" })
+        // packages before the image
+        let appEnd = try XCTUnwrap(rep.nodes.first { $0.id == "app" }?.end)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(img.start), appEnd)
+        let log = try String(contentsOfFile: "\(e.out)/reports/\(rep.runID)/\(img.log!)", encoding: .utf8)
+        XCTAssertTrue(log.contains("verify ok  signature svc:"), log)
+        XCTAssertFalse(log.contains("FAIL"), log)
+        // the layout verifies with `kiln verify` too
+        let v = try TestSupport.kiln(["verify", e.out + "/images/svc", "--key", e.dir + "/ec.pub"])
+        XCTAssertEqual(v.status, 0, v.out + v.err)
+
+        // kiln repro on the image: assembled again and compared image by image; the verdict is attached
+        let rp = try TestSupport.kiln(["repro", e.dir + "/recipes/images/svc.yaml", "--out", e.out, "--signing-key", e.key,
+                                       "--attest-key", e.dir + "/ec.key"])
+        XCTAssertEqual(rp.status, 0, rp.out + rp.err)
+        XCTAssertTrue(rp.out.contains("== svc:1.0-r0\n") && rp.out.contains("== svc:1.0-r0-fips\n"), rp.out)
+        XCTAssertTrue(rp.out.hasSuffix("(also attached to each image)\nreproducible\n"), rp.out)
+        let v2 = try TestSupport.kiln(["verify", e.out + "/images/svc", "--key", e.dir + "/ec.pub"])
+        XCTAssertEqual(v2.status, 0, v2.out + v2.err)
+        XCTAssertTrue(v2.out.contains("https://kiln.dev/attestations/repro/v1"), v2.out)
+
+        r = try nightly(e, args)
+        XCTAssertTrue(r.out.contains(": 0 built, 5 unchanged"), r.out)
+        // a package the image installs changes at runtime level only (lib is a build dep of app):
+        // app is rebuilt, and so is the image that installs it
+        try AtomicFile.write(Self.recipe("lib", note: "v2"), to: e.dir + "/recipes/lib.yaml")
+        r = try nightly(e, args)
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        rep = try latestReport(e)
+        XCTAssertEqual(Set(rep.nodes.filter { $0.status == .built }.map(\.id)), ["lib", "app", "image:svc"])
+        XCTAssertEqual(rep.nodes.first { $0.id == "image:svc" }?.reasons, ["dependency app changed"])
     }
 }

@@ -1,0 +1,116 @@
+import Foundation
+import XCTest
+import KilnCore
+import KilnCrypto
+import KilnAttest
+import KilnTestSupport
+@testable import KilnRepro
+
+/// `kiln repro RECIPE`: real sandbox builds, real packages, a real signed attestation.
+final class ReproRebuildTests: XCTestCase {
+    struct Env { var dir: String; var out: String; var key: String; var ec: String }
+
+    func setup(_ name: String, steps: String) throws -> (Env, String) {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let recipe = """
+        package:
+          name: \(name)
+          version: "2.0"
+          epoch: 1
+          description: repro test
+          copyright:
+            - license: MIT
+        environment:
+          contents:
+            packages: [busybox]
+        pipeline:
+          - runs: |
+              mkdir -p ${{targets.destdir}}/usr/share/\(name)
+              printf 'line one\\nline two\\n' > ${{targets.destdir}}/usr/share/\(name)/fixed
+        \(steps.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n"))
+
+        """
+        let path = "\(dir)/\(name).yaml"
+        try AtomicFile.write(recipe, to: path)
+        var r = try TestSupport.kiln(["keygen", "--type", "rsa", "--out", dir + "/k"])
+        XCTAssertEqual(r.status, 0, r.err)
+        r = try TestSupport.kiln(["keygen", "--type", "ecdsa", "--out", dir + "/ec"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let e = Env(dir: dir, out: dir + "/out", key: dir + "/k.rsa", ec: dir + "/ec.key")
+        r = try TestSupport.kiln(["build", path, "--out", e.out, "--signing-key", e.key])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        return (e, path)
+    }
+
+    func testRecipeIsReproducibleUnderAllVariationsAndTheVerdictIsAttested() throws {
+        let (e, recipe) = try setup("steady", steps: """
+            date -u -d @$SOURCE_DATE_EPOCH +%F > ${{targets.destdir}}/usr/share/steady/date
+            echo "cpus: fixed" > ${{targets.destdir}}/usr/share/steady/cpu
+            """)
+        let r = try TestSupport.kiln(["repro", recipe, "--out", e.out, "--signing-key", e.key, "--attest-key", e.ec])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertTrue(r.out.hasPrefix("kiln repro steady (variant standard); varied: build-path, time, umask, timezone, locale, hostname, user, cpus\n"), r.out)
+        XCTAssertTrue(r.out.hasSuffix("\nreproducible\n"), r.out)
+        // the attestation: DSSE over an in-toto statement with kiln's predicate, verifiable with the public key
+        let attPath = e.out + "/repro/steady/repro.intoto.json"
+        let env = try DSSEEnvelope(json: try JSON.parse(Data(contentsOf: URL(fileURLWithPath: attPath))), source: attPath)
+        XCTAssertTrue(try env.verify(with: try PublicKey.load(path: e.dir + "/ec.pub")))
+        let st = try XCTUnwrap(try JSONSerialization.jsonObject(with: env.payload) as? [String: Any])
+        XCTAssertEqual(st["_type"] as? String, "https://in-toto.io/Statement/v1")
+        XCTAssertEqual(st["predicateType"] as? String, "https://kiln.dev/attestations/repro/v1")
+        let subject = try XCTUnwrap((st["subject"] as? [[String: Any]])?.first)
+        XCTAssertEqual(subject["name"] as? String, "steady-2.0-r1.apk")
+        let apk = e.out + "/packages/x86_64/steady-2.0-r1.apk"
+        XCTAssertEqual((subject["digest"] as? [String: String])?["sha256"], try Digest.hashFile(.sha256, path: apk).hexString)
+        let pred = try XCTUnwrap(st["predicate"] as? [String: Any])
+        XCTAssertEqual(pred["verdict"] as? String, "reproducible")
+        XCTAssertEqual(pred["reproducible"] as? Bool, true)
+        XCTAssertEqual((pred["variations"] as? [String: String])?.keys.sorted(), ReproVariations.all.sorted())
+        let art = try XCTUnwrap((pred["artifacts"] as? [[String: Any]])?.first)
+        XCTAssertEqual(art["published"] as? String, art["rebuilt"] as? String)
+    }
+
+    func testDeliberatelyUnreproducibleRecipeIsExplained() throws {
+        let (e, recipe) = try setup("wobbly", steps: """
+            echo "built $(date +%s%N) on $(hostname) luck $RANDOM" > ${{targets.destdir}}/usr/share/wobbly/stamp
+            """)
+        let r = try TestSupport.kiln(["repro", recipe, "--out", e.out, "--signing-key", e.key, "--attest-key", e.ec])
+        XCTAssertEqual(r.status, 1, r.out + r.err)
+        let line = try XCTUnwrap(r.out.split(separator: "\n").first { $0.hasPrefix("differs: usr/share/wobbly/stamp: ") })
+        XCTAssertTrue(line.contains("content sha256:"), String(line))
+        XCTAssertTrue(r.out.contains("  --- a/usr/share/wobbly/stamp\n  +++ b/usr/share/wobbly/stamp\n"), r.out)
+        XCTAssertTrue(r.out.contains("  +built ") && r.out.contains(" on kiln-repro-varied luck "), r.out)
+        XCTAssertTrue(r.out.contains("  -built ") && r.out.contains(" on kiln luck "), r.out)
+        XCTAssertFalse(r.out.contains("differs: usr/share/wobbly/fixed"), r.out)
+        let verdict = try XCTUnwrap(r.out.split(separator: "\n").last)
+        XCTAssertTrue(verdict.hasPrefix("NOT reproducible ("), String(verdict))
+        // .PKGINFO's datahash, the signature and the SBOM follow the changed file
+        XCTAssertTrue(r.out.contains("differs: .PKGINFO"), r.out)
+        let json = try TestSupport.kiln(["repro", recipe, "--out", e.out, "--signing-key", e.key, "--json", "--vary", "time,hostname"])
+        XCTAssertEqual(json.status, 1)
+        let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])
+        XCTAssertEqual(o["reproducible"] as? Bool, false)
+        XCTAssertEqual(o["variations"] as? [String], ["time", "hostname"])
+        XCTAssertTrue((o["verdict"] as? String)?.hasPrefix("NOT reproducible") == true)
+    }
+
+    func testCouldNotRunIsExitTwo() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        var r = try TestSupport.kiln(["repro", dir + "/missing.yaml", "--out", dir + "/out", "--signing-key", dir + "/k.rsa"])
+        XCTAssertEqual(r.status, 2, r.err)
+        XCTAssertTrue(r.err.contains("missing.yaml"), r.err)
+        r = try TestSupport.kiln(["repro", "x.yaml", "--vary", "moon-phase", "--signing-key", dir + "/k.rsa"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.err.contains("unknown variation `moon-phase`"), r.err)
+    }
+
+    func testVariationSpecs() throws {
+        XCTAssertEqual(try ReproVariations().names, ReproVariations.all)
+        XCTAssertEqual(try ReproVariations("all,-time,-cpus").names, ["build-path", "umask", "timezone", "locale", "hostname", "user"])
+        XCTAssertEqual(try ReproVariations("hostname,time").names, ["time", "hostname"])
+        XCTAssertEqual(try ReproVariations("none").names, [])
+        XCTAssertThrowsError(try ReproVariations("directory-order"))
+        let v = try ReproVariations("time,user,cpus").environment
+        XCTAssertEqual(v.clockOffset, "+397d"); XCTAssertEqual(v.uid, 1234); XCTAssertEqual(v.cpus, 1); XCTAssertNil(v.hostname)
+    }
+}
