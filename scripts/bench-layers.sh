@@ -8,7 +8,7 @@ KILN=${2:-.build/release/kiln}
 [ -x "$KILN" ] || { echo "build kiln first (swift build -c release)"; exit 1; }
 WORK=$(mktemp -d /tmp/kiln-bench-layers.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-TREE=${1:-/tmp/kiln-bench-tree}
+TREE=${1:-/tmp/kiln-bench-layers-tree}
 if [ -z "${1:-}" ] && [ ! -d "$TREE" ]; then
     mkdir -p "$TREE.tmp"
     i=0
