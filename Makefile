@@ -13,7 +13,7 @@ DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewr
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils \
                 libfaketime
 
-.PHONY: deps browser-deps build test test-full demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider
+.PHONY: deps browser-deps build test test-full demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider demo-images
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
@@ -98,18 +98,45 @@ demo: build demo-packages
 	@echo "== kiln demo"
 	$(BIN) --help
 	$(BIN) version
-	@if ls $(OUT)/images/*/oci-layout >/dev/null 2>&1; then $(MAKE) --no-print-directory demo-attest; fi
+	@$(MAKE) --no-print-directory demo-images
 
-# Second half of the demo: sign every OCI layout under $(OUT)/images with the dev ECDSA key, attach
-# SBOMs (SPDX + CycloneDX) and SLSA provenance, verify all offline (fips tags with --require-fips)
-# and print the summary table (image, variant, digest, size, packages, FIPS label, verified).
-COSIGN_KEY ?= keys/cosign-dev.key
-demo-attest: keys
+# Second half of the demo (issue 7): every config in recipes/images/ built in both variants from the
+# packages above, signed with the dev ECDSA key (SBOMs + SLSA provenance attached), the FIPS variants
+# smoke-tested with `kiln run`, everything verified offline (-fips tags with --require-fips), and the
+# summary table (image, variant, digest, size, packages, FIPS label, verified).
+COSIGN_KEY  ?= keys/cosign-dev.key
+APK_KEYRING ?= keys/kiln-dev.rsa.pub
+IMAGE_CONFIGS := $(sort $(wildcard recipes/images/*.yaml))
+
+$(COSIGN_KEY): | build
+	@mkdir -p $(dir $@)
+	$(BIN) keygen --type ecdsa --out $(basename $@)
+
+demo-images: build $(COSIGN_KEY)
+	@if [ -z "$(IMAGE_CONFIGS)" ]; then echo "demo-images: no image configs in recipes/images/"; exit 0; fi; \
+	for c in $(IMAGE_CONFIGS); do n=$$(basename $$c .yaml); \
+	    echo "== kiln image $$c"; \
+	    $(BIN) image $$c --repo $(OUT)/packages --keyring $(APK_KEYRING) --out $(OUT)/images/$$n --sign-key $(COSIGN_KEY) || exit 1; \
+	done; \
+	$(MAKE) --no-print-directory demo-attest SIGN=0
+
+# Verify (and with SIGN=1, the default, first sign) every OCI layout under $(OUT)/images.
+SIGN ?= 1
+demo-attest: build $(COSIGN_KEY)
 	@layouts=$$(for d in $(OUT)/images/*/; do [ -f "$$d/oci-layout" ] && echo "$${d%/}"; done); \
 	if [ -z "$$layouts" ]; then echo "demo-attest: no OCI layouts under $(OUT)/images (build images first)"; exit 1; fi; \
-	for l in $$layouts; do $(BIN) sign "$$l" --key $(COSIGN_KEY) || exit 1; done; \
+	if [ "$(SIGN)" = 1 ]; then for l in $$layouts; do $(BIN) sign "$$l" --key $(COSIGN_KEY) || exit 1; done; fi; \
 	fips=$$(for l in $$layouts; do jq -r --arg l "$$l" '.manifests[].annotations["org.opencontainers.image.ref.name"] // empty | select(endswith("-fips")) | "\($$l):\(.)"' "$$l/index.json"; done); \
-	if [ -n "$$fips" ]; then echo "== FIPS variants (--require-fips)"; $(BIN) verify $$fips --key $(COSIGN_KEY:.key=.pub) --require-fips > $(OUT)/verify-fips.log || { cat $(OUT)/verify-fips.log; exit 1; }; grep '^verified ' $(OUT)/verify-fips.log; fi; \
+	for ref in $$fips; do l=$${ref%%:*}; t=$${ref#*:}; sbom="$$l-sbom/$$(echo $$t | tr ':/' '__').spdx.json"; \
+	    if [ -f "$$sbom" ] && jq -e '.packages[] | select(.name == "openssl")' "$$sbom" >/dev/null; then \
+	        echo "== kiln run $$ref -- openssl list -providers (FIPS smoke test)"; \
+	        $(BIN) run "$$ref" -- openssl list -providers || exit 1; \
+	        $(BIN) run "$$ref" -- openssl dgst -sha256 /etc/os-release || { echo "FIPS smoke test: SHA-256 failed in $$ref"; exit 1; }; \
+	        if out=$$($(BIN) run "$$ref" -- openssl dgst -md5 /etc/os-release 2>&1); then echo "FIPS smoke test: MD5 was NOT refused in $$ref"; exit 1; fi; \
+	        echo "$$out" | grep -qiE 'unsupported|error setting digest|disabled' || { echo "FIPS smoke test: unexpected failure: $$out"; exit 1; }; \
+	        echo "MD5 refused in $$ref (FIPS provider enforced)"; fi; \
+	done; \
+	if [ -n "$$fips" ]; then echo "== kiln verify --require-fips (FIPS variants)"; $(BIN) verify $$fips --key $(COSIGN_KEY:.key=.pub) --require-fips > $(OUT)/verify-fips.log || { cat $(OUT)/verify-fips.log; exit 1; }; grep '^verified ' $(OUT)/verify-fips.log; fi; \
 	echo "== kiln verify (all images)"; $(BIN) verify $$layouts --key $(COSIGN_KEY:.key=.pub) > $(OUT)/verify.log || { cat $(OUT)/verify.log; exit 1; }; \
 	sed -n '/^verified /,$$p' $(OUT)/verify.log
 

@@ -14,7 +14,8 @@ public final class ParallelGzipSink: ByteSink {
     private let blockSize: Int
     private let pool: DeflatePool?
     private let inline: BlockDeflater?
-    private var current = [UInt8]()
+    private var current: [UInt8]
+    private var fill = 0
     private var dictionary = [UInt8]()
     private var submitted = 0, emitted = 0
     private let maxInFlight: Int
@@ -31,11 +32,11 @@ public final class ParallelGzipSink: ByteSink {
         self.next = next
         self.level = try checkLevel(level)
         self.blockSize = blockSize
+        current = ParallelGzipSink.block(blockSize)
         let n = max(1, threads)
         pool = n > 1 ? DeflatePool(threads: n, level: self.level) : nil
         inline = n > 1 ? nil : try BlockDeflater(level: self.level)
         maxInFlight = n * 4
-        current.reserveCapacity(blockSize)
         let xfl: UInt8 = level == 9 ? 2 : (level < 2 ? 4 : 0)
         try next.write([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3])
     }
@@ -46,9 +47,12 @@ public final class ParallelGzipSink: ByteSink {
         guard !finished else { throw ArchiveError.zlib(context: "parallel gzip", code: Z_STREAM_ERROR, message: "write after finish") }
         var off = 0
         while off < bytes.count {
-            if current.count == blockSize { try submit(last: false) }
-            let n = min(blockSize - current.count, bytes.count - off)
-            current.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[off..<(off + n)]))
+            if fill == blockSize { try submit(last: false) }
+            let n = min(blockSize - fill, bytes.count - off)
+            current.withUnsafeMutableBytes { dst in
+                (dst.baseAddress! + fill).copyMemory(from: bytes.baseAddress! + off, byteCount: n)
+            }
+            fill += n
             off += n
         }
     }
@@ -73,13 +77,19 @@ public final class ParallelGzipSink: ByteSink {
     }
 
     private func submit(last: Bool) throws {
-        let job = DeflateJob(index: submitted, input: current, dictionary: dictionary, last: last)
-        dictionary = Array(current.suffix(ParallelGzipSink.dictionarySize))
-        current = []
-        current.reserveCapacity(blockSize)
+        let job = DeflateJob(index: submitted, input: current, count: fill, dictionary: dictionary, last: last)
+        let d = min(fill, ParallelGzipSink.dictionarySize)
+        dictionary = current.withUnsafeBytes { src in
+            [UInt8](unsafeUninitializedCapacity: d) { buf, n in
+                UnsafeMutableRawPointer(buf.baseAddress!).copyMemory(from: src.baseAddress! + fill - d, byteCount: d)
+                n = d
+            }
+        }
+        current = ParallelGzipSink.block(blockSize)
+        fill = 0
         submitted += 1
         if let inline {
-            try write(result: inline.run(job), length: job.input.count)
+            try write(result: inline.run(job), length: job.count)
             emitted += 1
             return
         }
@@ -100,7 +110,12 @@ public final class ParallelGzipSink: ByteSink {
         return true
     }
 
-    private func write(result: (output: [UInt8], crc: uLong), length: Int) throws {
+    /// An uninitialized (not zeroed) block buffer.
+    static func block(_ size: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: size) { _, n in n = size }
+    }
+
+    private func write(result: (output: Data, crc: uLong), length: Int) throws {
         try next.write(result.output)
         crc = crc32_combine(crc, result.crc, off_t(length))
         total += UInt64(length)
@@ -110,6 +125,7 @@ public final class ParallelGzipSink: ByteSink {
 struct DeflateJob {
     let index: Int
     let input: [UInt8]
+    let count: Int          // bytes of input used
     let dictionary: [UInt8]
     let last: Bool
 }
@@ -123,22 +139,22 @@ final class BlockDeflater {
     }
     deinit { deflateEnd(z.p) }
 
-    func run(_ job: DeflateJob) throws -> (output: [UInt8], crc: uLong) {
+    func run(_ job: DeflateJob) throws -> (output: Data, crc: uLong) {
         deflateReset(z.p)
         if !job.dictionary.isEmpty {
             let r = job.dictionary.withUnsafeBufferPointer { deflateSetDictionary(z.p, $0.baseAddress, uInt($0.count)) }
             guard r == Z_OK else { throw ArchiveError.zlib(context: "parallel gzip", code: r, message: z.message) }
         }
-        var out = [UInt8](repeating: 0, count: Int(deflateBound(z.p, uLong(job.input.count))) + 64)
+        var out = Data(count: Int(deflateBound(z.p, uLong(job.count))) + 64)
         var produced = 0
         let flush = job.last ? Z_FINISH : Z_SYNC_FLUSH
         let crc: uLong = try job.input.withUnsafeBufferPointer { inp in
             z.p.pointee.next_in = UnsafeMutablePointer(mutating: inp.baseAddress)
-            z.p.pointee.avail_in = uInt(inp.count)
+            z.p.pointee.avail_in = uInt(job.count)
             while true {
-                if produced == out.count { out += [UInt8](repeating: 0, count: 1 << 16) }
-                let r: Int32 = out.withUnsafeMutableBufferPointer { o in
-                    z.p.pointee.next_out = o.baseAddress! + produced
+                if produced == out.count { out.count += 1 << 16 }
+                let r: Int32 = out.withUnsafeMutableBytes { o in
+                    z.p.pointee.next_out = o.baseAddress!.assumingMemoryBound(to: UInt8.self) + produced
                     z.p.pointee.avail_out = uInt(o.count - produced)
                     let r = deflate(z.p, flush)
                     produced = o.count - Int(z.p.pointee.avail_out)
@@ -147,9 +163,9 @@ final class BlockDeflater {
                 if job.last ? r == Z_STREAM_END : (r == Z_OK && z.p.pointee.avail_out > 0) { break }
                 if r != Z_OK && r != Z_BUF_ERROR { throw ArchiveError.zlib(context: "parallel gzip", code: r, message: z.message) }
             }
-            return crc32(0, inp.baseAddress, uInt(inp.count))
+            return crc32(0, inp.baseAddress, uInt(job.count))
         }
-        out.removeLast(out.count - produced)
+        out.count = produced
         return (out, crc)
     }
 }
@@ -159,7 +175,7 @@ final class DeflatePool: @unchecked Sendable {
     private let cond = NSCondition()
     private var queue: [DeflateJob] = []
     private var head = 0
-    typealias Done = (output: Result<(output: [UInt8], crc: uLong), Error>, length: Int)
+    typealias Done = (output: Result<(output: Data, crc: uLong), Error>, length: Int)
     private var results: [Int: Done] = [:]
     private var stopping = false
 
@@ -206,7 +222,7 @@ final class DeflatePool: @unchecked Sendable {
             cond.unlock()
             let r: Done
             if let deflater {
-                r = (Result { try deflater.run(job) }, job.input.count)
+                r = (Result { try deflater.run(job) }, job.count)
             } else {
                 r = (.failure(ArchiveError.zlib(context: "parallel gzip", code: Z_MEM_ERROR, message: "cannot start deflate")), 0)
             }

@@ -79,14 +79,24 @@ public struct Sandbox: Sendable {
                 a += merge(rel: d, base: Self.isRealDirectory(p) ? p : nil, aliases: aliases, top: true)
             }
         }
+        let layerEtc = layers.filter { Self.isRealDirectory("\($0)/etc") }
         if toolchain.isHost {
-            a += ["--dir", "/etc"]
+            // A few host files; the layers' /etc entries (config files of packages under test) beside them.
+            a += layerEtc.isEmpty ? ["--dir", "/etc"] : ["--tmpfs", "/etc"]
+            var taken = Set<String>()
             for e in Toolchain.hostEtcEntries where fm.fileExists(atPath: "/etc/\(e)") {
                 if e.contains("/") { a += ["--dir", "/etc/" + (e as NSString).deletingLastPathComponent] }
                 a += ["--ro-bind", "/etc/\(e)", "/etc/\(e)"]
+                taken.insert(String(e.split(separator: "/")[0]))
             }
+            for l in layerEtc.reversed() {
+                for n in ((try? fm.contentsOfDirectory(atPath: "\(l)/etc")) ?? []).sorted() where taken.insert(n).inserted {
+                    a += ["--symlink", staged("\(l)/etc/\(n)"), "/etc/\(n)"]
+                }
+            }
+            if !layerEtc.isEmpty { a += ["--remount-ro", "/etc"] }
         } else if fm.fileExists(atPath: "\(root)/etc") {
-            a += ["--ro-bind", "\(root)/etc", "/etc"]
+            a += merge(rel: "etc", base: "\(root)/etc", aliases: [:], top: true)
         }
         a += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/var", "--tmpfs", "/var/tmp"]
         a += ["--bind", workspace, SandboxPaths.workspace]

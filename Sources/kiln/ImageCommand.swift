@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import KilnAttest
 import KilnCore
+import KilnCrypto
 import KilnImage
 
 struct ImageCommand: ParsableCommand {
@@ -35,7 +37,19 @@ struct ImageCommand: ParsableCommand {
     @Option(name: .long, help: "Compression threads (0 = one per core; output bytes do not depend on it).")
     var threads: Int = 0
 
+    @Option(name: .long, help: "Sign each variant and attach its SBOM and SLSA provenance with this ECDSA P-256 key (as `kiln sign` does).")
+    var signKey: String?
+
+    @Option(name: .long, help: "With --sign-key: SBOM formats to attach and write (spdx, cyclonedx or both).")
+    var sbomFormat: String = "both"
+
     func run() throws {
+        // Fail on a bad key or format before building anything.
+        let signer = try signKey.map { try SigningKeys.loadPrivate(path: $0) }
+        guard let format = SBOMFormat(rawValue: sbomFormat) else {
+            throw KilnMessage("--sbom-format \(sbomFormat): expected spdx, cyclonedx or both")
+        }
+        let started = Int64(Date().timeIntervalSince1970)
         let cfg = try ImageConfig.load(path: config)
         for w in cfg.warnings { FileHandle.standardError.write(Data("kiln: warning: \(w)\n".utf8)) }
         var opts = ImageBuildOptions()
@@ -56,5 +70,31 @@ struct ImageCommand: ParsableCommand {
         let results = try builder.build(out: dest)
         Progress.shared.log("wrote \(dest)")
         for r in results { print("\(r.tag) \(r.manifest.digest)") }
+        guard let signer else { return }
+        let finished = Int64(Date().timeIntervalSince1970)
+        let configSHA256 = try Digest.hashFile(.sha256, path: config).hexString
+        var apkDigests: [String: String] = [:]   // .apk location -> sha256 (a package shared by variants is hashed once)
+        for r in results {
+            var o = AttachOptions()
+            o.tag = r.tag
+            o.imageName = cfg.imageName
+            o.variant = r.variant.rawValue
+            o.sbomFormat = format
+            o.sbomDirectory = URL(fileURLWithPath: dest).standardizedFileURL.path + "-sbom"
+            o.configName = config
+            o.configSHA256 = configSHA256
+            o.startedOn = started
+            o.finishedOn = finished
+            o.lockedPackages = try r.packages.map { p in
+                var sha: String?
+                if !p.location.isEmpty {
+                    if apkDigests[p.location] == nil { apkDigests[p.location] = try Digest.hashFile(.sha256, path: p.location).hexString }
+                    sha = apkDigests[p.location]
+                }
+                return ResolvedPackage(name: p.name, version: p.version, arch: p.arch, sha256: sha, checksum: p.checksum)
+            }
+            let a = try Attestor.attach(layout: dest, manifestDigest: r.manifest.digest, options: o, key: signer)
+            Progress.shared.log("signed \(r.tag): \(a.signatureTag ?? "-"), \(a.attestationTag ?? "-")")
+        }
     }
 }

@@ -2,6 +2,8 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import KilnAPK
+import KilnAttest
+import KilnImage
 import KilnBuild
 import KilnCore
 import KilnCrypto
@@ -29,7 +31,7 @@ struct NightlyCommand: ParsableCommand {
     @Option(name: .long, help: "Recipe directory.")
     var recipes: String = "recipes"
 
-    @Option(name: .long, help: "Image config directory (image nodes need `kiln image`; see README).")
+    @Option(name: .long, help: "Image config directory (default: <recipes>/images when it exists).")
     var images: String?
 
     @Option(name: .long, help: "Output directory.")
@@ -62,6 +64,9 @@ struct NightlyCommand: ParsableCommand {
     @Flag(name: .long, help: "Never download: every source must already be in the cache.")
     var offline = false
 
+    @Option(name: .long, help: "ECDSA key that signs the images (as `kiln sign --key`); its .pub verifies them.")
+    var imageKey: String = "keys/cosign-dev.key"
+
     func run() throws {
         do {
             try runNightly()
@@ -77,13 +82,13 @@ struct NightlyCommand: ParsableCommand {
     func runNightly() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         if let p = reproSample, !(p > 0 && p <= 100) { throw ValidationError("--repro-sample takes a percentage in (0, 100]") }
-        if images != nil {
-            throw KilnMessage("--images: image nodes are not wired into kiln nightly yet (KilnImage has not landed); run without --images")
-        }
         let outAbs = absolutePath(out)
         let tc = try resolveToolchain(toolchain)
-        let loader = RecipeCatalogLoader(directory: recipes, arch: arch, toolchain: tc, pipelineDirectories: pipelineDir,
-                                         cacheFile: outAbs + "/nightly/catalog-cache.json")
+        let recipeLoader = RecipeCatalogLoader(directory: recipes, arch: arch, toolchain: tc, pipelineDirectories: pipelineDir,
+                                               cacheFile: outAbs + "/nightly/catalog-cache.json")
+        // Images: --images DIR, or <recipes>/images when it exists.
+        let imageDir = images ?? (FileManager.default.fileExists(atPath: recipes + "/images") ? recipes + "/images" : nil)
+        let loader: CatalogLoader = imageDir.map { CombinedCatalog([recipeLoader, ImageCatalogLoader(directory: $0)]) } ?? recipeLoader
         var options = NightlyOptions(outputRoot: outAbs)
         options.jobs = jobs
         options.keepGoing = keepGoing
@@ -95,12 +100,18 @@ struct NightlyCommand: ParsableCommand {
             print(try runner.plan().render(), terminator: "")
             return
         }
-        let executor = RecipeNodeExecutor(arch: arch, toolchain: tc, pipelineDirectories: pipelineDir, download: !offline,
-                                          signer: SignerBox(packaging.noPackage ? nil : try packaging.signer()),
-                                          repository: packaging.repository.map(absolutePath) ?? outAbs + "/packages",
-                                          distro: packaging.distro, supplier: packaging.supplier)
+        let recipeExecutor = RecipeNodeExecutor(arch: arch, toolchain: tc, pipelineDirectories: pipelineDir, download: !offline,
+                                                signer: SignerBox(packaging.noPackage ? nil : try packaging.signer()),
+                                                repository: packaging.repository.map(absolutePath) ?? outAbs + "/packages",
+                                                distro: packaging.distro, supplier: packaging.supplier)
+        let imageExecutor = ImageNodeExecutor(repository: recipeExecutor.repository,
+                                              packageKey: absolutePath(packaging.signingKey) + ".pub",
+                                              imageKey: absolutePath(imageKey))
+        let executor = ClosureExecutor { ctx in
+            ctx.node.kind == .image ? try imageExecutor.execute(ctx) : try recipeExecutor.execute(ctx)
+        }
         let repoAbs = packaging.repository.map(absolutePath) ?? outAbs + "/packages"
-        let signerBox = executor.signer
+        let signerBox = recipeExecutor.signer
         let verifier: ReproVerifier = { node, _, logPath in
             guard let payload = node.payload as? RecipeNodePayload, let signer = signerBox.signer else {
                 throw KilnMessage("\(node.id): only packaged recipe nodes can be re-verified")
@@ -219,5 +230,53 @@ struct RecipeNodeExecutor: NodeExecutor {
         guard let d = FileManager.default.contents(atPath: from) else { return }
         try? FileManager.default.createDirectory(atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: to, contents: d + Data("(build log: \(from))\n".utf8))
+    }
+}
+
+/// Assembles, signs and verifies one image config exactly as `kiln image`, `kiln sign` and
+/// `kiln verify` do: both variants into `<out>/images/<name>/` from the nightly repository.
+struct ImageNodeExecutor: NodeExecutor {
+    var repository: String
+    var packageKey: String
+    var imageKey: String
+
+    func execute(_ ctx: NodeContext) throws -> NodeOutcome {
+        guard let payload = ctx.node.payload as? ImageNodePayload else { throw KilnMessage("\(ctx.node.file): not an image node") }
+        var log = "kiln nightly: image \(payload.configPath)\n"
+        defer { _ = FileManager.default.createFile(atPath: ctx.logPath, contents: Data(log.utf8)) }
+        let cfg = try ImageConfig.load(path: payload.configPath)
+        var opts = ImageBuildOptions()
+        opts.repositories = [repository]
+        if FileManager.default.fileExists(atPath: packageKey) { opts.extraKeys = [packageKey] }
+        opts.variants = ImageVariant.allCases
+        let builder = ImageBuilder(config: cfg, options: opts)
+        let dest = "\(ctx.outputRoot)/images/\(cfg.imageName)"
+        let results = try builder.build(out: dest)
+        for r in results { log += "built \(r.tag) \(r.manifest.digest)\n" }
+        // sign (cosign-style signature + attestations), then verify offline
+        guard FileManager.default.fileExists(atPath: imageKey) else {
+            throw KilnMessage("image signing key \(imageKey) is missing: run `make keys` or pass --image-key")
+        }
+        let key = try SigningKeys.loadPrivate(path: imageKey)
+        let layout = try KilnAttest.OCILayout(path: dest)
+        for t in try Attestor.targets(layout: layout, tag: nil) {
+            var o = AttachOptions()
+            o.tag = t.tag
+            o.configName = payload.configPath
+            o.configSHA256 = try Digest.sha256Hex(try Data(contentsOf: URL(fileURLWithPath: payload.configPath)))
+            o.sbomDirectory = dest + "-sbom"
+            let r = try Attestor.attach(layout: dest, manifestDigest: t.descriptor.digest, options: o, key: key)
+            log += "signed \(t.tag ?? t.descriptor.digest) → \(r.signatureTag ?? "-")\n"
+        }
+        var v = Verifier(layout: try KilnAttest.OCILayout(path: dest), tag: nil, key: try key.publicKey) { c in
+            log += "verify \(c.ok ? "ok " : "FAIL") \(c.check): \(c.detail)\n"
+        }
+        v.imageVerified = { _ in }
+        _ = try v.run()
+        let outputs = results.map { r in
+            OutputRecord(kind: "image:\(r.variant.rawValue)", path: "images/\(cfg.imageName)", digest: r.manifest.digest,
+                         size: r.layers.reduce(0) { $0 + $1.descriptor.size }, version: r.tag)
+        }
+        return NodeOutcome(outputs: outputs, version: cfg.version)
     }
 }

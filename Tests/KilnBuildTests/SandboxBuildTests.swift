@@ -94,6 +94,9 @@ final class SandboxBuildTests: XCTestCase {
               echo "${{vars.underscored}} $GREETING ${{build.variant}} $SOURCE_DATE_EPOCH" > ${{targets.destdir}}/usr/share/hello/info
         \(extraSteps)
           - uses: strip
+          - runs: |
+              mkdir -p ${{targets.destdir}}/etc
+              echo "greeting = hi" > ${{targets.destdir}}/etc/hello.conf
         subpackages:
           - name: ${{package.name}}-dev
             description: headers for ${{package.name}}
@@ -221,7 +224,7 @@ final class SandboxBuildTests: XCTestCase {
               umask > ${{targets.destdir}}/umask
               hostname > ${{targets.destdir}}/hostname 2>/dev/null || cat /proc/sys/kernel/hostname > ${{targets.destdir}}/hostname
               ls / | sort | tr '\\n' ' ' > ${{targets.destdir}}/rootdirs
-              ls /etc | sort | tr '\\n' ' ' > ${{targets.destdir}}/etc
+              ls /etc | sort | tr '\\n' ' ' > ${{targets.destdir}}/etc-list
         """)
         setenv("KILN_TEST_LEAK", "secret", 1)
         defer { unsetenv("KILN_TEST_LEAK") }
@@ -235,7 +238,7 @@ final class SandboxBuildTests: XCTestCase {
         XCTAssertTrue(env.contains("SOURCE_DATE_EPOCH=1700000000\n"))
         XCTAssertEqual(try String(contentsOfFile: "\(r.package.tree)/umask", encoding: .utf8), "0022\n")
         XCTAssertEqual(try String(contentsOfFile: "\(r.package.tree)/hostname", encoding: .utf8), "kiln\n")
-        let etc = try String(contentsOfFile: "\(r.package.tree)/etc", encoding: .utf8)
+        let etc = try String(contentsOfFile: "\(r.package.tree)/etc-list", encoding: .utf8)
         XCTAssertFalse(etc.contains("shadow"), "host /etc must not be visible: \(etc)")
         XCTAssertFalse(etc.contains("hostname"), etc)
         let roots = try String(contentsOfFile: "\(r.package.tree)/rootdirs", encoding: .utf8)
@@ -367,6 +370,9 @@ final class SandboxBuildTests: XCTestCase {
                     test -f /usr/include/greet.h
                     test -x /bin/hello
                     ! touch /usr/bin/kiln-test-escape
+                    grep -x "greeting = hi" /etc/hello.conf
+                    ! touch /etc/kiln-test-escape
+                    test -f /etc/passwd
                 - uses: test/from-another-distro
 
             """

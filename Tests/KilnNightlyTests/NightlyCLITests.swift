@@ -31,7 +31,7 @@ final class NightlyCLITests: XCTestCase {
 
     func setup(_ recipes: [String: String]) throws -> Env {
         let dir = try TestSupport.temporaryDirectory(self)
-        try FileManager.default.createDirectory(atPath: dir + "/recipes", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/recipes/images", withIntermediateDirectories: true)
         for (n, t) in recipes { try AtomicFile.write(t, to: "\(dir)/recipes/\(n).yaml") }
         let k = try TestSupport.kiln(["keygen", "--type", "rsa", "--out", dir + "/k"])
         XCTAssertEqual(k.status, 0, k.err)
@@ -143,5 +143,43 @@ final class NightlyCLITests: XCTestCase {
         let rep = try latestReport(e)
         XCTAssertEqual(Set(rep.nodes.filter { $0.status == .unchanged }.map(\.id)), done)
         XCTAssertEqual(rep.summary.built, 6 - done.count)
+    }
+
+    func testImagesAreAssembledSignedAndVerifiedAfterTheirPackages() throws {
+        let e = try setup(["lib": Self.recipe("lib"), "app": Self.recipe("app", deps: ["lib"]),
+                           "openssl-fips-provider": Self.recipe("openssl-fips-provider"),
+                           "openssl-config-fips": Self.recipe("openssl-config-fips")])
+        try AtomicFile.write("contents:\n  packages:\n    - app\nentrypoint:\n  command: /bin/true\narchs: [x86_64]\n",
+                             to: e.dir + "/recipes/images/svc.yaml")
+        let k = try TestSupport.kiln(["keygen", "--type", "ecdsa", "--out", e.dir + "/ec"])
+        XCTAssertEqual(k.status, 0, k.err)
+        let args = ["--image-key", e.dir + "/ec.key"]
+        var r = try nightly(e, args)
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        var rep = try latestReport(e)
+        let img = try XCTUnwrap(rep.nodes.first { $0.id == "image:svc" })
+        XCTAssertEqual(img.status, .built)
+        XCTAssertEqual(Set(img.outputs.map(\.kind)), ["image:standard", "image:fips"])
+        XCTAssertTrue(img.outputs.allSatisfy { $0.digest.hasPrefix("sha256:") && $0.path == "images/svc" })
+        // packages before the image
+        let appEnd = try XCTUnwrap(rep.nodes.first { $0.id == "app" }?.end)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(img.start), appEnd)
+        let log = try String(contentsOfFile: "\(e.out)/reports/\(rep.runID)/\(img.log!)", encoding: .utf8)
+        XCTAssertTrue(log.contains("verify ok  signature svc:"), log)
+        XCTAssertFalse(log.contains("FAIL"), log)
+        // the layout verifies with `kiln verify` too
+        let v = try TestSupport.kiln(["verify", e.out + "/images/svc", "--key", e.dir + "/ec.pub"])
+        XCTAssertEqual(v.status, 0, v.out + v.err)
+
+        r = try nightly(e, args)
+        XCTAssertTrue(r.out.contains(": 0 built, 5 unchanged"), r.out)
+        // a package the image installs changes at runtime level only (lib is a build dep of app):
+        // app is rebuilt, and so is the image that installs it
+        try AtomicFile.write(Self.recipe("lib", note: "v2"), to: e.dir + "/recipes/lib.yaml")
+        r = try nightly(e, args)
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        rep = try latestReport(e)
+        XCTAssertEqual(Set(rep.nodes.filter { $0.status == .built }.map(\.id)), ["lib", "app", "image:svc"])
+        XCTAssertEqual(rep.nodes.first { $0.id == "image:svc" }?.reasons, ["dependency app changed"])
     }
 }
