@@ -23,18 +23,18 @@ echo "tree: $TREE ($(du -sm "$TREE" | cut -f1) MB, $(find "$TREE" | wc -l) entri
 # Warm the page cache so every contender reads from memory.
 tar -cf - "$TREE" >/dev/null 2>&1 || true
 
-t() { local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N); awk "BEGIN{print $e - $s}"; }
+t() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); awk "BEGIN{print $e - $s}"; }
 
-K1=$(t "$KILN" layer "$TREE" -o "$WORK/kiln1.tar.gz" --source-date-epoch 0 --level 6 >/dev/null)
-K2=$(t "$KILN" layer "$TREE" -o "$WORK/kiln2.tar.gz" --source-date-epoch 0 --level 6 --threads 1 >/dev/null)
+K1=$(t "$KILN" layer "$TREE" -o "$WORK/kiln1.tar.gz" --source-date-epoch 0 --level 6)
+K2=$(t "$KILN" layer "$TREE" -o "$WORK/kiln2.tar.gz" --source-date-epoch 0 --level 6 --threads 1)
 TG=$(t bash -c "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C '$TREE' -cf - . | gzip -6 -n > '$WORK/tar.tar.gz'")
 UM=""
 if command -v umoci >/dev/null; then
     umoci init --layout "$WORK/oci" >/dev/null
     umoci new --image "$WORK/oci:bench" >/dev/null
-    UM=$(t umoci insert --rootless --image "$WORK/oci:bench" "$TREE" /tree >/dev/null)
+    UM=$(t umoci insert --rootless --image "$WORK/oci:bench" "$TREE" /tree)
 fi
-K3=$(t "$KILN" layer "$TREE" -o "$WORK/kiln3.tar.gz" --source-date-epoch 0 --level 6 >/dev/null)
+K3=$(t "$KILN" layer "$TREE" -o "$WORK/kiln3.tar.gz" --source-date-epoch 0 --level 6)
 
 s1=$(sha256sum < "$WORK/kiln1.tar.gz" | cut -c1-64); s2=$(sha256sum < "$WORK/kiln2.tar.gz" | cut -c1-64); s3=$(sha256sum < "$WORK/kiln3.tar.gz" | cut -c1-64)
 same=no; [ "$s1" = "$s2" ] && [ "$s1" = "$s3" ] && same=yes
