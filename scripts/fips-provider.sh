@@ -7,8 +7,11 @@ DIR="$OUT/fips"
 if [ -f "$DIR/fips.so" ] && [ -f "$DIR/fipsmodule.cnf" ] && [ -f "$DIR/openssl-fips.cnf" ]; then
     echo "fips-provider: $DIR is ready"; exit 0
 fi
-"$KILN" build --toolchain debian --offline --out "$OUT" recipes/openssl-fips-provider.yaml
-TREE=$(ls -d "$OUT"/trees/*/openssl-fips-provider | head -1)
+TREE=$(ls -d "$OUT"/trees/*/openssl-fips-provider 2>/dev/null | head -1 || true)
+if [ -z "$TREE" ] || [ ! -f "$TREE/usr/lib/ossl-modules/fips.so" ]; then
+    "$KILN" build --toolchain debian --offline --no-package --out "$OUT" recipes/openssl-fips-provider.yaml
+    TREE=$(ls -d "$OUT"/trees/*/openssl-fips-provider | head -1)
+fi
 mkdir -p "$DIR"
 ABS=$(cd "$DIR" && pwd)
 cp "$TREE/usr/lib/ossl-modules/fips.so" "$DIR/.fips.so.tmp" && mv "$DIR/.fips.so.tmp" "$DIR/fips.so"
