@@ -159,7 +159,12 @@ public struct Sandbox: Sendable {
             let fromLayers = dirs.map { "\($0)/\(name)" }.filter(Self.exists)
             let baseChild = base.map { "\($0)/\(name)" }.flatMap { Self.exists($0) ? $0 : nil }
             if let last = fromLayers.last {
-                if !Self.isRealDirectory(last) || (fromLayers.count == 1 && baseChild == nil) {
+                if let target = try? fm.destinationOfSymbolicLink(atPath: last) {
+                    // A layer's symlink is installed as itself, as apk would: its target resolves in the
+                    // merged root, so `libz.so -> libz.so.1.2.13` (zlib-dev) finds the library that
+                    // another layer (zlib) brings; a link to the staged copy would dangle.
+                    a += ["--symlink", target, "/\(child)"]
+                } else if !Self.isRealDirectory(last) || (fromLayers.count == 1 && baseChild == nil) {
                     a += ["--symlink", staged(last), "/\(child)"]        // the last layer wins
                 } else {
                     let baseDir = baseChild.flatMap { Self.isRealDirectory($0) ? $0 : nil }

@@ -489,6 +489,57 @@ final class SandboxBuildTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/usr/include/greet.h"), "the host must not have it")
     }
 
+    /// A -dev layer's relative `libgreet.so -> libgreet.so.1` link must find the library that the
+    /// runtime package (another layer) brings, as in an installed root (curl against zlib-dev + zlib).
+    func testRelativeLinkInOneLayerResolvesIntoAnother() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        try AtomicFile.write("""
+        package:
+          name: libshgreet
+          version: "1"
+        pipeline:
+          - runs: |
+              printf 'void greet(void);\\n' > greet.h
+              printf '#include <stdio.h>\\nvoid greet(void){puts("greetings from a shared kiln library");}\\n' > greet.c
+              cc -shared -fPIC -Wl,-soname,libshgreet.so.1 greet.c -o libshgreet.so.1
+              install -D -m 644 greet.h ${{targets.destdir}}/usr/include/shgreet.h
+              install -D -m 755 libshgreet.so.1 ${{targets.destdir}}/usr/lib/libshgreet.so.1
+              ln -s libshgreet.so.1 ${{targets.destdir}}/usr/lib/libshgreet.so
+        subpackages:
+          - name: libshgreet-dev
+            pipeline:
+              - uses: split/dev
+
+        """, to: "\(dir)/libshgreet.yaml")
+        try AtomicFile.write("""
+        package:
+          name: shapp
+          version: "1"
+        environment:
+          contents:
+            packages: [build-base, libshgreet-dev, libshgreet]
+        pipeline:
+          - runs: |
+              ls -l /usr/lib/libshgreet.so
+              printf '#include <shgreet.h>\\nint main(void){greet();return 0;}\\n' > main.c
+              cc main.c -lshgreet -o shapp
+              ./shapp > ${{targets.destdir}}/greeting
+
+        """, to: "\(dir)/shapp.yaml")
+        var results: [BuildResult] = []
+        for name in ["libshgreet", "shapp"] {
+            var req = BuildRequest(recipePath: "\(dir)/\(name).yaml", outputDirectory: "\(dir)/out", arch: "x86_64")
+            req.sourceDateEpoch = 0
+            results.append(try Builder(progress: quiet).build(req))
+        }
+        let dev = "\(dir)/out/trees/x86_64/libshgreet-dev/usr/lib/libshgreet.so"
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: dev), "libshgreet.so.1", "the link is in the -dev tree")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/out/trees/x86_64/libshgreet-dev/usr/lib/libshgreet.so.1"))
+        XCTAssertEqual(Set(results[1].installedFromRepository), ["libshgreet-dev", "libshgreet"])
+        XCTAssertEqual(try String(contentsOfFile: "\(results[1].package.tree)/greeting", encoding: .utf8),
+                       "greetings from a shared kiln library\n")
+    }
+
     func testDependencyOrder() throws {
         let p = RecipeParser()
         let a = try p.parse(text: "package: {name: app, version: 1}\nenvironment: {contents: {packages: [libfoo-dev]}}\n", file: "a.yaml").recipe
