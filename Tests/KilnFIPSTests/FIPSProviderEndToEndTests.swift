@@ -127,19 +127,21 @@ final class FIPSProviderEndToEndTests: XCTestCase {
         XCTAssertFalse(providers.out.contains("FIPS"), providers.out)
     }
 
-    /// KILN_TEST_FULL: the FIPS variant of curl links kiln's libcrypto.so.3 and the log proves the
-    /// host's OpenSSL (3.0.19 headers, /usr/lib/x86_64-linux-gnu/libcrypto.so.3) was never visible.
+    /// KILN_TEST_FULL: the FIPS variant of curl links kiln's libcrypto.so.3 and kiln's zlib, and the log
+    /// proves the host's OpenSSL (3.0.19 headers, /usr/lib/x86_64-linux-gnu/libcrypto.so.3) was never visible.
     func testFIPSVariantOfCurlLinksKilnsOpenSSL() throws {
         guard ProcessInfo.processInfo.environment["KILN_TEST_FULL"] == "1" else {
             throw XCTSkip("curl FIPS-variant build runs with KILN_TEST_FULL=1 (make test-full)")
         }
         let (out, toolchain) = try built()
-        // openssl-dev etc. come from the trees built above; add the CA bundle the recipe wants.
-        let r = try TestSupport.kiln(["build", "--toolchain", toolchain, "--offline", "--out", out, "--variant", "fips",
-                                      "--source-cache", repo + "/out/sources", "--source-date-epoch", Self.epoch,
-                                      "--no-package", "recipes/ca-certificates.yaml", "recipes/curl.yaml"],
-                                     environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "CI": "1"],
-                                     cwd: repo)
+        // openssl-dev etc. come from the trees built above; add the CA bundle and zlib the recipe wants
+        // (standard builds: they have no fips option, and `--variant fips` refuses such recipes).
+        let env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "CI": "1"]
+        let common = ["--toolchain", toolchain, "--offline", "--out", out, "--source-cache", repo + "/out/sources",
+                      "--source-date-epoch", Self.epoch, "--no-package"]
+        let deps = try TestSupport.kiln(["build"] + common + ["recipes/ca-certificates.yaml", "recipes/zlib.yaml"], environment: env, cwd: repo)
+        XCTAssertEqual(deps.status, 0, String(deps.err.suffix(4000)))
+        let r = try TestSupport.kiln(["build"] + common + ["--variant", "fips", "recipes/curl.yaml"], environment: env, cwd: repo)
         XCTAssertEqual(r.status, 0, String(r.err.suffix(4000)))
         let logs = try FileManager.default.contentsOfDirectory(atPath: out + "/logs").filter { $0.hasPrefix("curl-fips-") }
         let log = try String(contentsOfFile: out + "/logs/" + XCTUnwrap(logs.first), encoding: .utf8)
@@ -148,7 +150,11 @@ final class FIPSProviderEndToEndTests: XCTestCase {
         XCTAssertTrue(lines.contains("\"OpenSSL 3.0.22"), "kiln's headers: \(lines)")
         XCTAssertFalse(lines.contains("3.0.19"), "host OpenSSL headers visible: \(lines)")
         XCTAssertFalse(lines.contains("x86_64-linux-gnu/libcrypto"), "host libcrypto visible: \(lines)")
-        XCTAssertTrue(lines.contains("ldd \tlibcrypto.so.3 => /usr/lib/libcrypto.so.3") || lines.contains("libcrypto.so.3 => /usr/lib/libcrypto.so.3"), lines)
+        // the root has no libcrypto of its own; /lib is the root's link to usr/lib
+        XCTAssertTrue(lines.contains("libcrypto.so.3 => /usr/lib/libcrypto.so.3") || lines.contains("libcrypto.so.3 => /lib/libcrypto.so.3"), lines)
+        XCTAssertTrue(lines.contains("NEEDED") && lines.contains("[libz.so.1]"), "libcurl links zlib: \(lines)")
+        let zlib = log.split(separator: "\n").filter { $0.hasPrefix("kiln-zlib:") }.joined(separator: "\n")
+        XCTAssertTrue(zlib.contains("/usr/lib/libz.so.1.2.13 (#define ZLIB_VERSION \"1.2.13\")"), "kiln's zlib-dev + zlib layers: \(zlib)")
         let tree = out + "/trees/x86_64/libcurl4-fips"
         XCTAssertTrue(FileManager.default.fileExists(atPath: tree + "/usr/lib/libcurl.so.4"))
         let result = try String(contentsOfFile: out + "/trees/x86_64/curl-fips.build.json", encoding: .utf8)
