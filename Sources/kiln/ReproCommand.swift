@@ -243,7 +243,14 @@ private func reproduceRecipeInner(recipePath: String, variant: String?, outputRo
                                   variations: ReproVariations, env: BuildEnvironmentVariation, toolchain: Toolchain,
                                   signer: APKSigner, distro: String, supplier: String?, diffoscope: Bool,
                                   published: [String: String]?, logPath: String?) throws -> (outcome: ReproOutcome, directory: String) {
-    let builder = Builder(progress: Progress(quiet: true))
+    // Build-time packages kiln built (environment.contents.packages: openssl-dev, zlib-dev, ...) come
+    // from the published packages' repository, verified with the signing key, as `kiln build` takes
+    // them; without this the rebuild would look in its own empty work directory and fall back to the
+    // toolchain root (a different build, or none).
+    var ring = APKKeyring()
+    ring.add(name: signer.keyName, key: try signer.key.publicKey)
+    let depsRepository = publishedRepository ?? "\(outputRoot)/packages"
+    let builder = Builder(progress: Progress(quiet: true), installer: APKBuildInstaller(repository: depsRepository, keyring: ring))
     let recipe = try builder.load(recipePath, lenient: false, variant: variant)
     let label = recipe.package.name + (variant.map { "@\($0)" } ?? "")
     let dir = "\(outputRoot)/repro/\(recipe.package.name)\(variant.map { "-\($0)" } ?? "")"
