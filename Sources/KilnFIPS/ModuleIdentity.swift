@@ -99,6 +99,17 @@ public enum FIPSModuleStamper {
         let id = FIPSModuleIdentity(classification: c, package: package, version: version, sourceURI: src.uri,
                                     sourceSHA256: src.sha256, buildEpoch: buildEpoch, registry: registry)
         let path = "\(packageRoot)/\(FIPSModuleIdentity.packagePath)"
+        // Directories this adds are 0755 whatever kiln's umask (`kiln repro` varies it), like the
+        // sandbox's umask 022 makes the rest of the tree.
+        var dirs: [String] = []
+        var d = (path as NSString).deletingLastPathComponent
+        while d.count > packageRoot.count && !FileManager.default.fileExists(atPath: d) {
+            dirs.insert(d, at: 0); d = (d as NSString).deletingLastPathComponent
+        }
+        for dir in dirs {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+            chmod(dir, 0o755)
+        }
         try AtomicFile.write(try id.json(), to: path)
         // Same timestamps as the rest of the tree (SOURCE_DATE_EPOCH).
         var ts = [timespec(tv_sec: Int(buildEpoch), tv_nsec: 0), timespec(tv_sec: Int(buildEpoch), tv_nsec: 0)]

@@ -198,6 +198,7 @@ struct RecipeNodeExecutor: NodeExecutor {
             throw f
         }
         copyLog(result.log, to: ctx.logPath)
+        try stampFIPSModules(result, progress: Progress(quiet: true))   // as kiln build does before packaging
         var outputs: [OutputRecord] = [], provides: [String] = [], depends: [String] = []
         if let signer = signer.signer {
             for m in result.packages {

@@ -270,6 +270,7 @@ private func reproduceRecipeInner(recipePath: String, variant: String?, outputRo
         throw f
     }
     if let logPath, let d = FileManager.default.contents(atPath: result.log) { try? AtomicFile.write(d, to: logPath) }
+    try stampFIPSModules(result, progress: Progress(quiet: true))   // as kiln build does before packaging
     let repo = publishedRepository ?? (variant.map { "\(outputRoot)/variants/\($0)/packages" } ?? "\(outputRoot)/packages")
     let rebuiltRepo = "\(dir)/rebuilt"
     var pairs: [ReproPair] = []

@@ -103,9 +103,17 @@ final class ModuleRegistryTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/" + FIPSModuleIdentity.packagePath))
         try FileManager.default.createDirectory(atPath: dir + "/usr/lib/ossl-modules", withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: dir + "/" + FIPSModuleIdentity.modulePath, contents: Data([0x7f]))
-        let id = try XCTUnwrap(try FIPSModuleStamper.stamp(
+        // kiln repro runs kiln with umask 0002: the directories the stamp adds must still be 0755.
+        let oldMask = umask(0o002)
+        let stamped = Result { try FIPSModuleStamper.stamp(
             packageRoot: dir, package: "openssl-fips-provider", version: "3.0.22",
-            sources: [("https://x/openssl-3.0.22.tar.gz", Self.sha3022)], buildEpoch: today, registry: r))
+            sources: [("https://x/openssl-3.0.22.tar.gz", Self.sha3022)], buildEpoch: today, registry: r) }
+        umask(oldMask)
+        let id = try XCTUnwrap(try stamped.get())
+        for d in ["usr/share", "usr/share/kiln"] {
+            let mode = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: "\(dir)/\(d)")[.posixPermissions] as? Int)
+            XCTAssertEqual(mode, 0o755, d)
+        }
         XCTAssertEqual(id.label, .fipsCapable)
         XCTAssertNil(id.certificate)
         let back = try XCTUnwrap(try FIPSModuleIdentity.read(root: dir))
