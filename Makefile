@@ -79,7 +79,7 @@ sources: build
 fips-provider: toolchain sources
 	scripts/fips-provider.sh $(BIN) $(OUT)
 
-test: deps venv browser-deps toolchain sources
+test: deps venv browser-deps toolchain sources keys
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
 
