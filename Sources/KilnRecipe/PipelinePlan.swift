@@ -298,9 +298,6 @@ public struct PipelineExpander {
                                   + "or -1 (kiln's mirror is always complete, so depth does not change the checkout)")
             }
             let picks = try CherryPick.parse(input("cherry-picks") ?? "", at: withAt["cherry-picks"] ?? at)
-            if !picks.isEmpty && input("expected-commit") == nil {
-                throw RecipeError(.missingInput, at, "git-checkout of \(repo): `cherry-picks` needs `expected-commit` (the picks must apply to a known tree)")
-            }
             let dest = input("destination") ?? "."
             return .gitCheckout(GitCheckoutRequest(
                 repository: repo, tag: input("tag"), branch: input("branch"), expectedCommit: input("expected-commit")?.lowercased(),
