@@ -11,7 +11,7 @@ OUT          ?= out
 # Debian packages kiln needs to build, test and demo. `make deps` installs only what is missing.
 DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch \
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils \
-                libfaketime
+                libfaketime disorderfs
 
 .PHONY: deps browser-deps build test test-full demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider demo-images
 

@@ -18,7 +18,7 @@ struct ReproCommand: ParsableCommand {
         discussion: """
         kiln repro RECIPE rebuilds the recipe's packages from the same inputs in a fresh workspace,
         with the environment varied (--vary: build-path, time, umask, timezone, locale, hostname,
-        user, cpus; default all), and compares each with the published one (default: the local
+        domain, user, cpus, dir-order; default all), and compares each with the published one (default: the local
         repository <out>/packages, or --against REPO): first by digest, then entry by entry
         (only-on-one-side, mode, owner, mtime, size, link target, content digest), with a unified
         diff of the first lines of differing text files, the ELF sections that differ, and the first
