@@ -116,6 +116,13 @@ public struct Sandbox: Sendable {
         return lstat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// The target of the symlink at `p`, or nil when `p` is not a symlink.
+    static func symlinkTarget(_ p: String) -> String? {
+        var st = stat()
+        guard lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK else { return nil }
+        return try? FileManager.default.destinationOfSymbolicLink(atPath: p)
+    }
+
     static func exists(_ p: String) -> Bool {
         var st = stat()
         return lstat(p, &st) == 0
@@ -160,7 +167,12 @@ public struct Sandbox: Sendable {
             let fromLayers = dirs.map { "\($0)/\(name)" }.filter(Self.exists)
             let baseChild = base.map { "\($0)/\(name)" }.flatMap { Self.exists($0) ? $0 : nil }
             if let last = fromLayers.last {
-                if !Self.isRealDirectory(last) || (fromLayers.count == 1 && baseChild == nil) {
+                if let target = Self.symlinkTarget(last) {
+                    // A package's own symlink keeps its target, so a relative one (libcrypto.so ->
+                    // libcrypto.so.3) resolves in the merged directory, where its target may come
+                    // from another package's layer.
+                    a += ["--symlink", target, "/\(child)"]
+                } else if !Self.isRealDirectory(last) || (fromLayers.count == 1 && baseChild == nil) {
                     a += ["--symlink", staged(last), "/\(child)"]        // the last layer wins
                 } else {
                     let baseDir = baseChild.flatMap { Self.isRealDirectory($0) ? $0 : nil }

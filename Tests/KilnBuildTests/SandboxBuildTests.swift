@@ -489,6 +489,56 @@ final class SandboxBuildTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/usr/include/greet.h"), "the host must not have it")
     }
 
+    /// A -dev package's relative symlink (libgreet.so -> libgreet.so.1) resolves in the merged
+    /// /usr/lib although its target comes from another package's layer (the libcrypto.so case).
+    func testRelativeSymlinkAcrossPackagesResolves() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        try AtomicFile.write("""
+        package:
+          name: libgreet
+          version: "1"
+        pipeline:
+          - runs: |
+              printf 'void greet(void);\\n' > greet.h
+              printf '#include <stdio.h>\\nvoid greet(void){puts("hello from a shared kiln library");}\\n' > greet.c
+              cc -shared -fPIC -Wl,-soname,libgreet.so.1 greet.c -o libgreet.so.1
+              install -D -m 644 greet.h ${{targets.destdir}}/usr/include/greet.h
+              install -D -m 755 libgreet.so.1 ${{targets.destdir}}/usr/lib/libgreet.so.1
+              ln -s libgreet.so.1 ${{targets.destdir}}/usr/lib/libgreet.so
+        subpackages:
+          - name: libgreet-dev
+            pipeline:
+              - uses: split/dev
+
+        """, to: "\(dir)/libgreet.yaml")
+        try AtomicFile.write("""
+        package:
+          name: app
+          version: "2"
+        environment:
+          contents:
+            packages: [build-base, libgreet, libgreet-dev]
+        pipeline:
+          - runs: |
+              test -L /usr/lib/libgreet.so && test -e /usr/lib/libgreet.so
+              printf '#include <greet.h>\\nint main(void){greet();return 0;}\\n' > main.c
+              cc main.c -lgreet -o app
+              install -D -m 755 app ${{targets.destdir}}/usr/bin/app
+
+        """, to: "\(dir)/app.yaml")
+        var results: [BuildResult] = []
+        for name in ["libgreet", "app"] {
+            var req = BuildRequest(recipePath: "\(dir)/\(name).yaml", outputDirectory: "\(dir)/out", arch: "x86_64")
+            req.sourceDateEpoch = 0
+            results.append(try Builder(progress: quiet).build(req))
+        }
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/out/trees/x86_64/libgreet-dev/usr/lib/libgreet.so"), "libgreet.so.1")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/out/trees/x86_64/libgreet-dev/usr/lib/libgreet.so.1"))
+        let run = try Subprocess("\(results[1].package.tree)/usr/bin/app",
+                                 environment: ["LD_LIBRARY_PATH": "\(dir)/out/trees/x86_64/libgreet/usr/lib"]).run()
+        XCTAssertEqual(run.stdoutString, "hello from a shared kiln library\n", run.stderrString)
+    }
+
     func testDependencyOrder() throws {
         let p = RecipeParser()
         let a = try p.parse(text: "package: {name: app, version: 1}\nenvironment: {contents: {packages: [libfoo-dev]}}\n", file: "a.yaml").recipe
