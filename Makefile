@@ -87,12 +87,10 @@ test-full: export KILN_TEST_FULL=1
 test-full: test
 
 # First half of the demo: every recipe in recipes/ built in the pinned Debian root (sources from
-# Debian's archive via `make sources`), then the FIPS variant of each recipe that has a `fips` option.
-RECIPES      := $(wildcard recipes/*.yaml)
-FIPS_RECIPES  = $(shell grep -l '^  fips:' $(RECIPES))
-demo-packages: sources toolchain
-	$(BIN) build --toolchain debian --offline --out $(OUT) $(RECIPES)
-	$(BIN) build --toolchain debian --offline --out $(OUT) --variant fips $(FIPS_RECIPES)
+# Debian's archive via `make sources`), in both variants where a recipe has a `fips` option, in
+# dependency order — by the nightly engine, so a rerun with nothing changed rebuilds nothing.
+demo-packages: sources toolchain keys
+	$(BIN) nightly --recipes recipes --no-images --toolchain debian --offline --out $(OUT)
 
 demo: build demo-packages
 	@echo "== kiln demo"

@@ -34,6 +34,9 @@ struct NightlyCommand: ParsableCommand {
     @Option(name: .long, help: "Image config directory (default: <recipes>/images when it exists).")
     var images: String?
 
+    @Flag(name: .long, help: "Packages only: no image nodes even when <recipes>/images exists.")
+    var noImages = false
+
     @Option(name: .long, help: "Output directory.")
     var out: String = "out"
 
@@ -52,7 +55,7 @@ struct NightlyCommand: ParsableCommand {
     @Option(name: .long, help: "Re-verify this percentage of the packages built in the run (at least one) with `kiln repro`.")
     var reproSample: Double?
 
-    @Option(name: .long, help: "Toolchain root: `host` or a root directory.")
+    @Option(name: .long, help: "Toolchain root: `host`, `debian` (the pinned bookworm root) or a root directory.")
     var toolchain: String = "host"
 
     @Option(name: .long, help: "Target architecture.")
@@ -83,11 +86,12 @@ struct NightlyCommand: ParsableCommand {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         if let p = reproSample, !(p > 0 && p <= 100) { throw ValidationError("--repro-sample takes a percentage in (0, 100]") }
         let outAbs = absolutePath(out)
-        let tc = try resolveToolchain(toolchain)
+        let tc = try resolveToolchain(toolchain, out: out)
         let recipeLoader = RecipeCatalogLoader(directory: recipes, arch: arch, toolchain: tc, pipelineDirectories: pipelineDir,
                                                cacheFile: outAbs + "/nightly/catalog-cache.json")
         // Images: --images DIR, or <recipes>/images when it exists.
-        let imageDir = images ?? (FileManager.default.fileExists(atPath: recipes + "/images") ? recipes + "/images" : nil)
+        if noImages && images != nil { throw ValidationError("--no-images and --images exclude each other") }
+        let imageDir = noImages ? nil : images ?? (FileManager.default.fileExists(atPath: recipes + "/images") ? recipes + "/images" : nil)
         let loader: CatalogLoader = imageDir.map { CombinedCatalog([recipeLoader, ImageCatalogLoader(directory: $0)]) } ?? recipeLoader
         var options = NightlyOptions(outputRoot: outAbs)
         options.jobs = jobs
