@@ -167,10 +167,11 @@ final class SignerBox: @unchecked Sendable {
     init(_ s: APKSigner?) { signer = s }
 }
 
-/// Builds one recipe node exactly as `kiln build` does: sandboxed build, then a signed .apk per
-/// package in the repository and a re-signed APKINDEX. Variants build in their own output
-/// directory (`<out>/variants/<name>/`, repository `<out>/variants/<name>/packages`) so that the
-/// standard and fips builds of a recipe never share trees or package files.
+/// Builds one recipe node exactly as `kiln build` does: sandboxed build (build-time packages from
+/// the repository, as `kiln build` installs them), then a signed .apk per package in the repository
+/// and a re-signed APKINDEX. Variants build their trees in their own output directory
+/// (`<out>/variants/<name>/`) and put their packages (`-fips` names) in the same repository, as
+/// `kiln build --variant` does, so images find them.
 struct RecipeNodeExecutor: NodeExecutor {
     var arch: String
     var toolchain: Toolchain
@@ -186,14 +187,18 @@ struct RecipeNodeExecutor: NodeExecutor {
             throw KilnMessage("\(ctx.node.file): not a recipe node")
         }
         let base = payload.variant.map { "\(ctx.outputRoot)/variants/\($0)" } ?? ctx.outputRoot
-        let repo = payload.variant == nil ? repository : "\(base)/packages"
+        let repo = repository
         var req = BuildRequest(recipePath: payload.recipePath, outputDirectory: base, arch: arch)
         req.sourceCache = ctx.outputRoot + "/sources"
         req.variant = payload.variant
         req.toolchain = toolchain
         req.pipelineDirectories = pipelineDirectories
         req.download = download
-        let builder = Builder(progress: Progress(quiet: true))
+        // Packaging: build-time packages come from the repository (signature-checked), as with
+        // `kiln build`; --no-package: from the standard trees (a variant's own trees first).
+        let installer: BuildDependencyInstaller = try signer.signer.map { try APKBuildInstaller(repository: repository, signer: $0) }
+            ?? TreeDependencyInstaller(treesDirectories: ["\(base)/trees/\(arch)", "\(ctx.outputRoot)/trees/\(arch)"])
+        let builder = Builder(progress: Progress(quiet: true), installer: installer)
         let result: BuildResult
         do {
             result = try builder.build(req)

@@ -37,7 +37,7 @@ struct ReproCommand: ParsableCommand {
     @Option(name: .long, help: "Build variant (a build option of the recipe), default standard.")
     var variant: String?
 
-    @Option(name: .long, help: "Repository holding the published packages (default: <out>/packages, <out>/variants/<v>/packages for a variant).")
+    @Option(name: .long, help: "Repository holding the published packages, standard and variant (default: <out>/packages).")
     var against: String?
 
     @Option(name: .long, help: "Variations: all (default), a comma list, or all,-NAME to leave some out.")
@@ -243,7 +243,10 @@ private func reproduceRecipeInner(recipePath: String, variant: String?, outputRo
                                   variations: ReproVariations, env: BuildEnvironmentVariation, toolchain: Toolchain,
                                   signer: APKSigner, distro: String, supplier: String?, diffoscope: Bool,
                                   published: [String: String]?, logPath: String?) throws -> (outcome: ReproOutcome, directory: String) {
-    let builder = Builder(progress: Progress(quiet: true))
+    // The rebuild installs the same build-time packages the published build had: from the
+    // published repository, signature-checked (a fresh work directory has no trees of its own).
+    let repo = publishedRepository ?? "\(outputRoot)/packages"
+    let builder = Builder(progress: Progress(quiet: true), installer: try APKBuildInstaller(repository: repo, signer: signer))
     let recipe = try builder.load(recipePath, lenient: false, variant: variant)
     let label = recipe.package.name + (variant.map { "@\($0)" } ?? "")
     let dir = "\(outputRoot)/repro/\(recipe.package.name)\(variant.map { "-\($0)" } ?? "")"
@@ -263,7 +266,6 @@ private func reproduceRecipeInner(recipePath: String, variant: String?, outputRo
         throw f
     }
     if let logPath, let d = FileManager.default.contents(atPath: result.log) { try? AtomicFile.write(d, to: logPath) }
-    let repo = publishedRepository ?? (variant.map { "\(outputRoot)/variants/\($0)/packages" } ?? "\(outputRoot)/packages")
     let rebuiltRepo = "\(dir)/rebuilt"
     var pairs: [ReproPair] = []
     for m in result.packages {
