@@ -2,14 +2,17 @@
 # make fips-provider: build recipes/openssl-fips-provider.yaml in the pinned Debian root and leave
 # OUT/fips/{fips.so,fipsmodule.cnf,openssl-fips.cnf} for FIPS-mode tests (reused while present).
 set -euo pipefail
-KILN=${1:?usage: fips-provider.sh KILN OUT}; OUT=${2:?}
+# TOOLCHAIN (default debian): `host` builds only the provider with the host's compiler and runs
+# fipsinstall with the host's OpenSSL 3 CLI (no kiln-built openssl needed; what `make test` uses).
+KILN=${1:?usage: fips-provider.sh KILN OUT [TOOLCHAIN] [SOURCE_CACHE]}; OUT=${2:?}; TOOLCHAIN=${3:-debian}; SOURCES=${4:-$OUT/sources}
 DIR="$OUT/fips"
 if [ -f "$DIR/fips.so" ] && [ -f "$DIR/fipsmodule.cnf" ] && [ -f "$DIR/openssl-fips.cnf" ]; then
     echo "fips-provider: $DIR is ready"; exit 0
 fi
 TREE=$(ls -d "$OUT"/trees/*/openssl-fips-provider 2>/dev/null | head -1 || true)
 if [ -z "$TREE" ] || [ ! -f "$TREE/usr/lib/ossl-modules/fips.so" ]; then
-    "$KILN" build --toolchain debian --offline --no-package --out "$OUT" recipes/openssl-fips-provider.yaml
+    "$KILN" build --toolchain "$TOOLCHAIN" --offline --no-package --out "$OUT" --source-cache "$SOURCES" \
+        recipes/openssl-fips-provider.yaml
     TREE=$(ls -d "$OUT"/trees/*/openssl-fips-provider | head -1)
 fi
 mkdir -p "$DIR"

@@ -24,6 +24,8 @@ public final class TarWriter {
     private var pending: [TarEntry] = []
     private var lastPath: String?
     private var finished = false
+    /// One read buffer for every `.file` entry (allocated on first use, not per entry).
+    private lazy var readBuffer = [UInt8](repeating: 0, count: 1 << 20)
     public var bytesWritten: Int64 { state.count }
 
     public init(sink: ByteSink, options: TarWriterOptions) throws {
@@ -156,15 +158,14 @@ public final class TarWriter {
         case let .data(d) where entry.kind == .file:
             try d.withUnsafeBytes { try writeData(a, $0, entry.path) }
         case let .file(path) where entry.kind == .file:
-            var buf = [UInt8](repeating: 0, count: 1 << 20)
             var total: Int64 = 0
             while true {
-                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                let n = readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n < 0 { if errno == EINTR { continue }; throw ArchiveError.io(path: path, what: "cannot read", errno: errno) }
                 if n == 0 { break }
                 total += Int64(n)
                 if total > size { break }
-                try buf.withUnsafeBytes { try writeData(a, UnsafeRawBufferPointer(rebasing: $0[0..<n]), entry.path) }
+                try readBuffer.withUnsafeBytes { try writeData(a, UnsafeRawBufferPointer(rebasing: $0[0..<n]), entry.path) }
             }
             if total != size {
                 throw ArchiveError.invalidEntry(path: entry.path, reason: "\(path) changed size while being archived")

@@ -22,6 +22,13 @@ public struct BuildEnvironmentVariation: Sendable, Equatable, Codable {
     public var userName: String?
     /// Number of CPUs the build may use (taskset; what `nproc` reports). Normal: all.
     public var cpus: Int?
+    /// NIS domain name inside the sandbox (normal: the host's, usually `(none)`). Set in a fresh UTS
+    /// namespace before bwrap starts; bwrap's own UTS namespace starts as a copy of it.
+    public var domainName: String?
+    /// The build sees the workspace through disorderfs, which lists every directory in reverse
+    /// order (normal: the order of the workspace's filesystem). kiln's own work outside the
+    /// sandbox (checkouts, packaging) uses the workspace directly.
+    public var reverseDirectoryOrder: Bool?
 
     public init() {}
 
@@ -42,6 +49,44 @@ public struct BuildEnvironmentVariation: Sendable, Equatable, Codable {
         if cpus != nil && Subprocess.which("taskset") == nil {
             throw KilnMessage("varying the CPU count needs taskset (Debian package util-linux), or leave `cpus` out of --vary")
         }
+        if needsLauncher && (geteuid() != 0 || Subprocess.which("unshare") == nil) {
+            throw KilnMessage("varying the domain name or directory order needs root and unshare (Debian package util-linux): "
+                              + "kiln makes a new UTS/mount namespace around bwrap; run as root, or leave `domain` and `dir-order` out of --vary")
+        }
+        if reverseDirectoryOrder == true
+            && (Subprocess.which("disorderfs") == nil || Subprocess.which("fusermount") == nil || !FileManager.default.fileExists(atPath: "/dev/fuse")) {
+            throw KilnMessage("varying the directory order needs disorderfs and FUSE (/dev/fuse): run `make deps` "
+                              + "(Debian package disorderfs), or leave `dir-order` out of --vary")
+        }
+    }
+
+    /// Whether the sandbox must be started through `launcher` (a domain name or directory order to set up).
+    var needsLauncher: Bool { domainName != nil || reverseDirectoryOrder == true }
+
+    /// Runs in a new UTS and mount namespace (`unshare --uts --mount --propagation private`), so the
+    /// domain name and the disorderfs mount are seen by bwrap (started as "$@") and by nothing else:
+    /// sets the domain name, mounts disorderfs over the workspace at the mount point, runs bwrap,
+    /// unmounts. Arguments: domain (or empty), workspace, mount point (or empty), then bwrap's command.
+    static let launcherScript = """
+        set -e
+        domain=$1 lower=$2 view=$3; shift 3
+        if [ -n "$domain" ]; then printf '%s' "$domain" > /proc/sys/kernel/domainname; fi
+        if [ -n "$view" ]; then
+          disorderfs -q --multi-user=yes --reverse-dirents=yes --shuffle-dirents=no --pad-blocks=0 \\
+            -o hard_remove,use_ino "$lower" "$view"
+        fi
+        set +e
+        "$@"
+        rc=$?
+        if [ -n "$view" ]; then fusermount -u -z "$view" 2>/dev/null || umount -l "$view"; fi
+        exit $rc
+        """
+
+    /// The command that starts `command` (bwrap and its arguments) with the domain name and the
+    /// workspace view (`view`: the disorderfs mount point bwrap binds at /home/build) set up.
+    func launcher(_ command: [String], workspace: String, view: String?) -> [String] {
+        ["unshare", "--uts", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", Self.launcherScript,
+         "kiln-sandbox", domainName ?? "", workspace, view ?? ""] + command
     }
 
     /// Variables it changes (applied over the fixed environment, under the recipe's own).

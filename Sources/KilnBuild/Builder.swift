@@ -264,8 +264,10 @@ public final class Builder {
             }
             if let prep = step.preparation, case .gitCheckout(let g) = prep, let got = checkouts[g] {
                 let dir = hostPath(g.destination, workspace: ws)
-                appendLog(tmpLog, "\n==> git-checkout \(g.repository) at \(got.commit) into \(g.destination)\n")
-                try gitCache.checkout(g, mirror: got.mirror, commit: got.commit, into: dir, download: req.download)
+                appendLog(tmpLog, "\n==> git-checkout \(g.repository) at \(got.commit) into \(g.destination)\n"
+                          + g.cherryPicks.map { "    cherry-pick \($0.commit): \($0.comment)\n" }.joined())
+                try gitCache.checkout(g, mirror: got.mirror, commit: got.commit, into: dir, download: req.download,
+                                      sourceDateEpoch: epoch)
                 try normalizeTree(dir, epoch: epoch)
             }
             guard let script = step.script else { continue }

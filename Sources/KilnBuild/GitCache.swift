@@ -31,11 +31,12 @@ public struct GitCache: Sendable {
         return "\(root)/\(base.isEmpty ? "repo" : base)-\(h.prefix(16)).git"
     }
 
-    static func git(_ args: [String], in dir: String? = nil) throws -> Subprocess.Result {
+    static func git(_ args: [String], in dir: String? = nil, environment extra: [String: String] = [:]) throws -> Subprocess.Result {
         guard Subprocess.which("git") != nil else { throw KilnMessage("git is not installed: run `make deps`") }
         var env = ["PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "GIT_TERMINAL_PROMPT": "0",
                    "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"]
         if let p = ProcessInfo.processInfo.environment["PATH"] { env["PATH"] = p }
+        env.merge(extra) { $1 }
         return try Subprocess("git", (dir.map { ["-C", $0] } ?? []) + args, environment: env).run()
     }
 
@@ -87,10 +88,14 @@ public struct GitCache: Sendable {
             guard fm.fileExists(atPath: mirror) else { return false }
             if let c = req.expectedCommit, !hasCommit(mirror, c) { return false }
             if let ref, resolve(mirror, ref) == nil { return false }
-            return true
+            return req.cherryPicks.allSatisfy { hasCommit(mirror, $0.commit) }
         }
         if !satisfied() && !(download == false && ref != nil && fm.fileExists(atPath: mirror) && resolve(mirror, ref!) != nil) {
             guard download else {
+                if fm.fileExists(atPath: mirror), req.expectedCommit.map({ hasCommit(mirror, $0) }) ?? true,
+                   let p = req.cherryPicks.first(where: { !hasCommit(mirror, $0.commit) }) {
+                    throw GitCheckoutError.cherryPickMissing(pick: p, repository: req.repository, mirror: mirror, fetched: false)
+                }
                 throw KilnMessage("\(req.location): \(req.repository) (\(req.expectedCommit ?? ref ?? "HEAD")) is not in the git cache \(root)\n"
                                   + "run `kiln source fetch` (needs network) or `kiln source add-git \(req.repository) PATH_OR_BUNDLE`")
             }
@@ -128,16 +133,29 @@ public struct GitCache: Sendable {
         if let e = req.expectedCommit, commit != e, !(e.count < 40 && commit.hasPrefix(e)) {
             throw CommitMismatch(repository: req.repository, ref: "the checkout", expected: e, actual: commit, location: req.location)
         }
+        for p in req.cherryPicks where !hasCommit(mirror, p.commit) {
+            throw GitCheckoutError.cherryPickMissing(pick: p, repository: req.repository, mirror: mirror, fetched: download)
+        }
         return (mirror, commit)
     }
 
-    /// Writes the tree of `commit` (no `.git`) into `destination`, with submodules when asked
-    /// (each from its own mirror, which must be cached or downloadable).
+    /// Writes the tree of `commit` (no `.git`) into `destination`, with the request's cherry-picks
+    /// applied on top (CherryPicker.swift; `sourceDateEpoch` dates their commits) and submodules
+    /// when asked (each from its own mirror, which must be cached or downloadable).
     public func checkout(_ req: GitCheckoutRequest, mirror: String, commit: String, into destination: String,
-                         download: Bool, depth: Int = 0) throws {
+                         download: Bool, sourceDateEpoch: Int64 = 0, depth: Int = 0) throws {
         guard depth < 8 else { throw KilnMessage("\(req.location): submodules nest too deep") }
         let fm = FileManager.default
         try fm.createDirectory(atPath: destination, withIntermediateDirectories: true)
+        var picked: CherryPicker?
+        defer { picked?.remove() }
+        var repo = mirror, commit = commit
+        if !req.cherryPicks.isEmpty {
+            picked = try CherryPicker(mirror: mirror, repository: req.repository, sourceDateEpoch: sourceDateEpoch)
+            commit = try picked!.apply(req.cherryPicks, onto: commit)
+            repo = picked!.directory
+        }
+        let mirror = repo
         let tar = "\(destination)/.kiln-git-\(getpid()).tar"
         defer { try? fm.removeItem(atPath: tar) }
         try Self.checkGit(["archive", "--format=tar", "-o", tar, commit], in: mirror, what: "\(req.location): exporting \(commit)")
@@ -169,9 +187,10 @@ public struct GitCache: Sendable {
                 url = ((req.repository as NSString).appendingPathComponent(url) as NSString).standardizingPath
             }
             var sub = req
-            sub.repository = url; sub.tag = nil; sub.branch = nil; sub.expectedCommit = link.commit
+            sub.repository = url; sub.tag = nil; sub.branch = nil; sub.expectedCommit = link.commit; sub.cherryPicks = []
             let (m, c) = try ensure(sub, download: download)
-            try checkout(sub, mirror: m, commit: c, into: "\(destination)/\(link.path)", download: download, depth: depth + 1)
+            try checkout(sub, mirror: m, commit: c, into: "\(destination)/\(link.path)", download: download,
+                         sourceDateEpoch: sourceDateEpoch, depth: depth + 1)
         }
     }
 }

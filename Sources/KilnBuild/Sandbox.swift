@@ -52,7 +52,8 @@ public struct Sandbox: Sendable {
     }
 
     /// bwrap arguments for the mounts and namespaces (everything before `--chdir`/env/command).
-    public func mountArguments() throws -> [String] {
+    /// `workspaceView`: what to bind at /home/build instead of `workspace` (the disorderfs mount).
+    public func mountArguments(workspaceView: String? = nil) throws -> [String] {
         try toolchain.validate()
         let fm = FileManager.default
         let root = toolchain.rootPath == "/" ? "" : toolchain.rootPath
@@ -99,7 +100,7 @@ public struct Sandbox: Sendable {
             a += merge(rel: "etc", base: "\(root)/etc", aliases: [:], top: true)
         }
         a += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/var", "--tmpfs", "/var/tmp"]
-        a += ["--bind", workspace, SandboxPaths.workspace]
+        a += ["--bind", workspaceView ?? workspace, SandboxPaths.workspace]
         for b in readOnlyBinds { a += ["--ro-bind", b.host, b.sandbox] }
         // Everything not mounted above (the root tmpfs bwrap makes) becomes read-only.
         a += ["--remount-ro", "/"]
@@ -113,6 +114,13 @@ public struct Sandbox: Sendable {
     static func isRealDirectory(_ p: String) -> Bool {
         var st = stat()
         return lstat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The target of the symlink at `p`, or nil when `p` is not a symlink.
+    static func symlinkTarget(_ p: String) -> String? {
+        var st = stat()
+        guard lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK else { return nil }
+        return try? FileManager.default.destinationOfSymbolicLink(atPath: p)
     }
 
     static func exists(_ p: String) -> Bool {
@@ -159,10 +167,10 @@ public struct Sandbox: Sendable {
             let fromLayers = dirs.map { "\($0)/\(name)" }.filter(Self.exists)
             let baseChild = base.map { "\($0)/\(name)" }.flatMap { Self.exists($0) ? $0 : nil }
             if let last = fromLayers.last {
-                if let target = try? fm.destinationOfSymbolicLink(atPath: last) {
-                    // A layer's symlink is installed as itself, as apk would: its target resolves in the
-                    // merged root, so `libz.so -> libz.so.1.2.13` (zlib-dev) finds the library that
-                    // another layer (zlib) brings; a link to the staged copy would dangle.
+                if let target = Self.symlinkTarget(last) {
+                    // A package's own symlink keeps its target, so a relative one (libcrypto.so ->
+                    // libcrypto.so.3) resolves in the merged directory, where its target may come
+                    // from another package's layer.
                     a += ["--symlink", target, "/\(child)"]
                 } else if !Self.isRealDirectory(last) || (fromLayers.count == 1 && baseChild == nil) {
                     a += ["--symlink", staged(last), "/\(child)"]        // the last layer wins
@@ -190,7 +198,14 @@ public struct Sandbox: Sendable {
             let host = workspace + workingDirectory.dropFirst(SandboxPaths.workspace.count)
             try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
         }
-        var args = try mountArguments()
+        // dir-order: an empty mount point that only the launcher's private mount namespace mounts on.
+        var view: String?
+        if variation.reverseDirectoryOrder == true {
+            view = (NSTemporaryDirectory() as NSString).appendingPathComponent("kiln-dir-order-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+            try FileManager.default.createDirectory(atPath: view!, withIntermediateDirectories: true)
+        }
+        defer { if let view { rmdir(view) } }
+        var args = try mountArguments(workspaceView: view)
         args += ["--chdir", SandboxPaths.workspace, "--clearenv"]
         for (k, v) in environment(extra: extra).sorted(by: { $0.key < $1.key }) { args += ["--setenv", k, v] }
         let sh = shell
@@ -199,6 +214,11 @@ public struct Sandbox: Sendable {
             + (inWorkspace(workingDirectory) ? "" : "mkdir -p \(shellQuote(workingDirectory))\n")
             + "cd \(shellQuote(workingDirectory))\n"
         args += variation.commandPrefix() + [sh, "-c", prologue + script]
+        if variation.needsLauncher {
+            let command = variation.launcher(["bwrap"] + args, workspace: workspace, view: view)
+            let env = ["PATH": (ProcessInfo.processInfo.environment["PATH"].map { $0 + ":" } ?? "") + "/usr/sbin:/usr/bin:/sbin:/bin"]
+            return try Subprocess(command[0], Array(command.dropFirst()), environment: env, logFile: logFile).run().status
+        }
         return try Subprocess("bwrap", args, environment: [:], logFile: logFile).run().status
     }
 }

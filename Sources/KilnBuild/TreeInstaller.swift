@@ -4,9 +4,11 @@ import KilnCore
 /// Build dependencies from packages kiln built before, straight from their trees in
 /// `<out>/trees/<arch>/`: a name (or a `provides` of a recorded build) that has a tree is laid over
 /// the toolchain root; anything else is left to the toolchain root. The default installer of `Builder`.
+/// With several tree directories the first that has a name wins.
 public struct TreeDependencyInstaller: BuildDependencyInstaller {
-    public var treesDirectory: String
-    public init(treesDirectory: String) { self.treesDirectory = treesDirectory }
+    public var treesDirectories: [String]
+    public init(treesDirectory: String) { self.treesDirectories = [treesDirectory] }
+    public init(treesDirectories: [String]) { self.treesDirectories = treesDirectories }
 
     /// `name`, `name=1.2`, `name>=1` → `name`.
     static func baseName(_ spec: String) -> String {
@@ -15,6 +17,14 @@ public struct TreeDependencyInstaller: BuildDependencyInstaller {
 
     /// Package name → tree, including what recorded builds `provides`.
     func index() -> [String: String] {
+        var idx: [String: String] = [:]
+        for dir in treesDirectories {
+            for (name, tree) in Self.index(dir) where idx[name] == nil { idx[name] = tree }
+        }
+        return idx
+    }
+
+    static func index(_ treesDirectory: String) -> [String: String] {
         var idx: [String: String] = [:]
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: treesDirectory) else { return idx }

@@ -47,18 +47,11 @@ public enum LayerWriter {
         let gz = try ParallelGzipSink(compressed, level: level,
                                       threads: threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount)
         let plain = try HashingSink(gz)
-        // Entries are sorted here (byte order) and streamed; file contents are read one at a time.
+        // Entries are sorted here (byte order) and streamed; file contents are streamed from disk
+        // by the tar writer through one reused buffer (never a whole file in memory).
         let sorted = entries.sorted { TarEntry.pathPrecedes($0.path, $1.path) }
         let tar = try TarWriter(sink: plain, options: TarWriterOptions(epoch: epoch, endOfArchive: true, sortEntries: false))
-        for var e in sorted {
-            if case let .file(path) = e.content, e.kind == .file {
-                guard let d = FileManager.default.contents(atPath: path) else {
-                    throw KilnMessage("\(path): cannot read file for layer")
-                }
-                e.content = .data(d); e.size = Int64(d.count)
-            }
-            try tar.write(e)
-        }
+        for e in sorted { try tar.write(e) }
         try tar.finish()
         try plain.close()       // closes gzip (trailer) and the file
         guard let diff = plain.digest, let dig = compressed.digest else {

@@ -31,9 +31,12 @@ public struct GitCheckoutRequest: Sendable, Equatable, Hashable {
     public var branch: String?
     public var expectedCommit: String?
     public var destination: String
-    public var depth: String?
+    /// melange's clone depth: a positive integer or -1 (full). kiln's mirror always holds the full
+    /// history and the tree is exactly the wanted commit either way, so depth changes nothing.
+    public var depth: Int
     public var recurseSubmodules: Bool
-    public var cherryPicks: String?
+    /// Applied in order on top of the checked-out commit (CherryPick.swift, GitCache.checkout).
+    public var cherryPicks: [CherryPick]
     public var keepGitDirectory: Bool
     public var location: SourceLocation
 }
@@ -231,7 +234,10 @@ public struct PipelineExpander {
                     inner["inputs.\(input.name)"] = ""
                 }
             }
-            let preparation = try self.preparation(uses: uses, inputs: inner, at: usesAt, workdir: workdir, warnings: &warnings)
+            var withAt: [String: SourceLocation] = [:]
+            for a in step.with { withAt[a.name] = a.location }
+            let preparation = try self.preparation(uses: uses, inputs: inner, at: usesAt, withAt: withAt, workdir: workdir,
+                                                   warnings: &warnings)
             var first = true
             for s in def.pipeline {
                 let before = steps.count
@@ -260,8 +266,9 @@ public struct PipelineExpander {
         }
     }
 
-    private func preparation(uses: String, inputs c: SubstitutionContext, at: SourceLocation, workdir: String,
-                             warnings: inout [RecipeWarning]) throws -> StepPreparation? {
+    /// `withAt`: where each `with:` value of the step is written (for errors about one line of it).
+    private func preparation(uses: String, inputs c: SubstitutionContext, at: SourceLocation, withAt: [String: SourceLocation],
+                             workdir: String, warnings: inout [RecipeWarning]) throws -> StepPreparation? {
         func input(_ n: String) -> String? { c["inputs.\(n)"].flatMap { $0.isEmpty ? nil : $0 } }
         switch uses {
         case "fetch":
@@ -284,14 +291,18 @@ public struct PipelineExpander {
             if input("expected-commit") == nil {
                 warnings.append(RecipeWarning(at, "git-checkout of \(repo) has no `expected-commit`: the build is not reproducible"))
             }
-            if input("cherry-picks") != nil {
-                throw RecipeError(.invalidValue, at, "git-checkout: `cherry-picks` is not supported by kiln yet; apply them as patches")
+            // depth: validated for melange compatibility only (see GitCheckoutRequest.depth).
+            let depthText = input("depth") ?? "-1"
+            guard let depth = Int(depthText.trimmingCharacters(in: .whitespaces)), depth > 0 || depth == -1 else {
+                throw RecipeError(.invalidValue, withAt["depth"] ?? at, "git-checkout: depth `\(depthText)` must be a positive integer "
+                                  + "or -1 (kiln's mirror is always complete, so depth does not change the checkout)")
             }
+            let picks = try CherryPick.parse(input("cherry-picks") ?? "", at: withAt["cherry-picks"] ?? at)
             let dest = input("destination") ?? "."
             return .gitCheckout(GitCheckoutRequest(
                 repository: repo, tag: input("tag"), branch: input("branch"), expectedCommit: input("expected-commit")?.lowercased(),
-                destination: resolveDir(dest, relativeTo: workdir), depth: input("depth"),
-                recurseSubmodules: (input("recurse-submodules") ?? "false") == "true", cherryPicks: input("cherry-picks"),
+                destination: resolveDir(dest, relativeTo: workdir), depth: depth,
+                recurseSubmodules: (input("recurse-submodules") ?? "false") == "true", cherryPicks: picks,
                 keepGitDirectory: false, location: at))
         default:
             return nil

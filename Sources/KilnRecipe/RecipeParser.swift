@@ -232,7 +232,11 @@ public struct RecipeParser {
                 s.uses = try r.string(v, "\(what).uses"); s.usesLocation = r.location(v)
                 if s.uses!.isEmpty { throw RecipeError(.invalidValue, r.location(v), "\(what).uses: must name a pipeline") }
             case "with":
-                s.with = try r.stringMap(v, "\(what).with").map { Variable(name: $0.key, value: $0.value, location: $0.location) }
+                // A block scalar's location is its first content line (cherry-picks errors name lines of it).
+                s.with = r.isNull(v) ? [] : try r.mapping(v, "\(what).with").map { kv in
+                    let k = try r.string(kv.key, "\(what).with key")
+                    return Variable(name: k, value: try r.string(kv.value, "\(what).with.\(k)"), location: contentLocation(r, kv.value))
+                }
             case "runs":
                 s.runs = try r.string(v, "\(what).runs")
                 s.runsLocation = contentLocation(r, v)

@@ -6,9 +6,7 @@ import KilnAttest
 
 /// The environment variations of a rebuild (`--vary`), reprotest-style.
 public struct ReproVariations: Sendable, Equatable {
-    public static let all = ["build-path", "time", "umask", "timezone", "locale", "hostname", "user", "cpus"]
-    /// Named in --vary but not applied by kiln (documented): directory order needs disorderfs.
-    public static let unsupported = ["directory-order"]
+    public static let all = ["build-path", "time", "umask", "timezone", "locale", "hostname", "domain", "user", "cpus", "dir-order"]
 
     public var names: [String]
 
@@ -20,10 +18,6 @@ public struct ReproVariations: Sendable, Equatable {
             if raw == "none" { set = []; continue }
             let minus = raw.hasPrefix("-")
             let name = minus ? String(raw.dropFirst()) : raw
-            if ReproVariations.unsupported.contains(name) {
-                if minus { continue }
-                throw ReproError.invalid("--vary \(name): not supported by kiln yet (directory listing order needs disorderfs); leave it out")
-            }
             guard ReproVariations.all.contains(name) else {
                 throw ReproError.invalid("--vary: unknown variation `\(name)`; known: \(ReproVariations.all.joined(separator: ", "))")
             }
@@ -43,6 +37,8 @@ public struct ReproVariations: Sendable, Equatable {
             case "timezone": v.timeZone = "KLN-14"
             case "locale": v.locale = "fr_CH.UTF-8"
             case "hostname": v.hostname = "kiln-repro-varied"
+            case "domain": v.domainName = "kiln-repro-varied.invalid"
+            case "dir-order": v.reverseDirectoryOrder = true
             case "user": v.uid = 1234; v.gid = 1234; v.userName = "kilnrepro"
             case "cpus": v.cpus = 1
             default: break
@@ -67,6 +63,8 @@ public struct ReproVariations: Sendable, Equatable {
             case "timezone": d[n] = "TZ=\(e.timeZone!)"
             case "locale": d[n] = "LANG=LC_ALL=\(e.locale!)"
             case "hostname": d[n] = e.hostname!
+            case "domain": d[n] = "domain name \(e.domainName!) (a fresh UTS namespace)"
+            case "dir-order": d[n] = "directory listings of the workspace reversed (disorderfs)"
             case "user": d[n] = "\(e.userName!) uid=\(e.uid!) gid=\(e.gid!)"
             case "cpus": d[n] = "\(e.cpus!) CPU"
             default: break

@@ -134,13 +134,19 @@ struct APKBuildInstaller: BuildDependencyInstaller {
     }
 }
 
+extension APKBuildInstaller {
+    /// Build-time packages from `repository`, trusting the key `signer` signs with.
+    init(repository: String, signer: APKSigner) throws {
+        var ring = APKKeyring()
+        ring.add(name: signer.keyName, key: try signer.key.publicKey)
+        self.init(repository: repository, keyring: ring)
+    }
+}
+
 extension PackagingOptions {
     /// The installer for build-time packages (nil with --no-package).
     func installer(out: String) throws -> APKBuildInstaller? {
         guard !noPackage else { return nil }
-        let s = try signer()
-        var ring = APKKeyring()
-        ring.add(name: s.keyName, key: try s.key.publicKey)
-        return APKBuildInstaller(repository: repository ?? "\(out)/packages", keyring: ring)
+        return try APKBuildInstaller(repository: repository ?? "\(out)/packages", signer: try signer())
     }
 }

@@ -34,6 +34,9 @@ struct NightlyCommand: ParsableCommand {
     @Option(name: .long, help: "Image config directory (default: <recipes>/images when it exists).")
     var images: String?
 
+    @Flag(name: .long, help: "Packages only: no image nodes even when <recipes>/images exists.")
+    var noImages = false
+
     @Option(name: .long, help: "Output directory.")
     var out: String = "out"
 
@@ -52,7 +55,7 @@ struct NightlyCommand: ParsableCommand {
     @Option(name: .long, help: "Re-verify this percentage of the packages built in the run (at least one) with `kiln repro`.")
     var reproSample: Double?
 
-    @Option(name: .long, help: "Toolchain root: `host` or a root directory.")
+    @Option(name: .long, help: "Toolchain root: `host`, `debian` (the pinned bookworm root) or a root directory.")
     var toolchain: String = "host"
 
     @Option(name: .long, help: "Target architecture.")
@@ -83,11 +86,12 @@ struct NightlyCommand: ParsableCommand {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         if let p = reproSample, !(p > 0 && p <= 100) { throw ValidationError("--repro-sample takes a percentage in (0, 100]") }
         let outAbs = absolutePath(out)
-        let tc = try resolveToolchain(toolchain)
+        let tc = try resolveToolchain(toolchain, out: out)
         let recipeLoader = RecipeCatalogLoader(directory: recipes, arch: arch, toolchain: tc, pipelineDirectories: pipelineDir,
                                                cacheFile: outAbs + "/nightly/catalog-cache.json")
         // Images: --images DIR, or <recipes>/images when it exists.
-        let imageDir = images ?? (FileManager.default.fileExists(atPath: recipes + "/images") ? recipes + "/images" : nil)
+        if noImages && images != nil { throw ValidationError("--no-images and --images exclude each other") }
+        let imageDir = noImages ? nil : images ?? (FileManager.default.fileExists(atPath: recipes + "/images") ? recipes + "/images" : nil)
         let loader: CatalogLoader = imageDir.map { CombinedCatalog([recipeLoader, ImageCatalogLoader(directory: $0)]) } ?? recipeLoader
         var options = NightlyOptions(outputRoot: outAbs)
         options.jobs = jobs
@@ -163,10 +167,11 @@ final class SignerBox: @unchecked Sendable {
     init(_ s: APKSigner?) { signer = s }
 }
 
-/// Builds one recipe node exactly as `kiln build` does: sandboxed build, then a signed .apk per
-/// package in the repository and a re-signed APKINDEX. Variants build in their own output
-/// directory (`<out>/variants/<name>/`, repository `<out>/variants/<name>/packages`) so that the
-/// standard and fips builds of a recipe never share trees or package files.
+/// Builds one recipe node exactly as `kiln build` does: sandboxed build (build-time packages from
+/// the repository, as `kiln build` installs them), then a signed .apk per package in the repository
+/// and a re-signed APKINDEX. Variants build their trees in their own output directory
+/// (`<out>/variants/<name>/`) and put their packages (`-fips` names) in the same repository, as
+/// `kiln build --variant` does, so images find them.
 struct RecipeNodeExecutor: NodeExecutor {
     var arch: String
     var toolchain: Toolchain
@@ -182,14 +187,18 @@ struct RecipeNodeExecutor: NodeExecutor {
             throw KilnMessage("\(ctx.node.file): not a recipe node")
         }
         let base = payload.variant.map { "\(ctx.outputRoot)/variants/\($0)" } ?? ctx.outputRoot
-        let repo = payload.variant == nil ? repository : "\(base)/packages"
+        let repo = repository
         var req = BuildRequest(recipePath: payload.recipePath, outputDirectory: base, arch: arch)
         req.sourceCache = ctx.outputRoot + "/sources"
         req.variant = payload.variant
         req.toolchain = toolchain
         req.pipelineDirectories = pipelineDirectories
         req.download = download
-        let builder = Builder(progress: Progress(quiet: true))
+        // Packaging: build-time packages come from the repository (signature-checked), as with
+        // `kiln build`; --no-package: from the standard trees (a variant's own trees first).
+        let installer: BuildDependencyInstaller = try signer.signer.map { try APKBuildInstaller(repository: repository, signer: $0) }
+            ?? TreeDependencyInstaller(treesDirectories: ["\(base)/trees/\(arch)", "\(ctx.outputRoot)/trees/\(arch)"])
+        let builder = Builder(progress: Progress(quiet: true), installer: installer)
         let result: BuildResult
         do {
             result = try builder.build(req)

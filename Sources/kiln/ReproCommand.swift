@@ -18,7 +18,7 @@ struct ReproCommand: ParsableCommand {
         discussion: """
         kiln repro RECIPE rebuilds the recipe's packages from the same inputs in a fresh workspace,
         with the environment varied (--vary: build-path, time, umask, timezone, locale, hostname,
-        user, cpus; default all), and compares each with the published one (default: the local
+        domain, user, cpus, dir-order; default all), and compares each with the published one (default: the local
         repository <out>/packages, or --against REPO): first by digest, then entry by entry
         (only-on-one-side, mode, owner, mtime, size, link target, content digest), with a unified
         diff of the first lines of differing text files, the ELF sections that differ, and the first
@@ -37,7 +37,7 @@ struct ReproCommand: ParsableCommand {
     @Option(name: .long, help: "Build variant (a build option of the recipe), default standard.")
     var variant: String?
 
-    @Option(name: .long, help: "Repository holding the published packages (default: <out>/packages, <out>/variants/<v>/packages for a variant).")
+    @Option(name: .long, help: "Repository holding the published packages, standard and variant (default: <out>/packages).")
     var against: String?
 
     @Option(name: .long, help: "Variations: all (default), a comma list, or all,-NAME to leave some out.")
@@ -243,14 +243,10 @@ private func reproduceRecipeInner(recipePath: String, variant: String?, outputRo
                                   variations: ReproVariations, env: BuildEnvironmentVariation, toolchain: Toolchain,
                                   signer: APKSigner, distro: String, supplier: String?, diffoscope: Bool,
                                   published: [String: String]?, logPath: String?) throws -> (outcome: ReproOutcome, directory: String) {
-    // Build-time packages kiln built (environment.contents.packages: openssl-dev, zlib-dev, ...) come
-    // from the published packages' repository, verified with the signing key, as `kiln build` takes
-    // them; without this the rebuild would look in its own empty work directory and fall back to the
-    // toolchain root (a different build, or none).
-    var ring = APKKeyring()
-    ring.add(name: signer.keyName, key: try signer.key.publicKey)
-    let depsRepository = publishedRepository ?? "\(outputRoot)/packages"
-    let builder = Builder(progress: Progress(quiet: true), installer: APKBuildInstaller(repository: depsRepository, keyring: ring))
+    // The rebuild installs the same build-time packages the published build had: from the
+    // published repository, signature-checked (a fresh work directory has no trees of its own).
+    let repo = publishedRepository ?? "\(outputRoot)/packages"
+    let builder = Builder(progress: Progress(quiet: true), installer: try APKBuildInstaller(repository: repo, signer: signer))
     let recipe = try builder.load(recipePath, lenient: false, variant: variant)
     let label = recipe.package.name + (variant.map { "@\($0)" } ?? "")
     let dir = "\(outputRoot)/repro/\(recipe.package.name)\(variant.map { "-\($0)" } ?? "")"
@@ -271,7 +267,6 @@ private func reproduceRecipeInner(recipePath: String, variant: String?, outputRo
     }
     if let logPath, let d = FileManager.default.contents(atPath: result.log) { try? AtomicFile.write(d, to: logPath) }
     try stampFIPSModules(result, progress: Progress(quiet: true))   // as kiln build does before packaging
-    let repo = publishedRepository ?? (variant.map { "\(outputRoot)/variants/\($0)/packages" } ?? "\(outputRoot)/packages")
     let rebuiltRepo = "\(dir)/rebuilt"
     var pairs: [ReproPair] = []
     for m in result.packages {

@@ -49,7 +49,7 @@ final class ReproRebuildTests: XCTestCase {
             """)
         let r = try TestSupport.kiln(["repro", recipe, "--out", e.out, "--signing-key", e.key, "--attest-key", e.ec])
         XCTAssertEqual(r.status, 0, r.out + r.err)
-        XCTAssertTrue(r.out.hasPrefix("kiln repro steady (variant standard); varied: build-path, time, umask, timezone, locale, hostname, user, cpus\n"), r.out)
+        XCTAssertTrue(r.out.hasPrefix("kiln repro steady (variant standard); varied: build-path, time, umask, timezone, locale, hostname, domain, user, cpus, dir-order\n"), r.out)
         XCTAssertTrue(r.out.hasSuffix("\nreproducible\n"), r.out)
         // the attestation: DSSE over an in-toto statement with kiln's predicate, verifiable with the public key
         let attPath = e.out + "/repro/steady/repro.intoto.json"
@@ -106,11 +106,46 @@ final class ReproRebuildTests: XCTestCase {
 
     func testVariationSpecs() throws {
         XCTAssertEqual(try ReproVariations().names, ReproVariations.all)
-        XCTAssertEqual(try ReproVariations("all,-time,-cpus").names, ["build-path", "umask", "timezone", "locale", "hostname", "user"])
+        XCTAssertEqual(try ReproVariations("all,-time,-cpus").names,
+                       ["build-path", "umask", "timezone", "locale", "hostname", "domain", "user", "dir-order"])
+        XCTAssertEqual(try ReproVariations("dir-order,domain").names, ["domain", "dir-order"])
         XCTAssertEqual(try ReproVariations("hostname,time").names, ["time", "hostname"])
         XCTAssertEqual(try ReproVariations("none").names, [])
         XCTAssertThrowsError(try ReproVariations("directory-order"))
         let v = try ReproVariations("time,user,cpus").environment
         XCTAssertEqual(v.clockOffset, "+397d"); XCTAssertEqual(v.uid, 1234); XCTAssertEqual(v.cpus, 1); XCTAssertNil(v.hostname)
+        let w = try ReproVariations("domain,dir-order").environment
+        XCTAssertEqual(w.domainName, "kiln-repro-varied.invalid"); XCTAssertEqual(w.reverseDirectoryOrder, true); XCTAssertNil(w.uid)
+    }
+
+    /// dir-order: the build sees the workspace through disorderfs, so an unsorted listing written into
+    /// the package differs (and is named); a sorted one does not.
+    func testUnsortedListingIsNotReproducibleUnderDirOrder() throws {
+        let (e, recipe) = try setup("listing", steps: """
+            mkdir -p made
+            for f in alpha bravo charlie delta echo foxtrot golf hotel; do echo $f > made/$f; done
+            ls -U made > ${{targets.destdir}}/usr/share/listing/unsorted
+            ls made > ${{targets.destdir}}/usr/share/listing/sorted
+            """)
+        let r = try TestSupport.kiln(["repro", recipe, "--out", e.out, "--signing-key", e.key, "--vary", "dir-order"])
+        XCTAssertEqual(r.status, 1, r.out + r.err)
+        XCTAssertTrue(r.out.hasPrefix("kiln repro listing (variant standard); varied: dir-order\n"), r.out)
+        XCTAssertTrue(r.out.contains("differs: usr/share/listing/unsorted: "), r.out)
+        XCTAssertFalse(r.out.contains("differs: usr/share/listing/sorted"), r.out)
+        XCTAssertFalse(r.out.contains("differs: usr/share/listing/fixed"), r.out)
+        XCTAssertTrue(r.out.split(separator: "\n").last?.hasPrefix("NOT reproducible (") == true, r.out)
+    }
+
+    /// domain: the step sees the varied NIS domain name (and only the domain name changes).
+    func testStepSeesTheVariedDomainName() throws {
+        let (e, recipe) = try setup("domain", steps: """
+            cat /proc/sys/kernel/domainname > ${{targets.destdir}}/usr/share/domain/proc
+            hostname > ${{targets.destdir}}/usr/share/domain/host
+            """)
+        let r = try TestSupport.kiln(["repro", recipe, "--out", e.out, "--signing-key", e.key, "--vary", "domain"])
+        XCTAssertEqual(r.status, 1, r.out + r.err)
+        XCTAssertTrue(r.out.contains("differs: usr/share/domain/proc: "), r.out)
+        XCTAssertTrue(r.out.contains("  +kiln-repro-varied.invalid\n"), r.out)
+        XCTAssertFalse(r.out.contains("differs: usr/share/domain/host"), r.out)
     }
 }
