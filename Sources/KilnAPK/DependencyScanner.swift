@@ -3,7 +3,8 @@ import Foundation
 /// Automatic dependencies like melange's SCA (pkg/sca/sca.go), computed from the package tree:
 /// - ELF objects: `PT_INTERP` → `depend = so:<basename>` (`ld-musl` → `libc.musl`); `DT_NEEDED`
 ///   containing `.so.` → `depend = so:<lib>`; `DT_SONAME` of a shared object directly in a lib dir
-///   (`lib/`, `usr/lib/`, `lib64/`, `usr/lib64/`) → `provides = so:<soname>=<libver>`.
+///   (`lib/`, `usr/lib/`, `lib64/`, `usr/lib64/`, and Debian's multiarch `lib/<triplet>/`,
+///   `usr/lib/<triplet>/` where the imported C runtime lives) → `provides = so:<soname>=<libver>`.
 /// - Executable regular files directly in `bin/ sbin/ usr/bin/ usr/sbin/` → `provides = cmd:<name>=<pkgver>`.
 /// - `.pc` files in the pkg-config dirs → `provides = pc:<name>=<pkgver>`, and their `Requires` /
 ///   `Requires.private` → `depend = pc:<name>`.
@@ -30,6 +31,16 @@ public enum DependencyScanner {
     }
 
     static let libDirs: Set<String> = ["lib", "usr/lib", "lib64", "usr/lib64"]
+
+    /// A lib dir, or a multiarch one below `lib/` or `usr/lib/` (`x86_64-linux-gnu`, ...).
+    public static func isLibDir(_ dir: String) -> Bool {
+        if libDirs.contains(dir) { return true }
+        for prefix in ["lib/", "usr/lib/"] where dir.hasPrefix(prefix) {
+            let rest = dir.dropFirst(prefix.count)
+            if !rest.contains("/") && rest.hasSuffix("-linux-gnu") { return true }
+        }
+        return false
+    }
     static let binDirs: Set<String> = ["bin", "sbin", "usr/bin", "usr/sbin"]
     static let pcDirs: Set<String> = ["usr/local/lib/pkgconfig", "usr/local/share/pkgconfig", "usr/lib/pkgconfig",
                                       "usr/lib64/pkgconfig", "usr/share/pkgconfig"]
@@ -66,7 +77,7 @@ public enum DependencyScanner {
                     depends.insert(dep)
                 }
                 for lib in elf.needed where lib.contains(".so.") { depends.insert("so:" + lib) }
-                if elf.interpreter == nil || base.contains(".so."), let soname = elf.soname, libDirs.contains(dir) {
+                if elf.interpreter == nil || base.contains(".so."), let soname = elf.soname, isLibDir(dir) {
                     provides.insert("so:\(soname)=\(sonameLibver(soname))")
                 }
             } else if dir == "bin" || dir.hasPrefix("bin/") || dir == "usr/bin" || dir.hasPrefix("usr/bin/") {

@@ -100,9 +100,20 @@ final class ScanTests: XCTestCase {
         let both = try APKWriter.build(spec: PackageSpec(name: "both", version: "1", epoch: 0, arch: "x86_64"), root: libRoot, signer: nil).info
         XCTAssertFalse(both.depends.contains("so:libfoo.so.1"), "\(both.depends)")
         XCTAssertTrue(both.provides.contains("so:libfoo.so.1=1"))
+        // Debian's multiarch lib dir (the imported C runtime) provides too; a deeper dir does not.
+        let multi = tmp + "/multiarch"
+        try FileManager.default.createDirectory(atPath: multi + "/lib/x86_64-linux-gnu/sub", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: lib, toPath: multi + "/lib/x86_64-linux-gnu/libfoo.so.1.2.3")
+        try FileManager.default.copyItem(atPath: lib, toPath: multi + "/lib/x86_64-linux-gnu/sub/libfoo.so.1.2.3")
+        let m = try APKWriter.build(spec: PackageSpec(name: "multi", version: "1", epoch: 0, arch: "x86_64"), root: multi, signer: nil).info
+        XCTAssertEqual(m.provides, ["so:libfoo.so.1=1"])
     }
 
     func testHelpers() {
+        XCTAssertTrue(DependencyScanner.isLibDir("usr/lib/x86_64-linux-gnu"))
+        XCTAssertTrue(DependencyScanner.isLibDir("lib64"))
+        XCTAssertFalse(DependencyScanner.isLibDir("usr/lib/x86_64-linux-gnu/gconv"))
+        XCTAssertFalse(DependencyScanner.isLibDir("usr/libexec"))
         XCTAssertEqual(DependencyScanner.sonameLibver("libfoo.so.1.2"), "1.2")
         XCTAssertEqual(DependencyScanner.sonameLibver("libfoo.so"), "0")
         XCTAssertEqual(DependencyScanner.sonameLibver("libfoo.so.1a"), "0")
