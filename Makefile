@@ -133,10 +133,10 @@ demo-attest: build $(COSIGN_KEY)
 	fips=$$(for l in $$layouts; do jq -r --arg l "$$l" '.manifests[].annotations["org.opencontainers.image.ref.name"] // empty | select(endswith("-fips")) | "\($$l):\(.)"' "$$l/index.json"; done); \
 	for ref in $$fips; do l=$${ref%%:*}; t=$${ref#*:}; sbom="$$l-sbom/$$(echo $$t | tr ':/' '__').spdx.json"; \
 	    if [ -f "$$sbom" ] && jq -e '.packages[] | select(.name == "openssl")' "$$sbom" >/dev/null; then \
-	        echo "== kiln run $$ref -- openssl list -providers (FIPS smoke test)"; \
-	        $(BIN) run "$$ref" -- openssl list -providers || exit 1; \
-	        $(BIN) run "$$ref" -- openssl dgst -sha256 /etc/os-release || { echo "FIPS smoke test: SHA-256 failed in $$ref"; exit 1; }; \
-	        if out=$$($(BIN) run "$$ref" -- openssl dgst -md5 /etc/os-release 2>&1); then echo "FIPS smoke test: MD5 was NOT refused in $$ref"; exit 1; fi; \
+	        echo "== kiln run --entrypoint /usr/bin/openssl $$ref -- list -providers (FIPS smoke test)"; \
+	        $(BIN) run --entrypoint /usr/bin/openssl "$$ref" -- list -providers || exit 1; \
+	        $(BIN) run --entrypoint /usr/bin/openssl "$$ref" -- dgst -sha256 /etc/os-release || { echo "FIPS smoke test: SHA-256 failed in $$ref"; exit 1; }; \
+	        if out=$$($(BIN) run --entrypoint /usr/bin/openssl "$$ref" -- dgst -md5 /etc/os-release 2>&1); then echo "FIPS smoke test: MD5 was NOT refused in $$ref"; exit 1; fi; \
 	        echo "$$out" | grep -qiE 'unsupported|error setting digest|disabled' || { echo "FIPS smoke test: unexpected failure: $$out"; exit 1; }; \
 	        echo "MD5 refused in $$ref (FIPS provider enforced)"; fi; \
 	done; \

@@ -72,7 +72,8 @@ public enum ImageRunner {
     }
 
     /// Runs the image; returns the command's exit status. stdin/stdout/stderr are passed through.
-    public static func run(reference: String, command: [String]) throws -> Int32 {
+    /// `entrypoint`, when given, replaces the image's ENTRYPOINT (`[]` clears it).
+    public static func run(reference: String, command: [String], entrypoint: [String]? = nil) throws -> Int32 {
         let (layoutPath, tag) = parseReference(reference)
         let layout = OCILayout(path: layoutPath)
         let root = NSTemporaryDirectory() + "kiln-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -80,7 +81,9 @@ public enum ImageRunner {
         chmod(root, 0o755)
         defer { try? FileManager.default.removeItem(atPath: root) }
         let config = try unpack(layout: layout, ref: tag, into: root)
-        let argv = (config.config.Entrypoint ?? []) + (command.isEmpty ? (config.config.Cmd ?? []) : command)
+        // docker run semantics: --entrypoint drops the image's CMD too unless arguments are given.
+        let argv = entrypoint.map { $0 + command }
+            ?? (config.config.Entrypoint ?? []) + (command.isEmpty ? (config.config.Cmd ?? []) : command)
         guard !argv.isEmpty else {
             throw KilnMessage("the image has no entrypoint or cmd; give a command after `--`")
         }

@@ -7,18 +7,27 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run an image from an OCI layout in bubblewrap (no network, nothing from the host).",
-        discussion: "kiln run out/images/hello:hello:1.0-r0 -- /usr/bin/hello --version")
+        discussion: """
+            As with `docker run`, arguments after `--` replace the image's CMD and follow its ENTRYPOINT;
+            `--entrypoint` replaces the ENTRYPOINT (an empty string clears it).
+              kiln run out/images/openssl:openssl:3.0.22-r0 -- version -a
+              kiln run --entrypoint /usr/bin/openssl out/images/curl:curl:7.88.1-r0-fips -- list -providers
+            """)
 
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: "LAYOUT[:TAG] — an OCI layout directory and an optional tag (name:version or version).")
     var image: String
 
-    @Argument(parsing: .postTerminator, help: "Command to run instead of the image's CMD.")
+    @Option(name: .long, help: "Run this instead of the image's ENTRYPOINT (\"\" clears it).")
+    var entrypoint: String?
+
+    @Argument(parsing: .postTerminator, help: "Arguments that replace the image's CMD (after its ENTRYPOINT).")
     var command: [String] = []
 
     func run() throws {
-        let status = try ImageRunner.run(reference: image, command: command)
+        let status = try ImageRunner.run(reference: image, command: command,
+                                         entrypoint: entrypoint.map { $0.isEmpty ? [] : [$0] })
         if status != 0 { throw ExitStatus(code: status, message: "command in the image exited with status \(status)") }
     }
 }

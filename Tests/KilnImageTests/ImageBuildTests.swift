@@ -188,6 +188,12 @@ final class ImageBuildTests: XCTestCase {
         let run2 = try TestSupport.kiln(["run", out + ":2.12-r1-fips", "--", "x", "y"])
         XCTAssertEqual(run2.status, 0, run2.err)
         XCTAssertEqual(run2.out, "hello from a kiln image uid=65532 gid=65532 x y\n")
+        // --entrypoint replaces the ENTRYPOINT and, as with docker, drops the CMD unless arguments follow.
+        let run3 = try TestSupport.kiln(["run", "--entrypoint", "/bin/hello", out + ":2.12-r1-fips"])
+        XCTAssertEqual(run3.status, 0, run3.err)
+        XCTAssertEqual(run3.out, "hello from a kiln image uid=65532 gid=65532\n")
+        let run4 = try TestSupport.kiln(["run", "--entrypoint", "/no/such/program", out + ":2.12-r1-fips", "--", "z"])
+        XCTAssertNotEqual(run4.status, 0)
         // Unknown keys warn; bad variants and missing tags are clear errors.
         let bad = try TestSupport.kiln(["image", cfg, "--out", out, "--variant", "both"])
         XCTAssertNotEqual(bad.status, 0)
