@@ -24,8 +24,9 @@ public final class TarWriter {
     private var pending: [TarEntry] = []
     private var lastPath: String?
     private var finished = false
-    /// One read buffer for every `.file` entry (allocated on first use, not per entry).
-    private lazy var readBuffer = [UInt8](repeating: 0, count: 1 << 20)
+    /// One read buffer for every `.file` entry (not one per entry; raw memory, so no
+    /// copy-on-write check can ever copy it).
+    private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
     public var bytesWritten: Int64 { state.count }
 
     public init(sink: ByteSink, options: TarWriterOptions) throws {
@@ -46,7 +47,10 @@ public final class TarWriter {
         }
     }
 
-    deinit { if let a = archive { archive_write_free(a) } }
+    deinit {
+        if let a = archive { archive_write_free(a) }
+        readBuffer.deallocate()
+    }
 
     static func errorString(_ a: OpaquePointer) -> String {
         archive_error_string(a).map { String(cString: $0) } ?? "unknown libarchive error"
@@ -160,12 +164,12 @@ public final class TarWriter {
         case let .file(path) where entry.kind == .file:
             var total: Int64 = 0
             while true {
-                let n = readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                let n = read(fd, readBuffer.baseAddress, readBuffer.count)
                 if n < 0 { if errno == EINTR { continue }; throw ArchiveError.io(path: path, what: "cannot read", errno: errno) }
                 if n == 0 { break }
                 total += Int64(n)
                 if total > size { break }
-                try readBuffer.withUnsafeBytes { try writeData(a, UnsafeRawBufferPointer(rebasing: $0[0..<n]), entry.path) }
+                try writeData(a, UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]), entry.path)
             }
             if total != size {
                 throw ArchiveError.invalidEntry(path: entry.path, reason: "\(path) changed size while being archived")
