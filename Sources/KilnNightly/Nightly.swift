@@ -55,6 +55,42 @@ public final class NightlyRunner: @unchecked Sendable {
         return try Planner.plan(graph: graph, store: store, only: options.only)
     }
 
+    /// A first build teaches the graph edges no plan could know (ELF-scanned `so:`/`cmd:` provides
+    /// and depends), so the next plan would key some nodes differently although nothing changed.
+    /// After a run each node built in it is re-keyed with the graph as now known — only when its
+    /// inputs are the same and every dependency difference is one the build already had: a
+    /// dependency that was unchanged in this run or finished before the node started (its packages
+    /// were in the repository the build root was resolved from), or one re-keyed here. Anything
+    /// else keeps the old key, so the next run rebuilds it. Returns the re-keyed node ids.
+    func settleKeys(runs: [NodeRun]) throws -> [String] {
+        let fresh = try plan()
+        let runOf = Dictionary(uniqueKeysWithValues: runs.map { ($0.id, $0) })
+        var settled: [String] = []
+        for e in fresh.entries {        // dependency order
+            guard let r = runOf[e.id], r.status == .built, let start = r.start, var stored = store.load(e.id),
+                  stored.input.key != e.key.key, stored.input.components == e.key.components else { continue }
+            let was = stored.input.dependencies, now = e.key.dependencies
+            let alreadyHad = Set(was.keys).union(now.keys).allSatisfy { d in
+                switch (was[d], now[d]) {
+                case let (a?, b?): return a == b || settled.contains(d)
+                case (nil, _?):
+                    if settled.contains(d) { return (runOf[d]?.end ?? .infinity) <= start }
+                    switch runOf[d]?.status {
+                    case .unchanged?: return true
+                    case .built?: return (runOf[d]?.end ?? .infinity) <= start
+                    default: return false
+                    }
+                default: return false
+                }
+            }
+            guard alreadyHad else { continue }
+            stored.input = e.key
+            try store.save(stored)
+            settled.append(e.id)
+        }
+        return settled
+    }
+
     static func stripVersion(_ s: String) -> String {
         var t = s
         if t.hasPrefix("!") { return "" }
@@ -87,6 +123,9 @@ public final class NightlyRunner: @unchecked Sendable {
         if early { sched.cancel() }
         if plan.toBuild > 0 { progress?.log("nightly: \(plan.toBuild) of \(plan.entries.count) nodes to build with \(options.jobs) jobs") }
         var runs = sched.run()
+        if let settled = try? settleKeys(runs: runs), !settled.isEmpty {
+            progress?.log("nightly: keys of \(settled.joined(separator: ", ")) now include what the builds found (so:/cmd: edges); a rerun rebuilds nothing")
+        }
 
         var repro: [RunReport.ReproResult] = []
         if let p = options.reproSamplePercent, let verify = reproVerifier, !sched.wasCancelled {

@@ -59,6 +59,8 @@ final class FakeExecutor: NodeExecutor, @unchecked Sendable {
     var running = 0, maxRunning = 0
     var intervals: [String: (Double, Double)] = [:]
     var onStart: ((String) -> Void)?
+    /// What a build "finds" (ELF scan): provides and runtime depends per node id.
+    var discovered: [String: (provides: [String], depends: [String])] = [:]
     let t0 = Date()
 
     func execute(_ ctx: NodeContext) throws -> NodeOutcome {
@@ -75,8 +77,10 @@ final class FakeExecutor: NodeExecutor, @unchecked Sendable {
         let rel = "packages/x86_64/\(ctx.node.id.replacingOccurrences(of: ":", with: "-"))-\(ctx.node.version ?? "0").apk"
         let data = Data("package \(ctx.node.id) key \(ctx.key.key)\n".utf8)
         try AtomicFile.write(data, to: ctx.outputRoot + "/" + rel)
+        let found = discovered[ctx.node.id]
         return NodeOutcome(outputs: [OutputRecord(kind: "apk", path: rel, digest: "sha256:" + (try NightlyHash.sha256Hex(data)),
-                                                  size: Int64(data.count), version: ctx.node.version)])
+                                                  size: Int64(data.count), version: ctx.node.version)],
+                           provides: found?.provides ?? [], runtimeDependencies: found?.depends ?? [])
     }
 
     var callSet: Set<String> { lock.lock(); defer { lock.unlock() }; return Set(calls) }

@@ -34,6 +34,46 @@ final class NightlyEngineTests: XCTestCase {
         XCTAssertTrue(r2.report.nodes.allSatisfy { $0.reasons == ["unchanged"] })
     }
 
+    /// The first build finds `lib` needs so:libc.so.6, which `base-libc` turns out to provide, so
+    /// `app` (built on lib) gains a key dependency no plan knew. base-libc was built before app
+    /// started (its package was there for app's build root): the rerun rebuilds nothing.
+    func testEdgesFoundByTheFirstBuildDoNotRebuildOnTheRerun() throws {
+        let out = try TestSupport.temporaryDirectory(self)
+        let exec = FakeExecutor()
+        exec.discovered = ["base-libc": (["so:libc.so.6=6"], []), "lib": (["so:liblib.so.1=1"], ["so:libc.so.6"])]
+        let cat = GenCatalog(specs: [.init(name: "base-libc"), .init(name: "lib"), .init(name: "app", build: ["lib"])])
+        let r1 = try runNightly(cat, exec: exec, out: out, jobs: 1)
+        XCTAssertEqual(r1.report.summary.built, 3)
+        exec.reset()
+        let r2 = try runNightly(cat, exec: exec, out: out, jobs: 1)
+        XCTAssertEqual(exec.calls, [])
+        XCTAssertEqual(r2.report.summary.unchanged, 3)
+        // A real change still reaches app through the learned edge.
+        var cat2 = cat
+        cat2.specs[0].recipe = "v2"
+        let r3 = try runNightly(cat2, exec: exec, out: out, jobs: 1)
+        XCTAssertEqual(built(r3.report), ["base-libc", "app"])
+        XCTAssertEqual(r3.report.nodes.first { $0.id == "app" }!.reasons, ["dependency base-libc changed"])
+    }
+
+    /// The same, but the provider (`zlibc`, last in id order) was built after app started: app's
+    /// build root could not have had it, so the rerun rebuilds app and says why.
+    func testEdgeToANodeBuiltLaterIsRebuiltOnTheRerun() throws {
+        let out = try TestSupport.temporaryDirectory(self)
+        let exec = FakeExecutor()
+        exec.discovered = ["zlibc": (["so:libc.so.6=6"], []), "lib": (["so:liblib.so.1=1"], ["so:libc.so.6"])]
+        let cat = GenCatalog(specs: [.init(name: "zlibc"), .init(name: "lib"), .init(name: "app", build: ["lib"])])
+        _ = try runNightly(cat, exec: exec, out: out, jobs: 1)
+        XCTAssertEqual(exec.calls, ["lib", "app", "zlibc"])
+        exec.reset()
+        let r2 = try runNightly(cat, exec: exec, out: out, jobs: 1)
+        XCTAssertEqual(exec.calls, ["app"])
+        XCTAssertEqual(r2.report.nodes.first { $0.id == "app" }!.reasons, ["dependency zlibc added"])
+        exec.reset()
+        let r3 = try runNightly(cat, exec: exec, out: out, jobs: 1)
+        XCTAssertEqual(r3.report.summary.built, 0)
+    }
+
     func testLeafChangeRebuildsExactlyItAndDependents() throws {
         let out = try TestSupport.temporaryDirectory(self)
         let exec = FakeExecutor()
