@@ -116,13 +116,6 @@ public struct Sandbox: Sendable {
         return lstat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// The target of the symlink at `p`, or nil when `p` is not a symlink.
-    static func symlinkTarget(_ p: String) -> String? {
-        var st = stat()
-        guard lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK else { return nil }
-        return try? FileManager.default.destinationOfSymbolicLink(atPath: p)
-    }
-
     static func exists(_ p: String) -> Bool {
         var st = stat()
         return lstat(p, &st) == 0
@@ -167,7 +160,7 @@ public struct Sandbox: Sendable {
             let fromLayers = dirs.map { "\($0)/\(name)" }.filter(Self.exists)
             let baseChild = base.map { "\($0)/\(name)" }.flatMap { Self.exists($0) ? $0 : nil }
             if let last = fromLayers.last {
-                if let target = Self.symlinkTarget(last) {
+                if let target = try? fm.destinationOfSymbolicLink(atPath: last) {
                     // A package's own symlink keeps its target, so a relative one (libcrypto.so ->
                     // libcrypto.so.3) resolves in the merged directory, where its target may come
                     // from another package's layer.

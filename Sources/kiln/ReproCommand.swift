@@ -46,7 +46,7 @@ struct ReproCommand: ParsableCommand {
     @Option(name: .long, help: "Output directory.")
     var out: String = "out"
 
-    @Option(name: .long, help: "Toolchain root: `host` or a root directory.")
+    @Option(name: .long, help: "Toolchain root: `host`, `debian` (the pinned bookworm root) or a root directory.")
     var toolchain: String = "host"
 
     @Option(name: .long, help: "ECDSA key that signs the attestation (default keys/cosign-dev.key; skipped with a note when that is missing).")
