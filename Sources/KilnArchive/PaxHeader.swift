@@ -96,9 +96,11 @@ enum PaxHeader {
         var i = data.startIndex
         while i < data.endIndex {
             if data[i] == 0 { break }
+            // `len <= endIndex - i` rather than `i + len <= endIndex`: a crafted length near Int.max must not overflow.
             guard let sp = data[i...].firstIndex(of: 0x20), let len = Int(String(decoding: data[i..<sp], as: UTF8.self)),
-                  len > 0, i + len <= data.endIndex, let eq = data[(sp + 1)..<(i + len)].firstIndex(of: UInt8(ascii: "="))
-            else { throw ArchiveError.corrupt(context: "tar", reason: "malformed PAX record") }
+                  len > sp - i, len <= data.endIndex - i, data[i + len - 1] == 0x0a,
+                  let eq = data[(sp + 1)..<(i + len)].firstIndex(of: UInt8(ascii: "="))
+            else { throw ArchiveError.corrupt(context: "tar", reason: "malformed PAX record at byte \(i - data.startIndex) (bad length, or no `=` or newline)") }
             out.append((String(decoding: data[(sp + 1)..<eq], as: UTF8.self), Array(data[i..<(i + len)])))
             i += len
         }

@@ -114,6 +114,7 @@ struct ApkInfoCommand: ParsableCommand {
             case .characterDevice: t = "chardev"
             case .blockDevice: t = "blockdev"
             case .fifo: t = "fifo"
+            case .other(let flag): t = "typeflag \(flag)"
             }
             return FileInfo(path: e.path, type: t, mode: String(format: "%04o", e.mode), uid: e.uid, gid: e.gid,
                             uname: e.uname, gname: e.gname, size: e.size, sha1: p.checksumSHA1(of: e), target: e.linkTarget)
