@@ -4,7 +4,10 @@ import KilnCrypto
 /// Trusted public keys by key name, the way apk looks them up: the signature member
 /// `.SIGN.RSA256.<keyname>` is checked with `<keys dir>/<keyname>` (e.g. `kiln-dev.rsa.pub`).
 public struct APKKeyring {
+    /// Parsed keys by key name.
     public private(set) var keys: [String: PublicKey] = [:]
+    /// The PEM bytes of each key, as read (images install them under `/etc/apk/keys/`).
+    public private(set) var pems: [String: Data] = [:]
 
     public init() {}
 
@@ -14,14 +17,17 @@ public struct APKKeyring {
             throw APKError.key("cannot read keyring directory \(directory)")
         }
         for n in names.sorted() where !n.hasPrefix(".") {
-            if let k = try? PublicKey.load(path: directory + "/" + n) { keys[n] = k }
+            let path = directory + "/" + n
+            if let k = try? PublicKey.load(path: path) { keys[n] = k; pems[n] = FileManager.default.contents(atPath: path) }
         }
     }
 
     /// Adds the public key file at `path` under its basename (`keys/kiln-dev.rsa.pub` → `kiln-dev.rsa.pub`).
     public mutating func add(path: String) throws {
         let k = try PublicKey.load(path: path)
-        keys[URL(fileURLWithPath: path).lastPathComponent] = k
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        keys[name] = k
+        pems[name] = FileManager.default.contents(atPath: path)
     }
 
     public mutating func add(name: String, key: PublicKey) { keys[name] = key }

@@ -116,7 +116,7 @@ public struct PackageSpec: Sendable, Equatable, Codable {
         guard APKName.isValid(name) else {
             throw APKError.invalidSpec("package name \"\(name)\" is not a valid apk package name (letters, digits, and + - . _ only; must start with a letter or digit)")
         }
-        guard APKVersionSyntax.isValid(version), !version.contains("-") else {
+        guard APKVersion.isValid(version), !version.contains("-") else {
             throw APKError.invalidSpec("package \(name): version \"\(version)\" is not a valid apk version (e.g. 1.2.3, 1.2.3a, 1.2.3_rc1, 1.2.3_p2)")
         }
         guard epoch >= 0 else { throw APKError.invalidSpec("package \(name): epoch must be >= 0, got \(epoch)") }
@@ -163,47 +163,5 @@ public enum APKName {
         case "armv7l": return "armv7"
         default: return m
         }
-    }
-}
-
-/// apk version strings: `digit{.digit}...{letter}{_suf{#}}...{~hash}{-r#}` (apk-tools version.c).
-public enum APKVersionSyntax {
-    static let suffixes = ["alpha", "beta", "pre", "rc", "cvs", "svn", "git", "hg", "p"]
-
-    /// True when apk would accept `v` (with or without the `-rN` release).
-    public static func isValid(_ v: String) -> Bool {
-        let s = Array(v.utf8)
-        var i = 0
-        func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
-        func isLower(_ c: UInt8) -> Bool { c >= 0x61 && c <= 0x7a }
-        func digits() -> Bool {
-            let start = i
-            while i < s.count && isDigit(s[i]) { i += 1 }
-            return i > start
-        }
-        guard digits() else { return false }
-        while i < s.count && s[i] == 0x2e { i += 1; guard digits() else { return false } }   // .digits
-        if i < s.count && isLower(s[i]) { i += 1 }                                              // one letter
-        while i < s.count && s[i] == 0x5f {                                                    // _suffix[#]
-            i += 1
-            guard let suf = suffixes.first(where: { p in
-                let u = Array(p.utf8); return i + u.count <= s.count && Array(s[i..<(i + u.count)]) == u
-            }) else { return false }
-            i += suf.utf8.count
-            while i < s.count && isDigit(s[i]) { i += 1 }
-        }
-        if i < s.count && s[i] == 0x7e {                                                       // ~hash
-            i += 1
-            let start = i
-            while i < s.count && (isDigit(s[i]) || (s[i] >= 0x61 && s[i] <= 0x66)) { i += 1 }
-            guard i > start else { return false }
-        }
-        if i < s.count && s[i] == 0x2d {                                                       // -r#
-            i += 1
-            guard i < s.count, s[i] == 0x72 else { return false }
-            i += 1
-            guard digits() else { return false }
-        }
-        return i == s.count
     }
 }

@@ -169,12 +169,7 @@ public struct ImageSBOM {
     }
 
     /// Dependency token without version constraint: `foo>=1.2` → `foo`, `so:libc.so.6=6` → `so:libc.so.6`.
-    static func depName(_ d: String) -> String {
-        var s = Substring(d)
-        if s.hasPrefix("!") { s = s.dropFirst() }
-        if let i = s.firstIndex(where: { "<>=~".contains($0) }) { s = s[..<i] }
-        return String(s)
-    }
+    static func depName(_ d: String) -> String { DependencyAtom.parse(d)?.name ?? "" }
 
     /// An SPDX idstring: letters, digits, `.` and `-`.
     static func spdxID(_ s: String) -> String {

@@ -331,7 +331,7 @@ public final class Builder {
     public static func order(_ recipes: [Recipe]) throws -> [Recipe] {
         var producer: [String: Int] = [:]
         for (i, r) in recipes.enumerated() {
-            for n in r.packageNames + r.package.dependencies.provides.map({ String($0.split(separator: "=").first ?? "") }) {
+            for n in r.packageNames + r.package.dependencies.provides.map({ DependencyAtom.name(of: $0) ?? "" }) {
                 producer[n] = producer[n] ?? i
             }
         }

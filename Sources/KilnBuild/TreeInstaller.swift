@@ -10,10 +10,8 @@ public struct TreeDependencyInstaller: BuildDependencyInstaller {
     public init(treesDirectory: String) { self.treesDirectories = [treesDirectory] }
     public init(treesDirectories: [String]) { self.treesDirectories = treesDirectories }
 
-    /// `name`, `name=1.2`, `name>=1` → `name`.
-    static func baseName(_ spec: String) -> String {
-        String(spec.prefix { !"<>=~".contains($0) }).trimmingCharacters(in: .whitespaces)
-    }
+    /// `name`, `name=1.2`, `name>=1` → `name` (KilnCore's `DependencyAtom`; a conflict names nothing).
+    static func baseName(_ spec: String) -> String { DependencyAtom.name(of: spec) ?? "" }
 
     /// Package name → tree, including what recorded builds `provides`.
     func index() -> [String: String] {

@@ -1,4 +1,5 @@
 import Foundation
+import KilnAPK
 import KilnArchive
 import KilnCore
 import KilnCrypto
@@ -62,15 +63,15 @@ public struct VariantResult: Sendable {
     public var manifest: Descriptor
     public var config: Descriptor
     public var layers: [LayerResult]
-    public var packages: [IndexRecord]
+    public var packages: [APKRepositoryPackage]
     public var annotations: [String: String]
 }
 
 /// Resolved inputs for all variants (what `kiln lock` records).
 public struct Resolution {
-    public var keyring: Keyring
+    public var keyring: APKKeyring
     public var repositories: [String]
-    public var packages: [ImageVariant: [IndexRecord]]
+    public var packages: [ImageVariant: [APKRepositoryPackage]]
     public var failures: [ImageVariant: Error] = [:]
 }
 
@@ -88,17 +89,17 @@ public final class ImageBuilder {
 
     // MARK: resolution
 
-    public func world(for variant: ImageVariant) -> [Dependency] {
+    public func world(for variant: ImageVariant) -> [APKDependency] {
         var w = config.packages.map(\.dependency)
         w += (config.variantPackages[variant.rawValue] ?? []).map(\.dependency)
         if variant == .fips {
-            for p in ImageVariant.fipsPackages where !w.contains(where: { $0.name == p }) { w.append(Dependency(name: p)) }
+            for p in ImageVariant.fipsPackages where !w.contains(where: { $0.name == p }) { w.append(APKDependency(name: p)) }
         }
         return w
     }
 
     public func resolve() throws -> Resolution {
-        let keyring = try Keyring(paths: config.keyring + options.extraKeys)
+        let keyring = try APKKeyring.image(paths: config.keyring + options.extraKeys)
         guard !keyring.isEmpty else {
             throw ConfigError(SourceLocation(file: config.file), "no trusted keys: list the repository's public key under contents.keyring (or pass --keyring)")
         }
@@ -119,9 +120,9 @@ public final class ImageBuilder {
         guard !repoDirs.isEmpty else {
             throw ConfigError(SourceLocation(file: config.file), "no repositories: list one under contents.repositories or pass --repo DIR")
         }
-        var records: [IndexRecord] = []
+        var records: [APKRepositoryPackage] = []
         for (i, dir) in repoDirs.enumerated() {
-            records += try Repository.load(path: dir, arch: "x86_64", keyring: keyring, index: i).records
+            records += try Repository.load(path: dir, arch: "x86_64", keyring: keyring, index: i)
         }
         records = records.filter { $0.arch == "x86_64" || $0.arch == "noarch" || $0.arch.isEmpty }
         var res = Resolution(keyring: keyring, repositories: repoDirs, packages: [:])
@@ -141,7 +142,7 @@ public final class ImageBuilder {
         return res
     }
 
-    func locked(_ v: ImageVariant, lock: LockFile, records: [IndexRecord]) throws -> [IndexRecord] {
+    func locked(_ v: ImageVariant, lock: LockFile, records: [APKRepositoryPackage]) throws -> [APKRepositoryPackage] {
         guard let entries = lock.variants[v.rawValue] else {
             throw KilnMessage("lock file has no '\(v.rawValue)' variant; run `kiln lock` again")
         }
@@ -220,12 +221,12 @@ public final class ImageBuilder {
         var results: [VariantResult] = []
         for v in options.variants {
             guard let pkgs = res.packages[v]?.sorted(by: { $0.name < $1.name }), let t = trees[v] else { continue }
-            let variantEpoch = epochOverride ?? (pkgs.map(\.buildDate).max() ?? 0)
+            let variantEpoch = epochOverride ?? (pkgs.map { $0.buildTime ?? 0 }.max() ?? 0)
             var layers: [LayerResult] = []
             var history: [OCI.ImageConfig.History] = []
             var lower: [String: FSNode] = [:]
             for g in plan.groups(for: v) {
-                let epoch = epochOverride ?? (g.packages.map(\.buildDate).max() ?? 0)
+                let epoch = epochOverride ?? (g.packages.map { $0.buildTime ?? 0 }.max() ?? 0)
                 var nodes: [String: FSNode] = [:]
                 for r in g.packages { for (p, n) in t.pkgNodes[r.name] ?? [] where nodes[p] == nil { nodes[p] = n } }
                 for p in Array(nodes.keys) {
@@ -288,7 +289,7 @@ public final class ImageBuilder {
     }
 
     func writeImage(_ v: ImageVariant, layers: [LayerResult], history: [OCI.ImageConfig.History], tree: ImageTree,
-                    packages: [IndexRecord], epoch: Int64, layout: OCILayout, res: Resolution) throws -> VariantResult {
+                    packages: [APKRepositoryPackage], epoch: Int64, layout: OCILayout, res: Resolution) throws -> VariantResult {
         let created = SourceDateEpoch.rfc3339(epoch)
         var env = config.environment
         if env["PATH"] == nil { env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }
@@ -333,7 +334,7 @@ public enum FIPSAnnotations {
     public static let identityPath = "usr/share/kiln/fips-module.json"
     public static let modulePath = "usr/lib/ossl-modules/fips.so"
 
-    public static func from(tree: ImageTree, packages: [IndexRecord]) -> [String: String] {
+    public static func from(tree: ImageTree, packages: [APKRepositoryPackage]) -> [String: String] {
         var a: [String: String] = [:]
         let provider = packages.first { $0.name == "openssl-fips-provider" || $0.provides.contains { $0.hasPrefix("openssl-fips-provider") } }
         if let n = tree.node(identityPath), n.kind == .file,

@@ -1,4 +1,5 @@
 import Foundation
+import KilnAPK
 import KilnCore
 import Yams
 
@@ -14,7 +15,7 @@ public struct ConfigError: KilnError {
 /// `name`, `version` (the tag `<name>:<version>`), `variants` (extra packages per variant) and
 /// `os-release`. See README "Image configs".
 public struct ImageConfig {
-    public struct Package: Sendable { public var dependency: Dependency; public var location: SourceLocation }
+    public struct Package: Sendable { public var dependency: APKDependency; public var location: SourceLocation }
     public struct Entrypoint: Sendable { public var type: String?; public var command: String?; public var shellFragment: String? }
     public struct Group: Sendable { public var name: String; public var gid: Int; public var members: [String] }
     public struct User: Sendable {
@@ -276,7 +277,7 @@ public struct ImageConfig {
 
     static func parsePackages(_ v: Node, _ r: NodeReader) throws -> [Package] {
         try r.strings(v, "packages").map { s, n in
-            guard let d = Dependency.parse(s), !d.conflict || true else {
+            guard let d = APKDependency.parse(s), !d.conflict || true else {
                 throw ConfigError(r.loc(n), "malformed package '\(s)'; write name, name=1.2-r0, name>=1.2, name<2 or name~1.2")
             }
             return Package(dependency: d, location: r.loc(n))

@@ -1,4 +1,5 @@
 import Foundation
+import KilnAPK
 import KilnArchive
 import KilnCore
 import KilnCrypto

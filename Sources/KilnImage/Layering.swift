@@ -1,4 +1,5 @@
 import Foundation
+import KilnAPK
 
 /// `layering: {strategy: origin, budget: N}`: packages grouped by origin; the largest groups that
 /// the variants share get their own layers (at most N-1), the rest and kiln's own files go into
@@ -8,7 +9,7 @@ import Foundation
 public struct LayerPlan {
     public struct Group: Sendable {
         public var origin: String
-        public var packages: [IndexRecord]
+        public var packages: [APKRepositoryPackage]
         /// Identity of the group's content (origin + package checksums).
         public var key: String
         public var installedSize: Int64
@@ -24,13 +25,13 @@ public struct LayerPlan {
 }
 
 public enum Layering {
-    public static func plan(_ layering: ImageConfig.Layering?, variants: [ImageVariant: [IndexRecord]]) -> LayerPlan {
+    public static func plan(_ layering: ImageConfig.Layering?, variants: [ImageVariant: [APKRepositoryPackage]]) -> LayerPlan {
         var plan = LayerPlan()
         guard let layering, layering.budget > 1 else { return plan }
         var groups: [String: LayerPlan.Group] = [:]
         for (v, pkgs) in variants {
-            var byOrigin: [String: [IndexRecord]] = [:]
-            for r in pkgs { byOrigin[r.origin.isEmpty ? r.name : r.origin, default: []].append(r) }
+            var byOrigin: [String: [APKRepositoryPackage]] = [:]
+            for r in pkgs { byOrigin[r.originOrName, default: []].append(r) }
             var keys: Set<String> = []
             for (o, rs) in byOrigin {
                 let sorted = rs.sorted { $0.name < $1.name }

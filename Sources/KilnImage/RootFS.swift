@@ -1,4 +1,5 @@
 import Foundation
+import KilnAPK
 import KilnCore
 import KilnCrypto
 
@@ -7,15 +8,15 @@ import KilnCrypto
 enum RootFS {
     static func file(_ s: String, mode: UInt32 = 0o644) -> FSNode { FSNode(kind: .file, mode: mode, data: Data(s.utf8)) }
 
-    static func finish(_ tree: inout ImageTree, config: ImageConfig, variant: ImageVariant, packages: [IndexRecord],
-                       pkgNodes: [String: [(String, FSNode)]], world: [Dependency], keyring: Keyring, version: String) throws {
+    static func finish(_ tree: inout ImageTree, config: ImageConfig, variant: ImageVariant, packages: [APKRepositoryPackage],
+                       pkgNodes: [String: [(String, FSNode)]], world: [APKDependency], keyring: APKKeyring, version: String) throws {
         // apk database.
         tree.put("lib/apk/db/installed", file(installedDatabase(packages: packages, pkgNodes: pkgNodes)))
         tree.put("lib/apk/db/triggers", file(""))
         tree.put("etc/apk/world", file(world.map(\.description).sorted().joined(separator: "\n") + "\n"))
         tree.put("etc/apk/arch", file("x86_64\n"))
         tree.put("etc/apk/repositories", file(config.repositories.map(\.text).joined(separator: "\n") + (config.repositories.isEmpty ? "" : "\n")))
-        for name in keyring.keys.keys.sorted() { tree.put("etc/apk/keys/" + name, FSNode(kind: .file, mode: 0o644, data: keyring.keys[name]!.pem)) }
+        for name in keyring.keys.keys.sorted() { tree.put("etc/apk/keys/" + name, FSNode(kind: .file, mode: 0o644, data: keyring.pems[name] ?? Data())) }
 
         // Accounts.
         var passwd = tree.node("etc/passwd").flatMap { $0.kind == .file ? String(decoding: $0.data, as: UTF8.self) : nil } ?? ""
@@ -104,10 +105,10 @@ enum RootFS {
 
     /// `lib/apk/db/installed` as apk-tools writes it: the index fields, then per directory `F:`
     /// (`M:` when not root:root 0755) and per file `R:` (`a:` when not root:root 0644) and `Z:`.
-    static func installedDatabase(packages: [IndexRecord], pkgNodes: [String: [(String, FSNode)]]) -> String {
+    static func installedDatabase(packages: [APKRepositoryPackage], pkgNodes: [String: [(String, FSNode)]]) -> String {
         var out = ""
         for r in packages.sorted(by: { $0.name < $1.name }) {
-            out += r.installedHeader()
+            out += r.record.installedHeader()
             var dirs: [String: FSNode?] = [:]
             var files: [String: [(String, FSNode)]] = [:]
             for (p, n) in pkgNodes[r.name] ?? [] {

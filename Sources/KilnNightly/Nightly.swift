@@ -91,12 +91,7 @@ public final class NightlyRunner: @unchecked Sendable {
         return settled
     }
 
-    static func stripVersion(_ s: String) -> String {
-        var t = s
-        if t.hasPrefix("!") { return "" }
-        if let i = t.firstIndex(where: { "=<>~".contains($0) }) { t = String(t[..<i]) }
-        return t
-    }
+    static func stripVersion(_ s: String) -> String { DependencyAtom.name(of: s) ?? "" }
 
     /// Stop starting new nodes; finished results stay stored and the report says interrupted.
     public func cancel() {

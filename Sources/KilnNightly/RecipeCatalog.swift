@@ -51,13 +51,8 @@ public struct RecipeCatalogLoader: CatalogLoader {
     }
 
     /// `name>=1.2`, `so:libz.so.1=1.2.13` → the name part.
-    public static func stripConstraint(_ s: String) -> String {
-        var t = s.trimmingCharacters(in: .whitespaces)
-        if t.hasPrefix("!") { return "" }        // conflicts are not dependencies
-        if let at = t.firstIndex(of: "@") { t = String(t[..<at]) }      // `name@tag` repository pins
-        if let i = t.firstIndex(where: { "=<>~".contains($0) }) { t = String(t[..<i]) }
-        return t
-    }
+    /// A conflict (`!name`) yields "" (it is not a dependency); `name@tag` drops the tag.
+    public static func stripConstraint(_ s: String) -> String { DependencyAtom.name(of: s) ?? "" }
 
     public static func recipeFiles(in dir: String) throws -> [String] {
         var isDir: ObjCBool = false

@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 
 /// The FIPS variant's package semantics (owner: fips). `kiln build --variant fips` applies the
 /// recipe's build option `fips` (melange's `options:`, so plain melange still parses the recipe and
@@ -22,8 +23,9 @@ extension Recipe {
         func fix(_ d: Dependencies, standardName: String) -> Dependencies {
             var d = d
             d.runtime = d.runtime.map { dep in
-                let name = dep.prefix { !"=<>~".contains($0) }
-                return standard.contains(String(name)) ? renamed(String(name)) + dep.dropFirst(name.count) : dep
+                guard let a = DependencyAtom.parse(dep), !a.conflict, a.tag == nil, dep.hasPrefix(a.name),
+                      standard.contains(a.name) else { return dep }
+                return renamed(a.name) + dep.dropFirst(a.name.count)
             }
             for p in Self.fipsRuntimePackages where !d.runtime.contains(p) && standardName != p { d.runtime.append(p) }
             if !d.replaces.contains(standardName) { d.replaces.append(standardName) }

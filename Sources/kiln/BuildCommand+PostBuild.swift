@@ -113,7 +113,7 @@ struct APKBuildInstaller: BuildDependencyInstaller {
 
     func available(_ names: [String], arch: String) throws -> [String] {
         let recs = try records(arch: arch)
-        return names.filter { n in APKInstall.dependencyName(n).map { APKInstall.candidate(for: $0, in: recs) != nil } ?? false }
+        return names.filter { n in DependencyAtom.name(of: n).map { APKInstall.candidate(for: $0, in: recs) != nil } ?? false }
     }
 
     func install(_ names: [String], arch: String, over base: Toolchain, scratch: String) throws -> Toolchain { base }

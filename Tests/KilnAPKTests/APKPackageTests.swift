@@ -190,10 +190,10 @@ final class APKPackageTests: XCTestCase {
 
     func testVersionValidation() {
         for ok in ["1", "1.2.3", "1.2.3a", "1.2_rc1", "1.2_p2", "2.12.1-r1", "1.0_alpha_pre2", "1.0~abc123", "20240101"] {
-            XCTAssertTrue(APKVersionSyntax.isValid(ok), ok)
+            XCTAssertTrue(APKVersion.isValid(ok), ok)
         }
         for bad in ["", "a1", "1..2", "1.2-beta", "1.2_foo", "1.2-r", "1.2ab", "1.2~", "v1.0"] {
-            XCTAssertFalse(APKVersionSyntax.isValid(bad), bad)
+            XCTAssertFalse(APKVersion.isValid(bad), bad)
         }
     }
 

@@ -116,12 +116,12 @@ final class BuildGlueTests: XCTestCase {
     }
 
     func testResolveAndVersionOrder() {
-        XCTAssertLessThan(APKInstall.compareVersions("1.2", "1.10"), 0)
-        XCTAssertLessThan(APKInstall.compareVersions("1.2_rc1", "1.2"), 0)
-        XCTAssertLessThan(APKInstall.compareVersions("1.2", "1.2_p1"), 0)
-        XCTAssertLessThan(APKInstall.compareVersions("1.2-r1", "1.2-r10"), 0)
-        XCTAssertLessThan(APKInstall.compareVersions("1.2a", "1.2b"), 0)
-        XCTAssertEqual(APKInstall.compareVersions("3.0.1-r0", "3.0.1-r0"), 0)
+        XCTAssertLessThan(APKVersion.compare("1.2", "1.10"), 0)
+        XCTAssertLessThan(APKVersion.compare("1.2_rc1", "1.2"), 0)
+        XCTAssertLessThan(APKVersion.compare("1.2", "1.2_p1"), 0)
+        XCTAssertLessThan(APKVersion.compare("1.2-r1", "1.2-r10"), 0)
+        XCTAssertLessThan(APKVersion.compare("1.2a", "1.2b"), 0)
+        XCTAssertEqual(APKVersion.compare("3.0.1-r0", "3.0.1-r0"), 0)
         func rec(_ n: String, _ v: String, d: [String] = [], p: [String] = []) -> APKIndexRecord {
             var r = APKIndexRecord(); r.name = n; r.version = v; r.depends = d; r.provides = p; r.checksum = "Q1"; return r
         }

@@ -14,12 +14,12 @@ public struct SolverError: KilnError {
 /// apk-style dependency resolution over index records: names with version constraints
 /// (`= >= <= > < ~`), `provides` (including `so:`/`cmd:` virtuals, versioned or not) with
 /// `provider_priority`, conflicts (`!name`). Deterministic: the same inputs give the same answer.
-public struct Solver {
-    public let records: [IndexRecord]
-    var byName: [String: [IndexRecord]] = [:]
-    var providers: [String: [(record: IndexRecord, version: String?)]] = [:]
+public struct Solver: Sendable {
+    public let records: [APKRepositoryPackage]
+    var byName: [String: [APKRepositoryPackage]] = [:]
+    var providers: [String: [(record: APKRepositoryPackage, version: String?)]] = [:]
 
-    public init(records: [IndexRecord]) {
+    public init(records: [APKRepositoryPackage]) {
         self.records = records
         for r in records { byName[r.name, default: []].append(r) }
         for k in byName.keys {
@@ -30,7 +30,7 @@ public struct Solver {
         }
         for r in records {
             for p in r.provides {
-                guard let d = Dependency.parse(p) else { continue }
+                guard let d = APKDependency.parse(p) else { continue }
                 providers[d.name, default: []].append((r, d.op == .eq ? d.version : nil))
             }
         }
@@ -41,8 +41,8 @@ public struct Solver {
 
     /// Candidates for `dep`, best first: the package of that name (newest first), then providers by
     /// priority, version and name. With `preferFIPS`, `<name>-fips` builds go before the others.
-    func candidates(_ dep: Dependency, learned: [String: [Dependency]], preferFIPS: Bool) -> [IndexRecord] {
-        var out: [IndexRecord] = []
+    func candidates(_ dep: APKDependency, learned: [String: [APKDependency]], preferFIPS: Bool) -> [APKRepositoryPackage] {
+        var out: [APKRepositoryPackage] = []
         func ok(_ v: String?, _ name: String) -> Bool {
             dep.accepts(version: v) && (learned[name] ?? []).allSatisfy { $0.accepts(version: v) }
         }
@@ -67,8 +67,8 @@ public struct Solver {
     }
 
     /// Resolves `world`; returns the packages in install order (dependencies before dependents).
-    public func solve(_ world: [Dependency], preferFIPS: Bool = false) throws -> [IndexRecord] {
-        var learned: [String: [Dependency]] = [:]
+    public func solve(_ world: [APKDependency], preferFIPS: Bool = false) throws -> [APKRepositoryPackage] {
+        var learned: [String: [APKDependency]] = [:]
         for _ in 0..<64 {
             do {
                 return try attempt(world, learned: learned, preferFIPS: preferFIPS)
@@ -80,26 +80,26 @@ public struct Solver {
         throw SolverError(chain: ["world"], reason: "no solution found after repeated backtracking")
     }
 
-    struct Restart: Error { var name: String; var dep: Dependency; var error: SolverError }
+    struct Restart: Error { var name: String; var dep: APKDependency; var error: SolverError }
 
-    private func attempt(_ world: [Dependency], learned: [String: [Dependency]], preferFIPS: Bool) throws -> [IndexRecord] {
-        var selected: [String: IndexRecord] = [:]
-        var order: [IndexRecord] = []
+    private func attempt(_ world: [APKDependency], learned: [String: [APKDependency]], preferFIPS: Bool) throws -> [APKRepositoryPackage] {
+        var selected: [String: APKRepositoryPackage] = [:]
+        var order: [APKRepositoryPackage] = []
         var visiting: Set<String> = []
-        var conflicts: [(Dependency, [String])] = []
+        var conflicts: [(APKDependency, [String])] = []
 
-        func satisfied(_ dep: Dependency) -> Bool {
+        func satisfied(_ dep: APKDependency) -> Bool {
             if let s = selected[dep.name], dep.accepts(version: s.version) { return true }
             for r in selected.values {
                 for p in r.provides {
-                    if let d = Dependency.parse(p), d.name == dep.name,
+                    if let d = APKDependency.parse(p), d.name == dep.name,
                        dep.accepts(version: d.op == .eq ? d.version : nil) { return true }
                 }
             }
             return false
         }
 
-        func resolve(_ dep: Dependency, chain: [String]) throws {
+        func resolve(_ dep: APKDependency, chain: [String]) throws {
             if dep.conflict { conflicts.append((dep, chain)); return }
             if satisfied(dep) { return }
             let cands = candidates(dep, learned: learned, preferFIPS: preferFIPS)
@@ -115,7 +115,7 @@ public struct Solver {
                 }
                 throw SolverError(chain: chain + [dep.description], reason: reason)
             }
-            var clash: IndexRecord?
+            var clash: APKRepositoryPackage?
             for c in cands {
                 if let s = selected[c.name] {
                     if s == c { return }
@@ -125,7 +125,7 @@ public struct Solver {
                 selected[c.name] = c
                 visiting.insert(c.name)
                 for d in c.depends {
-                    guard let dd = Dependency.parse(d) else {
+                    guard let dd = APKDependency.parse(d) else {
                         throw SolverError(chain: chain + [dep.description, c.nameVersion], reason: "malformed dependency '\(d)' in the index")
                     }
                     if visiting.contains(dd.name) && !dd.conflict { continue }
@@ -139,7 +139,7 @@ public struct Solver {
             let err = SolverError(chain: chain + [dep.description],
                                   reason: "conflicts with \(s.nameVersion), already chosen for another requirement")
             guard s.name == dep.name else { throw err }
-            throw Restart(name: s.name, dep: Dependency(name: s.name, op: dep.op, version: dep.version),
+            throw Restart(name: s.name, dep: APKDependency(name: s.name, op: dep.op, version: dep.version),
                           error: SolverError(chain: chain + [dep.description],
                                              reason: "conflicts with \(s.nameVersion), already chosen for another requirement"))
         }

@@ -28,7 +28,8 @@ public enum APKVersion {
         ("cvs", 1), ("svn", 2), ("git", 3), ("hg", 4), ("p", 5),
     ]
 
-    /// Whether `version` is a valid apk version string.
+    /// Whether `version` is a valid apk version string (with or without the `-rN` release): the one
+    /// validity check kiln uses for recipes, `.PKGINFO`, APKINDEX `V:` and dependency constraints.
     public static func isValid(_ version: String) -> Bool { tokens(version) != nil }
 
     static func tokens(_ version: String) -> [Token]? {
@@ -60,9 +61,11 @@ public enum APKVersion {
             let num = readNumber().flatMap { Int($0.prefix(18)) } ?? 0
             out.append(.suffix(rank, num))
         }
-        if i < s.count, s[i] == "~" {          // commit hash: ignored for ordering
+        if i < s.count, s[i] == "~" {          // commit hash (lower-case hex): ignored for ordering
             i += 1
-            while i < s.count, s[i] != "-" { i += 1 }
+            let start = i
+            while i < s.count, isDigit(s[i]) || (s[i].value >= 97 && s[i].value <= 102) { i += 1 }
+            guard i > start else { return nil }
         }
         if i < s.count, s[i] == "-" {
             guard i + 1 < s.count, s[i + 1] == "r" else { return nil }
@@ -136,66 +139,4 @@ public enum APKVersion {
         }
         return true
     }
-}
-
-/// A dependency atom as apk writes them: `name`, `name=1.2-r0`, `name>=1.2`, `name<2`, `name~1.2`,
-/// `!name` (conflict), `so:libc.so.1`, `cmd:sh`.
-public struct Dependency: Hashable, Sendable, CustomStringConvertible, Codable {
-    public enum Op: String, Sendable, Codable { case any = "", eq = "=", ge = ">=", le = "<=", gt = ">", lt = "<", fuzzy = "~" }
-    public var name: String
-    public var op: Op
-    public var version: String
-    public var conflict: Bool
-
-    public init(name: String, op: Op = .any, version: String = "", conflict: Bool = false) {
-        self.name = name; self.op = op; self.version = version; self.conflict = conflict
-    }
-
-    /// Parses one atom; returns nil when it is malformed.
-    public static func parse(_ text: String) -> Dependency? {
-        var s = Substring(text.trimmingCharacters(in: .whitespaces))
-        var conflict = false
-        if s.hasPrefix("!") { conflict = true; s = s.dropFirst() }
-        // apk also allows `name@tag`; kiln has one repository set, so the tag is dropped.
-        guard let opIndex = s.firstIndex(where: { "<>=~".contains($0) }) else {
-            let name = String(s.split(separator: "@", maxSplits: 1).first ?? "")
-            return name.isEmpty ? nil : Dependency(name: name, conflict: conflict)
-        }
-        let name = String(s[..<opIndex].split(separator: "@", maxSplits: 1).first ?? "")
-        var rest = s[opIndex...]
-        var opText = ""
-        while let c = rest.first, "<>=~".contains(c) { opText.append(c); rest = rest.dropFirst() }
-        let op: Op
-        switch opText {
-        case "=", "==": op = .eq
-        case ">=": op = .ge
-        case "<=": op = .le
-        case ">": op = .gt
-        case "<": op = .lt
-        case "~", "=~", "~=": op = .fuzzy
-        default: return nil
-        }
-        let version = String(rest)
-        guard !name.isEmpty, !version.isEmpty, APKVersion.isValid(version) else { return nil }
-        return Dependency(name: name, op: op, version: version, conflict: conflict)
-    }
-
-    /// Whether a package (or provided name) at `candidate` version satisfies this constraint.
-    /// A provide without a version (`nil`) satisfies only an unversioned dependency.
-    public func accepts(version candidate: String?) -> Bool {
-        if op == .any { return true }
-        guard let candidate else { return false }
-        let c = APKVersion.compare(candidate, version)
-        switch op {
-        case .any: return true
-        case .eq: return c == 0
-        case .ge: return c >= 0
-        case .le: return c <= 0
-        case .gt: return c > 0
-        case .lt: return c < 0
-        case .fuzzy: return APKVersion.fuzzyMatches(candidate, version)
-        }
-    }
-
-    public var description: String { (conflict ? "!" : "") + name + op.rawValue + version }
 }
