@@ -1,4 +1,5 @@
 import Foundation
+import KilnArchive
 
 /// Automatic dependencies like melange's SCA (pkg/sca/sca.go), computed from the package tree:
 /// - ELF objects: `PT_INTERP` → `depend = so:<basename>` (`ld-musl` → `libc.musl`); `DT_NEEDED`

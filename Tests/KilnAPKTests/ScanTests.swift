@@ -1,6 +1,7 @@
 import Foundation
 import KilnAPK
 import KilnTestSupport
+import KilnArchive
 import XCTest
 
 /// ELF parsing and automatic dependencies on real binaries built with gcc: a shared library with a
