@@ -14,14 +14,10 @@ public enum PackageSBOM {
 
     /// `pkg:apk/<distro>/<name>@<version>-r<epoch>?arch=<arch>&distro=<distro>`
     public static func purl(_ spec: PackageSpec) -> String {
-        "pkg:apk/\(percentEncode(spec.distro.lowercased()))/\(percentEncode(spec.name))@\(percentEncode(spec.fullVersion))?arch=\(percentEncode(spec.arch))&distro=\(percentEncode(spec.distro.lowercased()))"
+        APKPurl.make(name: spec.name, version: spec.fullVersion, arch: spec.arch, distro: spec.distro)
     }
 
-    static func percentEncode(_ s: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: ".-_~+")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
-    }
+    static func percentEncode(_ s: String) -> String { APKPurl.escape(s) }
 
     /// `Organization: X` form for a supplier given as a bare name; `NOASSERTION` when unknown.
     static func supplierField(_ s: String?) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import KilnAPK
 import KilnCore
 import KilnCrypto
 
@@ -76,7 +77,7 @@ public enum Provenance {
             deps.append(.object(o))
         }
         for r in p.packages.sorted(by: { ($0.name, $0.version) < ($1.name, $1.version) }) {
-            let purl = "pkg:apk/\(distro)/\(r.name)@\(r.version)" + (r.arch.isEmpty ? "" : "?arch=\(r.arch)")
+            let purl = APKPurl.make(name: r.name, version: r.version, arch: r.arch, distro: distro)
             var o: [(String, JSON)] = [("name", .string(r.name)), ("uri", .string(r.uri ?? purl))]
             if let d = r.sha256 { o.append(("digest", ["sha256": .string(d)])) }
             if let q = r.checksum, r.sha256 == nil { o.append(("annotations", ["apkChecksum": .string(q)])) }

@@ -1,4 +1,5 @@
 import Foundation
+import KilnAPK
 import KilnCore
 import KilnCrypto
 
@@ -133,8 +134,7 @@ public struct ImageSBOM {
             var pkg = Pkg(installed: p, spdxID: ImageSBOM.spdxID("Package-apk-\(p.name)-\(p.version)"),
                           supplier: "NOASSERTION", originator: nil, license: p.license.isEmpty ? nil : p.license,
                           download: "NOASSERTION", homepage: ImageSBOM.isURL(p.url) ? p.url : nil,
-                          purl: "pkg:apk/\(input.distro.lowercased())/\(ImageSBOM.purlEscape(p.name))@\(ImageSBOM.purlEscape(p.version))"
-                              + (p.arch.isEmpty ? "" : "?arch=\(ImageSBOM.purlEscape(p.arch))"),
+                          purl: APKPurl.make(name: p.name, version: p.version, arch: p.arch, distro: input.distro),
                           checksums: [:], sources: [])
             if let doc = input.packageSBOMs[p.nameVersion] { ImageSBOM.merge(doc, into: &pkg) }
             if let d = input.packageDigests[p.nameVersion] { pkg.checksums["SHA256"] = d }
@@ -182,11 +182,7 @@ public struct ImageSBOM {
         (s.hasPrefix("https://") || s.hasPrefix("http://") || s.hasPrefix("ftp://")) && !s.contains(" ")
     }
 
-    static func purlEscape(_ s: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: ".-_~+")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
-    }
+    static func purlEscape(_ s: String) -> String { APKPurl.escape(s) }
 
     /// Takes name-level facts (supplier, licence, purl, download location, sources) from the package's own SBOM.
     static func merge(_ doc: JSON, into pkg: inout Pkg) {
