@@ -59,6 +59,9 @@ public struct ImageConfig {
     public var osRelease: [String: String] = [:]
     public var volumes: [String] = []
     public var warnings: [String] = []
+    /// Every file `load` read: this config first, then its `include`s (depth first). The nightly
+    /// hashes them all into the image node's key.
+    public var sourceFiles: [String] = []
 
     public init(file: String) { self.file = file }
 
@@ -82,7 +85,9 @@ public struct ImageConfig {
             throw ConfigError(SourceLocation(file: path), "cannot read image config (does the file exist?)")
         }
         let text = String(decoding: data, as: UTF8.self)
-        return try parse(text, file: path, seen: seen + [abs])
+        var cfg = try parse(text, file: path, seen: seen + [abs])
+        cfg.sourceFiles.insert(path, at: 0)
+        return cfg
     }
 
     public static func parse(_ text: String, file: String, seen: [String] = []) throws -> ImageConfig {
@@ -309,6 +314,7 @@ public struct ImageConfig {
         m.vcsURL = over.vcsURL ?? base.vcsURL
         m.volumes = base.volumes + over.volumes
         m.warnings = base.warnings + over.warnings
+        m.sourceFiles = over.sourceFiles + base.sourceFiles
         return m
     }
 
