@@ -12,6 +12,8 @@ public enum APKError: KilnError, Equatable {
     case dataHashMismatch(file: String, expected: String, actual: String)
     case checksumMismatch(file: String, entry: String, expected: String, actual: String)
     case missingChecksum(file: String, entry: String)
+    /// A data entry no installer should accept (traversal, escaping link, device, …).
+    case unsafeEntry(file: String, entry: String, reason: String)
     case key(String)
     case io(String)
 
@@ -31,6 +33,7 @@ public enum APKError: KilnError, Equatable {
             return "\(f): \(e): APK-TOOLS.checksum.SHA1 is \(x) but the content hashes to \(a)"
         case .missingChecksum(let f, let e):
             return "\(f): \(e): no APK-TOOLS.checksum.SHA1 record (every regular file and symlink needs one)"
+        case .unsafeEntry(let f, let e, let r): return "\(f): refusing entry '\(e)': \(r)"
         case .key(let m): return m
         case .io(let m): return m
         }

@@ -98,6 +98,7 @@ public struct APKIndex: Sendable {
             guard !r.name.isEmpty, !r.version.isEmpty, !r.checksum.isEmpty else {
                 throw APKError.malformed(file: file, "APKINDEX record ending at line \(lineNo) lacks C:, P: or V:")
             }
+            try validate(r, file: file, line: lineNo)
             out.append(r); cur = nil
         }
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -144,6 +145,18 @@ public struct APKIndex: Sendable {
         return out
     }
 
+    /// Refuses a record apk could not use: a `P:` that is not a package name, a `V:` that is not an
+    /// apk version, a `C:` that is not `Q1` + base64(20-byte SHA-1), a negative `S:` or `I:`.
+    static func validate(_ r: APKIndexRecord, file: String, line: Int) throws {
+        func bad(_ m: String) -> APKError { .malformed(file: file, "APKINDEX record ending at line \(line): \(m)") }
+        guard APKName.isValid(r.name) else { throw bad("P:\(r.name) is not a valid package name") }
+        guard APKVersion.isValid(r.version) else { throw bad("V:\(r.version) (package \(r.name)) is not an apk version") }
+        guard r.checksum.hasPrefix("Q1"), let sha1 = Data(base64Encoded: String(r.checksum.dropFirst(2))), sha1.count == 20 else {
+            throw bad("C:\(r.checksum) (package \(r.name)) is not Q1 + base64 of a SHA-1")
+        }
+        guard r.size >= 0, r.installedSize >= 0 else { throw bad("S:/I: of \(r.name) must not be negative") }
+    }
+
     /// Builds the unsigned APKINDEX.tar.gz: one gzip member, tar with DESCRIPTION (if any) then
     /// APKINDEX then the end-of-archive blocks, mtime `epoch`, owner root.
     public static func unsignedArchive(records: [APKIndexRecord], description: String?, epoch: Int64) throws -> Data {
@@ -175,9 +188,9 @@ public struct APKIndex: Sendable {
     /// Reads and verifies a (signed) APKINDEX.tar.gz: the signature covers every byte after the
     /// signature member.
     public static func read(data: Data, file: String, options: APKVerifyOptions) throws -> APKIndex {
-        let ranges = try APKReader.members(data, file: file)
+        let ranges = try APKReader.members(data, file: file, limit: options.maxInflatedMemberBytes)
         guard !ranges.isEmpty else { throw APKError.malformed(file: file, "empty file") }
-        let first = try APKReader.gunzip(data.subdata(in: ranges[0]), file: file, member: "first")
+        let first = try APKReader.gunzip(data.subdata(in: ranges[0]), file: file, member: "first", limit: options.maxInflatedMemberBytes)
         var sigs: [APKPackage.Signature] = []
         var start = 0
         if first.count >= 512, APKTarStream.str(first[0..<100]).hasPrefix(".SIGN.") {
@@ -195,7 +208,7 @@ public struct APKIndex: Sendable {
         } else {
             trusted = try APKReader.verifySignatures(sigs, signed: unsigned, file: file, options: options)
         }
-        let tar = start == 0 ? first : try APKReader.gunzip(unsigned, file: file, member: "index")
+        let tar = start == 0 ? first : try APKReader.gunzip(unsigned, file: file, member: "index", limit: options.maxInflatedMemberBytes)
         let parsed = try APKTarStream.parse(tar, file: file, member: "index")
         guard parsed.sawEndOfArchive else { throw APKError.malformed(file: file, "index tar has no end-of-archive blocks") }
         var desc: String?

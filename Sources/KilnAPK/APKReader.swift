@@ -49,8 +49,25 @@ public struct APKVerifyOptions {
     public var allowUntrusted: Bool
     /// Check every regular file's and symlink's `APK-TOOLS.checksum.SHA1` (apk itself only stores them).
     public var checkFileChecksums: Bool
-    public init(keyring: APKKeyring = APKKeyring(), allowUntrusted: Bool = false, checkFileChecksums: Bool = true) {
+    /// The most bytes one gzip member may inflate to (`APKLimits.maxInflatedMemberBytes`); checked
+    /// while inflating, before any content is trusted.
+    public var maxInflatedMemberBytes: Int
+    /// Accept symlinks with absolute targets (they resolve inside the root when installed, and
+    /// distribution packages have many). `kiln apk verify` and `kiln index` — what kiln signs —
+    /// set it false, so a link to e.g. `/etc/shadow` is refused there like a link leaving the root.
+    public var allowAbsoluteSymlinks: Bool
+    public init(keyring: APKKeyring = APKKeyring(), allowUntrusted: Bool = false, checkFileChecksums: Bool = true,
+                maxInflatedMemberBytes: Int = APKLimits.maxInflatedMemberBytes, allowAbsoluteSymlinks: Bool = true) {
         self.keyring = keyring; self.allowUntrusted = allowUntrusted; self.checkFileChecksums = checkFileChecksums
+        self.maxInflatedMemberBytes = maxInflatedMemberBytes; self.allowAbsoluteSymlinks = allowAbsoluteSymlinks
+    }
+}
+
+/// Limits on untrusted packages and indexes.
+public enum APKLimits {
+    /// 512 MiB unless the environment variable `KILN_MAX_INFLATED_BYTES` gives another byte count.
+    public static var maxInflatedMemberBytes: Int {
+        ProcessInfo.processInfo.environment["KILN_MAX_INFLATED_BYTES"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 512 << 20
     }
 }
 
@@ -64,15 +81,15 @@ public enum APKReader {
     }
 
     /// Splits a file into its gzip members; the error names the file.
-    static func members(_ data: Data, file: String) throws -> [Range<Int>] {
-        do { return try Gzip.memberRanges(data) } catch {
+    static func members(_ data: Data, file: String, limit: Int = APKLimits.maxInflatedMemberBytes) throws -> [Range<Int>] {
+        do { return try Gzip.memberRanges(data, limit: limit) } catch {
             throw APKError.malformed(file: file, "not a (multi-member) gzip stream: \(error)")
         }
     }
 
-    static func gunzip(_ data: Data, file: String, member: String) throws -> Data {
+    static func gunzip(_ data: Data, file: String, member: String, limit: Int = APKLimits.maxInflatedMemberBytes) throws -> Data {
         let out: Data
-        do { out = try Gzip.decompress(data) } catch {
+        do { out = try Gzip.decompress(data, limit: limit) } catch {
             throw APKError.malformed(file: file, "\(member) member: gzip data is corrupt: \(error)")
         }
         // The gzip trailer's ISIZE must match (zlib checks the CRC; check the length here too).
@@ -129,14 +146,15 @@ public enum APKReader {
     }
 
     public static func read(data: Data, file: String, options: APKVerifyOptions) throws -> APKPackage {
-        let ranges = try members(data, file: file)
+        let limit = options.maxInflatedMemberBytes
+        let ranges = try members(data, file: file, limit: limit)
         guard ranges.count >= 2 else {
             throw APKError.malformed(file: file, "expected 2 or 3 gzip members (signature, control, data), found \(ranges.count)")
         }
         // Signature member?
         var idx = 0
         var sigs: [APKPackage.Signature] = []
-        let first = try gunzip(data.subdata(in: ranges[0]), file: file, member: "first")
+        let first = try gunzip(data.subdata(in: ranges[0]), file: file, member: "first", limit: limit)
         if first.count >= 512, APKTarStream.str(first[0..<100]).hasPrefix(".SIGN.") {
             sigs = try parseSignatureMember(first, file: file)
             idx = 1
@@ -149,7 +167,7 @@ public enum APKReader {
         let controlBytes = data.subdata(in: ranges[idx])
         let dataBytes = data.subdata(in: ranges[idx + 1])
         // Control member.
-        let controlTar = idx == 0 ? first : try gunzip(controlBytes, file: file, member: "control")
+        let controlTar = idx == 0 ? first : try gunzip(controlBytes, file: file, member: "control", limit: limit)
         if let z = APKTarStream.zeroBlocks(controlTar).first {
             throw APKError.malformed(file: file, "control member contains an all-zero 512-byte block at offset \(z) (apk stops reading there)")
         }
@@ -186,7 +204,7 @@ public enum APKReader {
             throw APKError.dataHashMismatch(file: file, expected: expected, actual: dataHash)
         }
         // Data member: a complete tar.
-        let dataTar = try gunzip(dataBytes, file: file, member: "data")
+        let dataTar = try gunzip(dataBytes, file: file, member: "data", limit: limit)
         let parsed = try APKTarStream.parse(dataTar, file: file, member: "data")
         guard parsed.sawEndOfArchive else {
             throw APKError.malformed(file: file, "data member does not end with the tar end-of-archive blocks")
@@ -194,6 +212,7 @@ public enum APKReader {
         if let firstData = parsed.entries.first, firstData.path.hasPrefix("."), !firstData.path.contains("/") {
             throw APKError.malformed(file: file, "data member starts with \(firstData.path), which apk would take as control data")
         }
+        try APKEntryPolicy.check(parsed.entries, file: file, allowAbsoluteSymlinks: options.allowAbsoluteSymlinks)
         if options.checkFileChecksums {
             for e in parsed.entries {
                 let content: Data

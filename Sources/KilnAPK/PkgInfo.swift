@@ -99,6 +99,12 @@ public struct PkgInfo: Sendable, Equatable, Codable {
         }
         guard !p.pkgname.isEmpty else { throw APKError.malformed(file: file, ".PKGINFO has no pkgname") }
         guard !p.pkgver.isEmpty else { throw APKError.malformed(file: file, ".PKGINFO has no pkgver") }
+        guard APKName.isValid(p.pkgname) else {
+            throw APKError.malformed(file: file, ".PKGINFO pkgname \"\(p.pkgname)\" is not a valid package name (letters, digits, +-._; starting with a letter or digit)")
+        }
+        guard APKVersion.isValid(p.pkgver) else {
+            throw APKError.malformed(file: file, ".PKGINFO pkgver \"\(p.pkgver)\" is not an apk version (e.g. 1.2.3-r0)")
+        }
         return p
     }
 }

@@ -95,16 +95,22 @@ public enum Gzip {
         return sink.data
     }
 
-    /// Decompresses all members, concatenated.
-    public static func decompress(_ data: Data) throws -> Data {
+    /// Decompresses all members, concatenated (no limit: for kiln's own, trusted output).
+    public static func decompress(_ data: Data) throws -> Data { try decompress(data, limit: nil) }
+
+    /// Decompresses all members, concatenated, refusing a member that inflates beyond `limit`.
+    public static func decompress(_ data: Data, limit: Int?) throws -> Data {
         var out = Data()
-        _ = try inflateMembers(data) { out.append(contentsOf: $0) }
+        _ = try inflateMembers(data, limit: limit) { out.append(contentsOf: $0) }
         return out
     }
 
     /// Compressed byte range of each gzip member (APK hashes and signs member bytes).
-    public static func memberRanges(_ data: Data) throws -> [Range<Int>] {
-        try inflateMembers(data) { _ in }
+    public static func memberRanges(_ data: Data) throws -> [Range<Int>] { try memberRanges(data, limit: nil) }
+
+    /// Compressed byte range of each gzip member, refusing a member that inflates beyond `limit`.
+    public static func memberRanges(_ data: Data, limit: Int?) throws -> [Range<Int>] {
+        try inflateMembers(data, limit: limit) { _ in }
     }
 
     /// Whether `data` starts with the gzip magic.
@@ -112,7 +118,7 @@ public enum Gzip {
         data.count >= 2 && data[data.startIndex] == 0x1f && data[data.startIndex + 1] == 0x8b
     }
 
-    static func inflateMembers(_ data: Data, _ output: (UnsafeRawBufferPointer) throws -> Void) throws -> [Range<Int>] {
+    static func inflateMembers(_ data: Data, limit: Int? = nil, _ output: (UnsafeRawBufferPointer) throws -> Void) throws -> [Range<Int>] {
         guard !data.isEmpty else { throw ArchiveError.corrupt(context: "gunzip", reason: "empty input is not gzip data") }
         let z = ZStream()
         var r = inflateInit2_(z.p, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
@@ -123,6 +129,7 @@ public enum Gzip {
         try data.withUnsafeBytes { (input: UnsafeRawBufferPointer) in
             let base = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
             var start = 0
+            var memberOut = 0
             z.p.pointee.next_in = UnsafeMutablePointer(mutating: base)
             z.p.pointee.avail_in = uInt(input.count)
             while start < input.count {
@@ -132,12 +139,17 @@ public enum Gzip {
                     r = inflate(z.p, Z_NO_FLUSH)
                     return o.count - Int(z.p.pointee.avail_out)
                 }
+                memberOut += produced
+                if let limit, memberOut > limit {
+                    throw ArchiveError.corrupt(context: "gunzip", reason: "the gzip member at byte \(start) inflates to more than \(limit) bytes (the decompression limit; see KILN_MAX_INFLATED_BYTES)")
+                }
                 if produced > 0 { try out.withUnsafeBytes { try output(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) } }
                 let consumed = input.count - Int(z.p.pointee.avail_in)
                 switch r {
                 case Z_STREAM_END:
                     ranges.append(start..<consumed)
                     start = consumed
+                    memberOut = 0
                     inflateReset(z.p)
                 case Z_OK: continue
                 case Z_BUF_ERROR:

@@ -105,7 +105,7 @@ final class SolverTests: XCTestCase {
     }
 
     func testIndexParse() throws {
-        let text = "C:Q1abc=\nP:foo\nV:1.0-r0\nA:x86_64\nS:100\nI:200\nT:a thing\no:foo\nt:1700000000\nk:10\nD:so:libc.so.1 bar>=2\np:cmd:foo=1.0-r0\n\nC:Q1def=\nP:bar\nV:2-r0\n\n"
+        let text = "C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:foo\nV:1.0-r0\nA:x86_64\nS:100\nI:200\nT:a thing\no:foo\nt:1700000000\nk:10\nD:so:libc.so.1 bar>=2\np:cmd:foo=1.0-r0\n\nC:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:bar\nV:2-r0\n\n"
         let r = try APKIndex.parseText(text, file: "APKINDEX")
         XCTAssertEqual(r.count, 2)
         XCTAssertEqual(r[0].depends, ["so:libc.so.1", "bar>=2"])
