@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnFIPS
 import KilnCrypto
 
 /// What `Attestor.attach` may be told beyond what it reads from the image itself.
@@ -19,7 +20,7 @@ public struct AttachOptions: Sendable {
     public var lockedPackages: [ResolvedPackage]?
     public var configName: String?
     public var configSHA256: String?
-    public var fipsModule: FIPSModuleIdentity?
+    public var fipsModule: ImageFIPSModule?
     public var startedOn: Int64?
     public var finishedOn: Int64?
     /// The `docker-reference` identity in the simple-signing payload (default: the image name).
@@ -123,7 +124,7 @@ public enum Attestor {
     public static func detectVariant(tag: String?, contents: ImageContents, packages: [InstalledPackage]) -> String {
         if let t = tag, t.hasSuffix("-fips") { return "fips" }
         for (k, v) in contents.annotationsAndLabels where k.lowercased().contains("variant") && v.lowercased() == "fips" { return "fips" }
-        if packages.contains(where: { $0.name.hasPrefix(FIPSModuleIdentity.providerPackagePrefix) }) { return "fips" }
+        if packages.contains(where: { $0.name.hasPrefix(FIPSPackageName.provider) }) { return "fips" }
         return "standard"
     }
 
@@ -156,7 +157,7 @@ public enum Attestor {
             ?? contents.config["created"]?.string.flatMap(parseTime) ?? 0
         let variant = options.variant ?? detectVariant(tag: tag, contents: contents, packages: installed)
         let fips = options.fipsModule ?? (variant == "fips"
-            ? (FIPSModuleIdentity.fromAnnotations(contents.annotationsAndLabels, installed: installed) ?? FIPSModuleIdentity.fromInstalled(installed))
+            ? (ImageFIPSModule.fromAnnotations(contents.annotationsAndLabels, installed: installed) ?? ImageFIPSModule.fromInstalled(installed))
             : nil)
         var digests: [String: String] = [:]
         for l in options.lockedPackages ?? [] { if let d = l.sha256 { digests["\(l.name)-\(l.version)"] = d } }

@@ -1,6 +1,7 @@
 import Foundation
 import KilnAPK
 import KilnCore
+import KilnFIPS
 import KilnCrypto
 
 /// in-toto Statement v1 and the predicate types kiln attaches.
@@ -41,7 +42,7 @@ public struct ProvenanceInput: Sendable {
     public var configSHA256: String?
     public var variant: String?
     public var packages: [ResolvedPackage]
-    public var fipsModule: FIPSModuleIdentity?
+    public var fipsModule: ImageFIPSModule?
     public var sourceDateEpoch: Int64
     public var imageConfigDigest: String?    // OCI config blob (sha256:…)
     public var startedOn: Int64?
@@ -49,7 +50,7 @@ public struct ProvenanceInput: Sendable {
     public var extraParameters: [(String, String)]
 
     public init(configName: String? = nil, configSHA256: String? = nil, variant: String? = nil, packages: [ResolvedPackage] = [],
-                fipsModule: FIPSModuleIdentity? = nil, sourceDateEpoch: Int64, imageConfigDigest: String? = nil,
+                fipsModule: ImageFIPSModule? = nil, sourceDateEpoch: Int64, imageConfigDigest: String? = nil,
                 startedOn: Int64? = nil, finishedOn: Int64? = nil, extraParameters: [(String, String)] = []) {
         self.configName = configName; self.configSHA256 = configSHA256; self.variant = variant; self.packages = packages
         self.fipsModule = fipsModule; self.sourceDateEpoch = sourceDateEpoch; self.imageConfigDigest = imageConfigDigest
@@ -84,7 +85,7 @@ public enum Provenance {
             deps.append(.object(o))
         }
         var builderVersion: [(String, JSON)] = [("kiln", .string(KilnVersion.current))]
-        if let f = p.fipsModule { builderVersion.append(("fipsModule", .string("\(f.name) \(f.version) (\(f.label))"))) }
+        if let f = p.fipsModule { builderVersion.append(("fipsModule", .string("\(f.name) \(f.version) (\(f.label.rawValue))"))) }
         var meta: [(String, JSON)] = []
         if let s = p.startedOn { meta.append(("startedOn", .string(SourceDateEpoch.rfc3339(s)))) }
         if let f = p.finishedOn { meta.append(("finishedOn", .string(SourceDateEpoch.rfc3339(f)))) }

@@ -1,35 +1,43 @@
 import Foundation
 import KilnAPK
 import KilnCore
+import KilnFIPS
 import KilnCrypto
 
-/// The FIPS module an image carries, as it appears in SBOMs and provenance. `label` is one of
-/// kiln's two words: `validated` (a CMVP-listed module built from exactly that source) or `fips-capable`.
-public struct FIPSModuleIdentity: Equatable, Sendable {
+/// What an image's SBOMs and provenance say about its FIPS module: the part of KilnFIPS's
+/// `FIPSModuleIdentity` (the one identity type, written into the provider package) that KilnImage
+/// records on the manifest, plus the provider package found in the image. `label` is KilnFIPS's
+/// `FIPSLabel`: `validated` (a CMVP-listed module built from exactly that source) or `fips-capable`.
+public struct ImageFIPSModule: Equatable, Sendable {
+    /// Module name (e.g. "OpenSSL FIPS Provider").
     public var name: String
+    /// Module version (upstream, without `-rN`).
     public var version: String
-    public var label: String
+    /// kiln's label.
+    public var label: FIPSLabel
+    /// CMVP certificate number (only with `validated`).
     public var certificate: String?
+    /// The provider package's name.
     public var providerPackage: String?
 
-    public init(name: String, version: String, label: String, certificate: String? = nil, providerPackage: String? = nil) {
+    /// A module statement with the given facts.
+    public init(name: String, version: String, label: FIPSLabel, certificate: String? = nil, providerPackage: String? = nil) {
         self.name = name; self.version = version; self.label = label
         self.certificate = certificate; self.providerPackage = providerPackage
     }
 
-    public static let providerPackagePrefix = "openssl-fips-provider"
-    public static let configPackagePrefix = "openssl-config-fips"
+    static let providerPackagePrefix = FIPSPackageName.provider
 
     /// What can be said from the installed database alone: the provider package's name and version,
     /// labelled `fips-capable` (only a caller that checked the module registry may say `validated`).
-    public static func fromInstalled(_ packages: [InstalledPackage]) -> FIPSModuleIdentity? {
+    public static func fromInstalled(_ packages: [InstalledPackage]) -> ImageFIPSModule? {
         guard let p = packages.first(where: { $0.name.hasPrefix(providerPackagePrefix) }) else { return nil }
         let upstream = p.version.range(of: "-r", options: .backwards).map { String(p.version[..<$0.lowerBound]) } ?? p.version
-        return FIPSModuleIdentity(name: "OpenSSL FIPS Provider", version: upstream, label: "fips-capable", providerPackage: p.name)
+        return ImageFIPSModule(name: "OpenSSL FIPS Provider", version: upstream, label: .fipsCapable, providerPackage: p.name)
     }
 
     /// The identity KilnImage records on fips manifests (`dev.kiln.fips.status|module|certificate|package`).
-    public static func fromAnnotations(_ a: [String: String], installed: [InstalledPackage]) -> FIPSModuleIdentity? {
+    public static func fromAnnotations(_ a: [String: String], installed: [InstalledPackage]) -> ImageFIPSModule? {
         guard let module = a["dev.kiln.fips.module"], !module.isEmpty else { return nil }
         var name = module, version = ""
         if let sp = module.lastIndex(of: " "), module[module.index(after: sp)...].first?.isNumber == true {
@@ -37,25 +45,25 @@ public struct FIPSModuleIdentity: Equatable, Sendable {
         }
         let cert = a["dev.kiln.fips.certificate"].flatMap { $0.isEmpty ? nil : String($0.drop { $0 == "#" }) }
         // "validated" only with a certificate number; anything else is fips-capable.
-        let label = (a["dev.kiln.fips.status"] == "validated" && cert != nil) ? "validated" : "fips-capable"
+        let label: FIPSLabel = (a["dev.kiln.fips.status"] == "validated" && cert != nil) ? .validated : .fipsCapable
         let pkg = a["dev.kiln.fips.package"].flatMap { p in installed.first { $0.nameVersion == p || $0.name == p }?.name }
             ?? installed.first { $0.name.hasPrefix(providerPackagePrefix) }?.name
         if version.isEmpty, let pkg, let v = installed.first(where: { $0.name == pkg })?.version {
             version = v.range(of: "-r", options: .backwards).map { String(v[..<$0.lowerBound]) } ?? v
         }
-        return FIPSModuleIdentity(name: name, version: version, label: label, certificate: label == "validated" ? cert : nil, providerPackage: pkg)
+        return ImageFIPSModule(name: name, version: version, label: label, certificate: label == .validated ? cert : nil, providerPackage: pkg)
     }
 
     /// One sentence for SBOM comments: never "validated" without a certificate.
     public var statement: String {
-        if label == "validated", let c = certificate {
+        if label == .validated, let c = certificate {
             return "FIPS 140 cryptographic module \(name) \(version); kiln label: validated (CMVP certificate #\(c))"
         }
         return "FIPS 140 cryptographic module \(name) \(version); kiln label: fips-capable (not a CMVP-validated module build)"
     }
 
     public var json: JSON {
-        var o: [(String, JSON)] = [("name", .string(name)), ("version", .string(version)), ("label", .string(label))]
+        var o: [(String, JSON)] = [("name", .string(name)), ("version", .string(version)), ("label", .string(label.rawValue))]
         if let certificate { o.append(("cmvpCertificate", .string(certificate))) }
         if let providerPackage { o.append(("providerPackage", .string(providerPackage))) }
         return .object(o)
@@ -79,13 +87,13 @@ public struct ImageSBOMInput: Sendable {
     public var packages: [InstalledPackage]
     public var packageSBOMs: [String: JSON]    // "<name>-<version>" -> per-package SPDX document
     public var packageDigests: [String: String] // "<name>-<version>" -> sha256 hex of the .apk (from the lock)
-    public var fipsModule: FIPSModuleIdentity?
+    public var fipsModule: ImageFIPSModule?
     public var created: Int64                  // SOURCE_DATE_EPOCH
     public var distro: String                  // purl namespace for packages whose own SBOM has no purl
 
     public init(imageName: String, manifestDigest: String, architecture: String, tag: String? = nil, variant: String? = nil,
                 packages: [InstalledPackage], packageSBOMs: [String: JSON] = [:], packageDigests: [String: String] = [:],
-                fipsModule: FIPSModuleIdentity? = nil, created: Int64, distro: String = "kiln") {
+                fipsModule: ImageFIPSModule? = nil, created: Int64, distro: String = "kiln") {
         self.imageName = imageName; self.manifestDigest = manifestDigest; self.architecture = architecture
         self.tag = tag; self.variant = variant; self.packages = packages; self.packageSBOMs = packageSBOMs
         self.packageDigests = packageDigests; self.fipsModule = fipsModule; self.created = created; self.distro = distro
@@ -324,7 +332,7 @@ public struct ImageSBOM {
             var o: [(String, JSON)] = [("name", .string(f.name)), ("SPDXID", "SPDXRef-FIPSModule"), ("versionInfo", .string(f.version)),
                                        ("downloadLocation", "NOASSERTION"), ("filesAnalyzed", false), ("comment", .string(f.statement))]
             o.append(("annotations", [["annotationDate": .string(created), "annotationType": "OTHER", "annotator": .string("Tool: \(tool)"),
-                                      "comment": .string("kiln.fips.label=\(f.label)" + (f.certificate.map { "; kiln.fips.cmvp=\($0)" } ?? ""))]]))
+                                      "comment": .string("kiln.fips.label=\(f.label.rawValue)" + (f.certificate.map { "; kiln.fips.cmvp=\($0)" } ?? ""))]]))
             o.append(("primaryPackagePurpose", "LIBRARY"))
             packages.append(.object(o))
             let container = f.providerPackage.flatMap { idByName[$0] } ?? "SPDXRef-Image"
@@ -382,7 +390,7 @@ public struct ImageSBOM {
             deps.append(["ref": .string(refByName[p.installed.name]!), "dependsOn": .array(p.dependsOn.compactMap { refByName[$0].map(JSON.string) })])
         }
         if let f = input.fipsModule {
-            var props: [JSON] = [["name": "kiln:fips:label", "value": .string(f.label)]]
+            var props: [JSON] = [["name": "kiln:fips:label", "value": .string(f.label.rawValue)]]
             if let c = f.certificate { props.append(["name": "kiln:fips:cmvp-certificate", "value": .string(c)]) }
             components.append(.object([("type", "library"), ("bom-ref", "fips-module"), ("name", .string(f.name)),
                                        ("version", .string(f.version)), ("description", .string(f.statement)),

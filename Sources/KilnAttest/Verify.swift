@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnFIPS
 import KilnCrypto
 
 /// One line of `kiln verify`.
@@ -209,8 +210,8 @@ public struct Verifier {
         let variant = Attestor.detectVariant(tag: tag, contents: contents, packages: installed)
         var fipsLabel = "-"
         if variant == "fips" {
-            let id = FIPSModuleIdentity.fromAnnotations(contents.annotationsAndLabels, installed: installed) ?? FIPSModuleIdentity.fromInstalled(installed)
-            if let id { fipsLabel = id.label == "validated" ? "validated (CMVP #\(id.certificate ?? "?"))" : id.label }
+            let id = ImageFIPSModule.fromAnnotations(contents.annotationsAndLabels, installed: installed) ?? ImageFIPSModule.fromInstalled(installed)
+            if let id { fipsLabel = id.label == .validated ? "validated (CMVP #\(id.certificate ?? "?"))" : id.label.rawValue }
         }
         imageVerified(ImageSummary(image: tag ?? d.digest, variant: variant, digest: d.digest, size: imageSize,
                                    packages: installed.count, fipsLabel: fipsLabel, verified: true))
@@ -220,11 +221,11 @@ public struct Verifier {
         let name = "fips \(label)"
         let variant = Attestor.detectVariant(tag: tag, contents: contents, packages: installed)
         guard variant == "fips" else { throw fail(name, "the image is the standard variant, not fips (no -fips tag, variant annotation or provider package)") }
-        guard let provider = installed.first(where: { $0.name.hasPrefix(FIPSModuleIdentity.providerPackagePrefix) }) else {
-            throw fail(name, "no \(FIPSModuleIdentity.providerPackagePrefix) package in /\(ImageContents.installedDB)")
+        guard let provider = installed.first(where: { $0.name.hasPrefix(FIPSPackageName.provider) }) else {
+            throw fail(name, "no \(FIPSPackageName.provider) package in /\(ImageContents.installedDB)")
         }
-        guard let config = installed.first(where: { $0.name.hasPrefix(FIPSModuleIdentity.configPackagePrefix) }) else {
-            throw fail(name, "no \(FIPSModuleIdentity.configPackagePrefix) package in /\(ImageContents.installedDB)")
+        guard let config = installed.first(where: { $0.name.hasPrefix(FIPSPackageName.config) }) else {
+            throw fail(name, "no \(FIPSPackageName.config) package in /\(ImageContents.installedDB)")
         }
         let files = contents.files
         guard let so = files.keys.sorted().first(where: { $0.hasSuffix("/ossl-modules/fips.so") }) else {

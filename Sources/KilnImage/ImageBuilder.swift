@@ -2,13 +2,14 @@ import Foundation
 import KilnAPK
 import KilnArchive
 import KilnCore
+import KilnFIPS
 import KilnCrypto
 
 /// The two images one config yields.
 public enum ImageVariant: String, CaseIterable, Codable, Sendable {
     case standard, fips
     /// Packages the FIPS variant always adds.
-    public static let fipsPackages = ["openssl-fips-provider", "openssl-config-fips"]
+    public static let fipsPackages = FIPSPackageName.runtime
 }
 
 /// A pinned package set (`kiln lock`): names, versions and digests per variant.
@@ -328,27 +329,20 @@ public final class ImageBuilder {
 }
 
 /// FIPS module identity annotations for the fips variant, from the provider package's own
-/// metadata (`usr/share/kiln/fips-module.json`, written at package build time from the module
-/// registry). Without that file kiln can only say `fips-capable`.
+/// `FIPSModuleIdentity` (KilnFIPS; `usr/share/kiln/fips-module.json`, written at package build time
+/// from the module registry). Without a complete identity kiln can only say `fips-capable`.
 public enum FIPSAnnotations {
-    public static let identityPath = "usr/share/kiln/fips-module.json"
-    public static let modulePath = "usr/lib/ossl-modules/fips.so"
-
     public static func from(tree: ImageTree, packages: [APKRepositoryPackage]) -> [String: String] {
         var a: [String: String] = [:]
-        let provider = packages.first { $0.name == "openssl-fips-provider" || $0.provides.contains { $0.hasPrefix("openssl-fips-provider") } }
-        if let n = tree.node(identityPath), n.kind == .file,
-           let obj = try? JSONSerialization.jsonObject(with: n.data) as? [String: Any] {
-            let label = obj["label"] as? String
-            a["dev.kiln.fips.status"] = label == "validated" ? "validated" : "fips-capable"
-            let name = obj["name"] as? String ?? "OpenSSL FIPS Provider"
-            let version = obj["version"] as? String ?? ""
-            a["dev.kiln.fips.module"] = version.isEmpty ? name : "\(name) \(version)"
-            if let pkg = obj["package"] as? String { a["dev.kiln.fips.package"] = pkg }
-            if let cert = obj["certificate"] as? [String: Any], let num = cert["number"] as? String {
-                a["dev.kiln.fips.certificate"] = num
-            }
-        } else if tree.node(modulePath) != nil || provider != nil {
+        let p = FIPSPackageName.provider
+        let provider = packages.first { $0.name == p || $0.provides.contains { $0.hasPrefix(p) } }
+        if let n = tree.node(FIPSModuleIdentity.packagePath), n.kind == .file,
+           let id = try? FIPSModuleIdentity.decode(n.data, source: FIPSModuleIdentity.packagePath) {
+            a["dev.kiln.fips.status"] = id.label.rawValue
+            a["dev.kiln.fips.module"] = id.version.isEmpty ? id.name : "\(id.name) \(id.version)"
+            a["dev.kiln.fips.package"] = id.package
+            if let cert = id.certificate { a["dev.kiln.fips.certificate"] = cert.number }
+        } else if tree.node(FIPSModuleIdentity.modulePath) != nil || provider != nil {
             a["dev.kiln.fips.status"] = "fips-capable"
             a["dev.kiln.fips.module"] = provider.map { "\($0.name) \($0.version)" } ?? "OpenSSL FIPS Provider"
         }

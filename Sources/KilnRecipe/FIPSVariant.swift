@@ -14,7 +14,7 @@ import KilnCore
 extension Recipe {
     public static let fipsVariant = "fips"
     public static let fipsSuffix = "-fips"
-    public static let fipsRuntimePackages = ["openssl-fips-provider", "openssl-config-fips"]
+    public static let fipsRuntimePackages = FIPSPackageName.runtime
 
     public func applyingFIPSVariantNaming() -> Recipe {
         var r = self

@@ -232,9 +232,9 @@ final class AttestTests: XCTestCase {
         XCTAssertEqual(deps.first { $0["name"]?.string == "hello" }?["digest"]?["sha256"]?.string, String(repeating: "c", count: 63) + "5")
         XCTAssertEqual(prov["buildDefinition"]!["internalParameters"]!["fipsModule"]!["cmvpCertificate"]?.string, "4985")
         // "validated" is never claimed without a certificate number.
-        let noCert = FIPSModuleIdentity.fromAnnotations(["dev.kiln.fips.status": "validated", "dev.kiln.fips.module": "OpenSSL FIPS Provider 3.1.2"],
+        let noCert = ImageFIPSModule.fromAnnotations(["dev.kiln.fips.status": "validated", "dev.kiln.fips.module": "OpenSSL FIPS Provider 3.1.2"],
                                                         installed: [])
-        XCTAssertEqual(noCert?.label, "fips-capable")
+        XCTAssertEqual(noCert?.label.rawValue, "fips-capable")
         XCTAssertNoThrow(try verify("demo:2.0-fips", requireFIPS: true))
     }
 

@@ -28,7 +28,7 @@ final class ImageBuildTests: XCTestCase {
             .directory("usr"), .directory("usr/lib"), .directory("usr/lib/ossl-modules"),
             TestRepo.file("usr/lib/ossl-modules/fips.so", "provider"),
             .directory("usr/share"), .directory("usr/share/kiln"),
-            TestRepo.file("usr/share/kiln/fips-module.json", #"{"label":"fips-capable","name":"OpenSSL FIPS Provider","version":"3.0.22","package":"openssl-fips-provider"}"#),
+            TestRepo.file("usr/share/kiln/fips-module.json", #"{"schema":"https://kiln.dev/fips-module/v1","label":"fips-capable","name":"OpenSSL FIPS Provider","version":"3.0.22","package":"openssl-fips-provider","source":{"uri":"https://example.invalid/openssl-3.0.22.tar.gz","sha256":"00"},"reason":"test","buildDate":"2023-11-14T22:13:20Z","registry":{"path":"modules.yaml","sha256":"00"}}"#),
         ]))
         try repo.add(.init(name: "openssl-config-fips", version: "1-r0", depends: ["openssl-fips-provider"], files: [
             .directory("etc"), .directory("etc/ssl"), TestRepo.file("etc/ssl/openssl.cnf", "# fips\n"),
