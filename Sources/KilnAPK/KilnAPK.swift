@@ -1,4 +1,14 @@
-// KilnAPK — APK v2 packages and APKINDEX repositories (../shared/docs/apk-format.md).
+// KilnAPK — the one APK model: v2 packages and APKINDEX repositories (apk-tools 2.x semantics).
+//
+// Owns: reading/verifying (`APKReader`, with the entry policy and decompression limit), writing
+// (`APKWriter`, `PkgInfo`, dependency scanning over KilnArchive's ELF reader), the index
+// (`APKIndexRecord`, `APKIndex`, `APKRepository`), `APKKeyring`/`APKSigner`, version ordering
+// (`APKVersion`), dependency atoms (`APKDependency`, on KilnCore's `DependencyAtom`), the `Solver`
+// (used by images) and `APKRepositoryPackage`, build-root installation (`APKInstall`), the package
+// SBOM and the one purl builder (`APKPurl`). KilnImage and KilnAttest import it instead of
+// re-reading APK files.
+//
+// May import: KilnArchive, KilnCrypto, KilnCore.
 //
 // Stable API for other modules (image assembler, build, attest):
 //

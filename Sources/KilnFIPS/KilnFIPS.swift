@@ -1,0 +1,7 @@
+// KilnFIPS — what kiln knows about FIPS modules.
+//
+// Owns: `FIPSModuleRegistry` (recipes/fips/modules.yaml: CMVP-listed modules), `FIPSLabel`, the one
+// `FIPSModuleIdentity` (written into a provider package at build time by `FIPSModuleStamper`, read
+// back by KilnImage for manifest annotations; KilnAttest states it with the typed label).
+//
+// May import: KilnCrypto, KilnCore, Yams.
