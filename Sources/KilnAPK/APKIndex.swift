@@ -90,25 +90,38 @@ public struct APKIndex: Sendable {
     /// Parses APKINDEX text. Unknown lower-case letters are kept in `other`; unknown upper-case
     /// letters are an error (apk 2.x would mark such a package uninstallable).
     public static func parseText(_ text: String, file: String) throws -> [APKIndexRecord] {
+        try parseRecords(text, file: file, installed: false)
+    }
+
+    /// Parses apk's installed database (`lib/apk/db/installed`): the same package letters as an
+    /// APKINDEX, plus per-file lines (`F: R: M: a: Z:` …) which are skipped. Records need `P:` and
+    /// `V:`; the index checks on `C:`/`S:` are not applied (other tools write this file too).
+    public static func parseInstalledDatabase(_ text: String, file: String) throws -> [APKIndexRecord] {
+        try parseRecords(text, file: file, installed: true)
+    }
+
+    static func parseRecords(_ text: String, file: String, installed: Bool) throws -> [APKIndexRecord] {
         var out: [APKIndexRecord] = []
         var cur: APKIndexRecord?
         var lineNo = 0
         func finish() throws {
             guard let r = cur else { return }
-            guard !r.name.isEmpty, !r.version.isEmpty, !r.checksum.isEmpty else {
-                throw APKError.malformed(file: file, "APKINDEX record ending at line \(lineNo) lacks C:, P: or V:")
+            guard !r.name.isEmpty, !r.version.isEmpty, installed || !r.checksum.isEmpty else {
+                throw APKError.malformed(file: file, "APKINDEX record ending at line \(lineNo) lacks \(installed ? "" : "C:, ")P: or V:")
             }
-            try validate(r, file: file, line: lineNo)
+            if !installed { try validate(r, file: file, line: lineNo) }
             out.append(r); cur = nil
         }
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNo += 1
+            let raw = installed && line.hasSuffix("\r") ? line.dropLast() : line
             if raw.isEmpty { try finish(); continue }
             guard raw.count >= 2, raw[raw.index(after: raw.startIndex)] == ":" else {
                 throw APKError.malformed(file: file, "APKINDEX line \(lineNo): expected `X:value`")
             }
             let k = raw.first!
             let v = String(raw.dropFirst(2))
+            if installed && "FRMaZrqs".contains(k) { continue }
             var r = cur ?? APKIndexRecord()
             func int64() throws -> Int64 {
                 guard let x = Int64(v) else { throw APKError.malformed(file: file, "APKINDEX line \(lineNo): \(k): must be an integer") }
@@ -134,7 +147,7 @@ public struct APKIndex: Sendable {
             case "p": r.provides += words()
             case "i": r.installIf += words()
             default:
-                if k.isUppercase {
+                if k.isUppercase && !installed {
                     throw APKError.malformed(file: file, "APKINDEX line \(lineNo): unknown upper-case field \(k): (apk 2.x would refuse the package)")
                 }
                 r.other.append([String(k), v])

@@ -1,4 +1,5 @@
 import Foundation
+import KilnAPK
 import KilnCore
 import KilnFIPS
 import KilnCrypto
@@ -121,7 +122,7 @@ public enum Attestor {
     }
 
     /// Detects the variant from the tag, annotations/labels and installed packages.
-    public static func detectVariant(tag: String?, contents: ImageContents, packages: [InstalledPackage]) -> String {
+    public static func detectVariant(tag: String?, contents: ImageContents, packages: [APKIndexRecord]) -> String {
         if let t = tag, t.hasSuffix("-fips") { return "fips" }
         for (k, v) in contents.annotationsAndLabels where k.lowercased().contains("variant") && v.lowercased() == "fips" { return "fips" }
         if packages.contains(where: { $0.name.hasPrefix(FIPSPackageName.provider) }) { return "fips" }

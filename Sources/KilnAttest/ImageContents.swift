@@ -1,69 +1,8 @@
 import Foundation
+import KilnAPK
 import KilnArchive
 import KilnCore
 import KilnCrypto
-
-/// One package record of apk's installed database (`lib/apk/db/installed`, same letters as APKINDEX).
-public struct InstalledPackage: Equatable, Sendable {
-    public var name: String
-    public var version: String
-    public var arch: String = ""
-    public var license: String = ""
-    public var origin: String = ""
-    public var description: String = ""
-    public var url: String = ""
-    public var checksum: String = ""      // C: "Q1" + base64(sha1(control member))
-    public var builddate: Int64? = nil
-    public var commit: String = ""
-    public var depends: [String] = []
-    public var provides: [String] = []
-
-    public init(name: String, version: String) { self.name = name; self.version = version }
-
-    /// `name-version` (the key used for per-package SBOM file names).
-    public var nameVersion: String { "\(name)-\(version)" }
-
-    /// Parses the installed database (or an APKINDEX text): records separated by blank lines.
-    public static func parseDatabase(_ text: String, source: String = "lib/apk/db/installed") throws -> [InstalledPackage] {
-        var out: [InstalledPackage] = []
-        var cur: [Character: [String]] = [:]
-        var startLine = 1
-        func flush(_ line: Int) throws {
-            defer { cur = [:] }
-            if cur.isEmpty { return }
-            guard let p = cur["P"]?.first, !p.isEmpty else { throw KilnMessage("\(source):\(startLine): package record without P: (name)") }
-            guard let v = cur["V"]?.first, !v.isEmpty else { throw KilnMessage("\(source):\(startLine): package \(p) without V: (version)") }
-            var pkg = InstalledPackage(name: p, version: v)
-            pkg.arch = cur["A"]?.first ?? ""
-            pkg.license = cur["L"]?.first ?? ""
-            pkg.origin = cur["o"]?.first ?? ""
-            pkg.description = cur["T"]?.first ?? ""
-            pkg.url = cur["U"]?.first ?? ""
-            pkg.checksum = cur["C"]?.first ?? ""
-            pkg.commit = cur["c"]?.first ?? ""
-            pkg.builddate = cur["t"]?.first.flatMap { Int64($0) }
-            pkg.depends = (cur["D"] ?? []).flatMap { $0.split(separator: " ").map(String.init) }
-            pkg.provides = (cur["p"] ?? []).flatMap { $0.split(separator: " ").map(String.init) }
-            out.append(pkg)
-        }
-        var lineNo = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNo += 1
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
-            if line.isEmpty { try flush(lineNo); startLine = lineNo + 1; continue }
-            guard line.count >= 2, line[line.index(after: line.startIndex)] == ":" else {
-                throw KilnMessage("\(source):\(lineNo): expected a 'X:value' line, got \(line.prefix(60))")
-            }
-            if cur.isEmpty { startLine = lineNo }
-            let key = line[line.startIndex]
-            let value = String(line.dropFirst(2))
-            // Per-file lines (F: R: a: M: Z:) are many; only package-level letters are kept.
-            if "PVALoTUCctDp".contains(key) { cur[key, default: []].append(value) }
-        }
-        try flush(lineNo)
-        return out
-    }
-}
 
 /// The files of an image that attestation and verification need, read from its layer tarballs in
 /// order with OCI whiteouts applied: the installed database, the per-package SBOMs and the FIPS
@@ -144,10 +83,10 @@ public struct ImageContents: Sendable {
     }
 
     /// The installed packages, or nil when the image has no apk database.
-    public func installedPackages() throws -> [InstalledPackage]? {
+    public func installedPackages() throws -> [APKIndexRecord]? {
         guard let f = files[ImageContents.installedDB], f.kind == .file else { return nil }
-        return try InstalledPackage.parseDatabase(String(decoding: f.data, as: UTF8.self),
-                                                  source: "\(manifestDescriptor.digest):/\(ImageContents.installedDB)")
+        return try APKIndex.parseInstalledDatabase(String(decoding: f.data, as: UTF8.self),
+                                                  file: "\(manifestDescriptor.digest):/\(ImageContents.installedDB)")
     }
 
     /// Per-package SPDX documents, keyed by file name without `.spdx.json` (`<name>-<version>`).

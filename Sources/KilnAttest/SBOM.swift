@@ -30,14 +30,14 @@ public struct ImageFIPSModule: Equatable, Sendable {
 
     /// What can be said from the installed database alone: the provider package's name and version,
     /// labelled `fips-capable` (only a caller that checked the module registry may say `validated`).
-    public static func fromInstalled(_ packages: [InstalledPackage]) -> ImageFIPSModule? {
+    public static func fromInstalled(_ packages: [APKIndexRecord]) -> ImageFIPSModule? {
         guard let p = packages.first(where: { $0.name.hasPrefix(providerPackagePrefix) }) else { return nil }
         let upstream = p.version.range(of: "-r", options: .backwards).map { String(p.version[..<$0.lowerBound]) } ?? p.version
         return ImageFIPSModule(name: "OpenSSL FIPS Provider", version: upstream, label: .fipsCapable, providerPackage: p.name)
     }
 
     /// The identity KilnImage records on fips manifests (`dev.kiln.fips.status|module|certificate|package`).
-    public static func fromAnnotations(_ a: [String: String], installed: [InstalledPackage]) -> ImageFIPSModule? {
+    public static func fromAnnotations(_ a: [String: String], installed: [APKIndexRecord]) -> ImageFIPSModule? {
         guard let module = a["dev.kiln.fips.module"], !module.isEmpty else { return nil }
         var name = module, version = ""
         if let sp = module.lastIndex(of: " "), module[module.index(after: sp)...].first?.isNumber == true {
@@ -84,7 +84,7 @@ public struct ImageSBOMInput: Sendable {
     public var architecture: String            // OCI spelling (amd64)
     public var tag: String?
     public var variant: String?                // standard | fips
-    public var packages: [InstalledPackage]
+    public var packages: [APKIndexRecord]
     public var packageSBOMs: [String: JSON]    // "<name>-<version>" -> per-package SPDX document
     public var packageDigests: [String: String] // "<name>-<version>" -> sha256 hex of the .apk (from the lock)
     public var fipsModule: ImageFIPSModule?
@@ -92,7 +92,7 @@ public struct ImageSBOMInput: Sendable {
     public var distro: String                  // purl namespace for packages whose own SBOM has no purl
 
     public init(imageName: String, manifestDigest: String, architecture: String, tag: String? = nil, variant: String? = nil,
-                packages: [InstalledPackage], packageSBOMs: [String: JSON] = [:], packageDigests: [String: String] = [:],
+                packages: [APKIndexRecord], packageSBOMs: [String: JSON] = [:], packageDigests: [String: String] = [:],
                 fipsModule: ImageFIPSModule? = nil, created: Int64, distro: String = "kiln") {
         self.imageName = imageName; self.manifestDigest = manifestDigest; self.architecture = architecture
         self.tag = tag; self.variant = variant; self.packages = packages; self.packageSBOMs = packageSBOMs
@@ -108,7 +108,7 @@ public struct ImageSBOM {
 
     struct Source: Hashable { var name: String; var version: String?; var download: String; var checksums: [String: String] }
     struct Pkg {
-        var installed: InstalledPackage
+        var installed: APKIndexRecord
         var spdxID: String
         var supplier: String
         var originator: String?
@@ -127,7 +127,7 @@ public struct ImageSBOM {
 
     public init(_ input: ImageSBOMInput) throws {
         self.input = input
-        var byName: [String: InstalledPackage] = [:]
+        var byName: [String: APKIndexRecord] = [:]
         for p in input.packages { byName[p.name] = p }
         var provides: [String: String] = [:]
         for p in input.packages.sorted(by: { $0.name < $1.name }) {

@@ -1,4 +1,5 @@
 import Foundation
+import KilnAPK
 import KilnCore
 import KilnFIPS
 import KilnCrypto
@@ -189,7 +190,7 @@ public struct Verifier {
         // SBOM vs installed database
         let contents: ImageContents
         do { contents = try ImageContents.read(layout: layout, manifest: d, verifyBlobs: false) } catch { throw fail("sbom \(label)", "\(error)") }
-        let installed: [InstalledPackage]
+        let installed: [APKIndexRecord]
         do {
             guard let i = try contents.installedPackages() else { throw AttestError("the image has no /\(ImageContents.installedDB)") }
             installed = i
@@ -217,7 +218,7 @@ public struct Verifier {
                                    packages: installed.count, fipsLabel: fipsLabel, verified: true))
     }
 
-    private func checkFIPS(contents: ImageContents, installed: [InstalledPackage], tag: String?, label: String) throws {
+    private func checkFIPS(contents: ImageContents, installed: [APKIndexRecord], tag: String?, label: String) throws {
         let name = "fips \(label)"
         let variant = Attestor.detectVariant(tag: tag, contents: contents, packages: installed)
         guard variant == "fips" else { throw fail(name, "the image is the standard variant, not fips (no -fips tag, variant annotation or provider package)") }

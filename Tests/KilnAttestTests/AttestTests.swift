@@ -1,4 +1,5 @@
 import Foundation
+import KilnAPK
 import KilnAttest
 import KilnCore
 import KilnCrypto
@@ -30,12 +31,12 @@ final class JSONAndFormatTests: XCTestCase {
     }
 
     func testInstalledDatabaseParsing() throws {
-        let pkgs = try InstalledPackage.parseDatabase(Fixture.installedDB(Fixture.standardPackages))
+        let pkgs = try APKIndex.parseInstalledDatabase(Fixture.installedDB(Fixture.standardPackages), file: "lib/apk/db/installed")
         XCTAssertEqual(pkgs.map(\.name), ["glibc", "libcrypto3", "openssl", "hello"])
         XCTAssertEqual(pkgs[2].depends, ["so:libcrypto.so.3", "glibc>=2.36"])
         XCTAssertEqual(pkgs[0].provides, ["so:libc.so.6=6"])
-        XCTAssertThrowsError(try InstalledPackage.parseDatabase("P:x\n\n", source: "db")) { e in
-            XCTAssertTrue("\(e)".contains("db:1"), "\(e)")
+        XCTAssertThrowsError(try APKIndex.parseInstalledDatabase("P:x\n\n", file: "db")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("db:") && "\(e)".contains("P: or V:"), "\(e)")
         }
     }
 
@@ -345,7 +346,7 @@ final class AttestTests: XCTestCase {
         // A validly signed SBOM made for a package list without `hello`.
         let sbom = try ImageSBOM(ImageSBOMInput(
             imageName: "demo", manifestDigest: std.digest, architecture: "amd64",
-            packages: try InstalledPackage.parseDatabase(Fixture.installedDB(Fixture.standardPackages.filter { $0.name != "hello" })),
+            packages: try APKIndex.parseInstalledDatabase(Fixture.installedDB(Fixture.standardPackages.filter { $0.name != "hello" }), file: "installed"),
             created: Fixture.epoch))
         let st = InToto.statement(subjectName: "demo", digest: std.digest, predicateType: InToto.spdxPredicate, predicate: try sbom.spdx())
         try Attestor.attest(layout: try OCILayout(path: layoutPath), manifestDigest: std.digest,
