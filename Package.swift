@@ -13,10 +13,11 @@ let domains: [(name: String, deps: [Target.Dependency])] = [
     ("KilnBuild", ["KilnRecipe", "KilnCrypto", "KilnCore"]),
     ("KilnAPK", ["KilnArchive", "KilnCrypto", "KilnCore"]),
     ("KilnFIPS", ["KilnCrypto", "KilnCore", .product(name: "Yams", package: "Yams")]),
-    ("KilnImage", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnCore", .product(name: "Yams", package: "Yams")]),
-    ("KilnAttest", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnCore"]),
+    ("KilnOCI", ["KilnCrypto", "KilnCore"]),
+    ("KilnImage", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnCore", .product(name: "Yams", package: "Yams")]),
+    ("KilnAttest", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnCore"]),
     ("KilnNightly", ["KilnBuild", "KilnImage", "KilnRecipe", "KilnCrypto", "KilnCore"]),
-    ("KilnRepro", ["KilnBuild", "KilnAttest", "KilnArchive", "KilnCrypto", "KilnCore"]),
+    ("KilnRepro", ["KilnBuild", "KilnAttest", "KilnArchive", "KilnCrypto", "KilnOCI", "KilnCore"]),
 ]
 
 var targets: [Target] = [

@@ -1,23 +1,7 @@
 import Foundation
 import KilnCore
 import KilnCrypto
-
-/// OCI media types and annotation keys kiln reads and writes.
-public enum OCIMediaType {
-    public static let imageIndex = "application/vnd.oci.image.index.v1+json"
-    public static let imageManifest = "application/vnd.oci.image.manifest.v1+json"
-    public static let imageConfig = "application/vnd.oci.image.config.v1+json"
-    public static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
-    public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-    public static let simpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
-    public static let dsseEnvelope = "application/vnd.dsse.envelope.v1+json"
-    public static let refName = "org.opencontainers.image.ref.name"
-    public static let cosignSignature = "dev.cosignproject.cosign/signature"
-    public static let predicateType = "predicateType"
-
-    public static func isManifest(_ t: String) -> Bool { t == imageManifest || t == dockerManifest }
-    public static func isIndex(_ t: String) -> Bool { t == imageIndex || t == dockerManifestList }
-}
+import KilnOCI
 
 /// An OCI content descriptor. Unknown fields (platform, urls, data) are kept in `extra` so a
 /// descriptor read from a layout is written back unchanged.
@@ -109,15 +93,7 @@ public final class OCILayout {
 
     public var indexPath: String { path + "/index.json" }
 
-    static func checkDigest(_ d: String, source: String) throws {
-        guard d.hasPrefix("sha256:") else {
-            throw KilnMessage("\(source): digest \(d) is not sha256 (kiln reads sha256 layouts only)")
-        }
-        let hex = d.dropFirst(7)
-        guard hex.count == 64, hex.allSatisfy({ ("0"..."9").contains($0) || ("a"..."f").contains($0) }) else {
-            throw KilnMessage("\(source): malformed digest \(d)")
-        }
-    }
+    static func checkDigest(_ d: String, source: String) throws { _ = try OCIDigest(parsing: d, source: source) }
 
     public func blobPath(_ digest: String) throws -> String {
         try OCILayout.checkDigest(digest, source: indexPath)
@@ -232,31 +208,6 @@ public final class OCILayout {
             }
         }
         throw KilnMessage("\(path): \(d.digest) has media type \(d.mediaType), not an image manifest or index")
-    }
-}
-
-/// `LAYOUT[:TAG]` as the CLI takes it: the longest existing directory prefix before a `:` is the layout.
-public struct LayoutReference: Equatable, Sendable {
-    public var layout: String
-    public var tag: String?
-
-    public init(layout: String, tag: String?) { self.layout = layout; self.tag = tag }
-
-    public static func parse(_ s: String) throws -> LayoutReference {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: s, isDirectory: &isDir), isDir.boolValue {
-            return LayoutReference(layout: s, tag: nil)
-        }
-        var idx = s.startIndex
-        while let c = s[idx...].firstIndex(of: ":") {
-            let dir = String(s[..<c])
-            if !dir.isEmpty, FileManager.default.fileExists(atPath: dir + "/oci-layout") {
-                let tag = String(s[s.index(after: c)...])
-                return LayoutReference(layout: dir, tag: tag.isEmpty ? nil : tag)
-            }
-            idx = s.index(after: c)
-        }
-        throw KilnMessage("\(s): no OCI layout there (expected LAYOUT or LAYOUT:TAG with LAYOUT a directory holding oci-layout)")
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import KilnAPK
 import KilnCore
+import KilnOCI
 import KilnFIPS
 import KilnCrypto
 

@@ -2,6 +2,7 @@ import Foundation
 import KilnAPK
 import KilnArchive
 import KilnCore
+import KilnOCI
 import KilnFIPS
 import KilnCrypto
 
@@ -271,7 +272,7 @@ public final class ImageBuilder {
         }
         try layout.writeIndex(results.map { r in
             var d = r.manifest
-            d.annotations = [OCI.refNameAnnotation: r.tag]
+            d.annotations = [OCIMediaType.refName: r.tag]
             d.platform = .init(architecture: "amd64", os: "linux")
             return d
         })
@@ -307,7 +308,7 @@ public final class ImageBuilder {
         if !config.volumes.isEmpty { c.Volumes = Dictionary(uniqueKeysWithValues: config.volumes.map { ($0, [:]) }) }
         let image = OCI.ImageConfig(created: created, architecture: "amd64", os: "linux", config: c,
                                     rootfs: .init(diff_ids: layers.map(\.diffID)), history: history)
-        let configDesc = try layout.writeBlob(try OCI.encode(image), mediaType: OCI.configMediaType)
+        let configDesc = try layout.writeBlob(try OCI.encode(image), mediaType: OCIMediaType.imageConfig)
 
         let version = imageVersion(res)
         let tag = "\(config.imageName):\(version)" + (v == .fips ? "-fips" : "")
@@ -322,7 +323,7 @@ public final class ImageBuilder {
         for (k, val) in config.annotations { ann[k] = val }
         if v == .fips { for (k, val) in FIPSAnnotations.from(tree: tree, packages: packages) { ann[k] = val } }
         let manifest = OCI.Manifest(config: configDesc, layers: layers.map(\.descriptor), annotations: ann)
-        let md = try layout.writeBlob(try OCI.encode(manifest), mediaType: OCI.manifestMediaType)
+        let md = try layout.writeBlob(try OCI.encode(manifest), mediaType: OCIMediaType.imageManifest)
         return VariantResult(variant: v, tag: tag, manifest: md, config: configDesc, layers: layers,
                              packages: packages, annotations: ann)
     }

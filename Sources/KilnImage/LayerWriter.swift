@@ -1,6 +1,7 @@
 import Foundation
 import KilnArchive
 import KilnCore
+import KilnOCI
 import KilnCrypto
 
 /// An OCI content descriptor.
@@ -33,7 +34,7 @@ public struct LayerResult: Sendable {
 /// from the entries, no atime/ctime) → SHA-256 (diff_id) → parallel gzip → SHA-256 (digest) →
 /// `blobs/sha256/<digest>`, in one pass with no second read.
 public enum LayerWriter {
-    public static let mediaType = "application/vnd.oci.image.layer.v1.tar+gzip"
+    public static let mediaType = OCIMediaType.imageLayerGzip
 
     /// Writes `entries` into a new blob under `blobsDir` (`<layout>/blobs/sha256`).
     public static func write(entries: [TarEntry], epoch: Int64, blobsDir: String,

@@ -1,13 +1,10 @@
 import Foundation
 import KilnCore
+import KilnOCI
 import KilnCrypto
 
 /// OCI image-spec media types and JSON documents, encoded deterministically (sorted keys).
 public enum OCI {
-    public static let manifestMediaType = "application/vnd.oci.image.manifest.v1+json"
-    public static let indexMediaType = "application/vnd.oci.image.index.v1+json"
-    public static let configMediaType = "application/vnd.oci.image.config.v1+json"
-    public static let refNameAnnotation = "org.opencontainers.image.ref.name"
 
     public struct ImageConfig: Codable, Sendable {
         public struct Config: Codable, Sendable {
@@ -40,7 +37,7 @@ public enum OCI {
 
     public struct Manifest: Codable, Sendable {
         public var schemaVersion = 2
-        public var mediaType = OCI.manifestMediaType
+        public var mediaType = OCIMediaType.imageManifest
         public var config: Descriptor
         public var layers: [Descriptor]
         public var annotations: [String: String]?
@@ -48,7 +45,7 @@ public enum OCI {
 
     public struct Index: Codable, Sendable {
         public var schemaVersion = 2
-        public var mediaType: String? = OCI.indexMediaType
+        public var mediaType: String? = OCIMediaType.imageIndex
         public var manifests: [Descriptor]
         public var annotations: [String: String]?
     }
@@ -69,6 +66,12 @@ public struct OCILayout {
 
     public func blobPath(_ digest: String) -> String {
         blobsDir + "/" + (digest.hasPrefix("sha256:") ? String(digest.dropFirst(7)) : digest)
+    }
+
+    /// The blob path of `digest` after checking it is a well-formed sha256 digest (a crafted
+    /// index cannot point outside `blobs/sha256/`).
+    public func checkedBlobPath(_ digest: String) throws -> String {
+        try OCIDigest(parsing: digest, source: path + "/index.json").blobPath(inLayout: path)
     }
 
     /// Writes a blob (atomically) and returns its descriptor.
@@ -97,7 +100,7 @@ public struct OCILayout {
 
     /// Reads a blob and checks its digest.
     public func readBlob(_ digest: String) throws -> Data {
-        let p = blobPath(digest)
+        let p = try checkedBlobPath(digest)
         guard let d = FileManager.default.contents(atPath: p) else { throw KilnMessage("\(p): blob missing from the layout") }
         let actual = "sha256:" + (try Digest.sha256Hex(d))
         guard actual == digest else { throw KilnMessage("\(p): blob digest is \(actual), expected \(digest); the layout is corrupt") }
@@ -110,13 +113,13 @@ public struct OCILayout {
         let index = try readIndex()
         let d: Descriptor?
         if let ref {
-            d = index.manifests.first { $0.annotations?[OCI.refNameAnnotation] == ref }
-                ?? index.manifests.first { ($0.annotations?[OCI.refNameAnnotation]).map { $0.hasSuffix(":" + ref) } ?? false }
+            d = index.manifests.first { $0.annotations?[OCIMediaType.refName] == ref }
+                ?? index.manifests.first { ($0.annotations?[OCIMediaType.refName]).map { $0.hasSuffix(":" + ref) } ?? false }
         } else {
             d = index.manifests.first
         }
         guard let d else {
-            let tags = index.manifests.compactMap { $0.annotations?[OCI.refNameAnnotation] }
+            let tags = index.manifests.compactMap { $0.annotations?[OCIMediaType.refName] }
             throw KilnMessage("\(path): no image tagged '\(ref ?? "")' (tags: \(tags.joined(separator: ", ")))")
         }
         let m = try JSONDecoder().decode(OCI.Manifest.self, from: try readBlob(d.digest))

@@ -1,21 +1,12 @@
 import Foundation
 import KilnArchive
 import KilnCore
+import KilnOCI
 
 /// `kiln run`: unpacks an image from an OCI layout into a temporary root and runs its entrypoint
 /// in bubblewrap — all namespaces unshared (no network), nothing from the host mounted, a fresh
 /// /proc, /dev and /tmp, a clean environment (the image's Env only), as the image's user.
 public enum ImageRunner {
-    /// Splits `LAYOUT[:TAG]`: the longest prefix that is an existing directory is the layout.
-    public static func parseReference(_ s: String) -> (layout: String, tag: String?) {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: s, isDirectory: &isDir), isDir.boolValue { return (s, nil) }
-        if let i = s.firstIndex(of: ":") {
-            return (String(s[..<i]), String(s[s.index(after: i)...]))
-        }
-        return (s, nil)
-    }
-
     /// Unpacks the image's layers in order into `root` (digests checked, safe extraction).
     public static func unpack(layout: OCILayout, ref: String?, into root: String) throws -> OCI.ImageConfig {
         let (_, manifest) = try layout.manifest(ref: ref)
@@ -74,7 +65,8 @@ public enum ImageRunner {
     /// Runs the image; returns the command's exit status. stdin/stdout/stderr are passed through.
     /// `entrypoint`, when given, replaces the image's ENTRYPOINT (`[]` clears it).
     public static func run(reference: String, command: [String], entrypoint: [String]? = nil) throws -> Int32 {
-        let (layoutPath, tag) = parseReference(reference)
+        let ref = try LayoutReference.parse(reference)
+        let (layoutPath, tag) = (ref.layout, ref.tag)
         let layout = OCILayout(path: layoutPath)
         let root = NSTemporaryDirectory() + "kiln-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)

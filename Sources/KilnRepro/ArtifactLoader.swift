@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnOCI
 import KilnArchive
 
 /// Reads what `kiln repro` compares: an .apk (concatenated gzip'd tar segments), a tar or tar.gz
@@ -73,11 +74,10 @@ public enum ArtifactLoader {
     }
 
     static func blob(_ dir: String, _ digest: String) throws -> Data {
-        let parts = digest.split(separator: ":", maxSplits: 1)
-        guard parts.count == 2, parts[1].allSatisfy({ $0.isHexDigit }) else {
-            throw ReproError.invalid("\(dir): malformed digest \(digest)")
+        let p: String
+        do { p = try OCIDigest(parsing: digest, source: dir).blobPath(inLayout: dir) } catch {
+            throw ReproError.invalid("\(dir): malformed digest \(digest) (kiln reads sha256 layouts only)")
         }
-        let p = "\(dir)/blobs/\(parts[0])/\(parts[1])"
         guard let d = FileManager.default.contents(atPath: p) else { throw ReproError.unreadable(path: p, reason: "blob missing") }
         return d
     }
@@ -95,7 +95,7 @@ public enum ArtifactLoader {
         for (i, m) in manifests.enumerated() {
             guard let digest = m["digest"] as? String else { continue }
             var label = "\(i)"
-            if let a = m["annotations"] as? [String: Any], let ref = a["org.opencontainers.image.ref.name"] as? String {
+            if let a = m["annotations"] as? [String: Any], let ref = a[OCIMediaType.refName] as? String {
                 label = ref
             } else if let p = m["platform"] as? [String: Any], let os = p["os"] as? String, let arch = p["architecture"] as? String {
                 label = "\(os)-\(arch)"

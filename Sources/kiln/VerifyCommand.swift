@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KilnAttest
 import KilnCore
+import KilnOCI
 import KilnCrypto
 
 struct VerifyCommand: ParsableCommand {

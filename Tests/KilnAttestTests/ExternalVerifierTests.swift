@@ -1,4 +1,5 @@
 import Foundation
+import KilnOCI
 import KilnAttest
 import KilnCore
 import KilnCrypto
