@@ -56,6 +56,7 @@ public struct APKVerifyOptions {
     /// distribution packages have many). `kiln apk verify` and `kiln index` — what kiln signs —
     /// set it false, so a link to e.g. `/etc/shadow` is refused there like a link leaving the root.
     public var allowAbsoluteSymlinks: Bool
+    /// Options with the given keyring and checks (defaults: strict, 512 MiB member limit).
     public init(keyring: APKKeyring = APKKeyring(), allowUntrusted: Bool = false, checkFileChecksums: Bool = true,
                 maxInflatedMemberBytes: Int = APKLimits.maxInflatedMemberBytes, allowAbsoluteSymlinks: Bool = true) {
         self.keyring = keyring; self.allowUntrusted = allowUntrusted; self.checkFileChecksums = checkFileChecksums

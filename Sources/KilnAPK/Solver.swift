@@ -4,7 +4,9 @@ import KilnCore
 /// Raised when the requested packages cannot be installed together; `chain` shows how the failing
 /// requirement was reached (world → package → dependency).
 public struct SolverError: KilnError {
+    /// How the failing requirement was reached.
     public var chain: [String]
+    /// Why it cannot be satisfied.
     public var reason: String
     public var description: String {
         "cannot resolve packages: " + chain.joined(separator: " → ") + ": " + reason
@@ -15,10 +17,12 @@ public struct SolverError: KilnError {
 /// (`= >= <= > < ~`), `provides` (including `so:`/`cmd:` virtuals, versioned or not) with
 /// `provider_priority`, conflicts (`!name`). Deterministic: the same inputs give the same answer.
 public struct Solver: Sendable {
+    /// The packages it chooses from.
     public let records: [APKRepositoryPackage]
     var byName: [String: [APKRepositoryPackage]] = [:]
     var providers: [String: [(record: APKRepositoryPackage, version: String?)]] = [:]
 
+    /// A solver over `records` (indexes them by name and by what they provide).
     public init(records: [APKRepositoryPackage]) {
         self.records = records
         for r in records { byName[r.name, default: []].append(r) }

@@ -4,19 +4,32 @@ import KilnCrypto
 
 /// OCI media types and annotation keys kiln reads and writes (the one list: images, attestations, repro).
 public enum OCIMediaType {
+    /// OCI image index.
     public static let imageIndex = "application/vnd.oci.image.index.v1+json"
+    /// OCI image manifest.
     public static let imageManifest = "application/vnd.oci.image.manifest.v1+json"
+    /// OCI image configuration.
     public static let imageConfig = "application/vnd.oci.image.config.v1+json"
+    /// A gzip-compressed tar layer.
     public static let imageLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
+    /// Docker v2 manifest (read only).
     public static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+    /// Docker manifest list (read only).
     public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+    /// cosign simple-signing payload layer.
     public static let simpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
+    /// DSSE envelope layer (attestations).
     public static let dsseEnvelope = "application/vnd.dsse.envelope.v1+json"
+    /// The annotation holding a manifest's tag in `index.json`.
     public static let refName = "org.opencontainers.image.ref.name"
+    /// The annotation holding a cosign signature (base64).
     public static let cosignSignature = "dev.cosignproject.cosign/signature"
+    /// The annotation naming an attestation's predicate type.
     public static let predicateType = "predicateType"
 
+    /// Whether `t` is an image manifest media type (OCI or Docker).
     public static func isManifest(_ t: String) -> Bool { t == imageManifest || t == dockerManifest }
+    /// Whether `t` is an index media type (OCI or Docker).
     public static func isIndex(_ t: String) -> Bool { t == imageIndex || t == dockerManifestList }
 }
 
@@ -53,11 +66,15 @@ public struct OCIDigest: Hashable, Sendable, CustomStringConvertible {
 /// when it is a directory, else the shortest prefix before a `:` that holds `oci-layout` (so layout
 /// paths may contain `:`).
 public struct LayoutReference: Equatable, Sendable {
+    /// The layout directory.
     public var layout: String
+    /// The tag after `:`, if any.
     public var tag: String?
 
+    /// A reference to `tag` (or the only image) in `layout`.
     public init(layout: String, tag: String?) { self.layout = layout; self.tag = tag }
 
+    /// Parses `LAYOUT[:TAG]`; throws when no layout is found.
     public static func parse(_ s: String) throws -> LayoutReference {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: s, isDirectory: &isDir), isDir.boolValue {
