@@ -52,9 +52,11 @@ public struct APKVerifyOptions {
     /// The most bytes one gzip member may inflate to (`APKLimits.maxInflatedMemberBytes`); checked
     /// while inflating, before any content is trusted.
     public var maxInflatedMemberBytes: Int
-    /// Accept symlinks with absolute targets (they resolve inside the root when installed, and
-    /// distribution packages have many). `kiln apk verify` and `kiln index` — what kiln signs —
-    /// set it false, so a link to e.g. `/etc/shadow` is refused there like a link leaving the root.
+    /// Accept symlinks with absolute targets. They resolve inside the root an installer unpacks
+    /// into (`/etc/shadow` means the image's own), and imported Debian packages need them (libc6:
+    /// `lib64/ld-linux-x86-64.so.2 -> /lib/x86_64-linux-gnu/…`), so `kiln apk verify` and `kiln
+    /// index` accept them; a caller that unpacks onto a host and follows links sets it false. An
+    /// absolute target with `..` above `/` is refused either way.
     public var allowAbsoluteSymlinks: Bool
     /// Options with the given keyring and checks (defaults: strict, 512 MiB member limit).
     public init(keyring: APKKeyring = APKKeyring(), allowUntrusted: Bool = false, checkFileChecksums: Bool = true,

@@ -42,7 +42,7 @@ public enum APKRepository {
                                    description: String? = nil, epoch: Int64? = nil) throws -> Result {
         try withLock(dir) {
             var records: [APKIndexRecord] = []
-            let opts = APKVerifyOptions(keyring: keyring, allowUntrusted: keyring.isEmpty, checkFileChecksums: true, allowAbsoluteSymlinks: false)
+            let opts = APKVerifyOptions(keyring: keyring, allowUntrusted: keyring.isEmpty, checkFileChecksums: true)
             for name in try packageFiles(in: dir) {
                 let pkg = try APKReader.read(path: dir + "/" + name, options: opts)
                 let rec = APKIndexRecord(package: pkg)

@@ -47,7 +47,7 @@ enum APKEntryPolicy {
     /// root, resolved lexically from the link's directory.
     static func checkSymlink(_ target: String, from comps: [Substring], allowAbsolute: Bool, _ refuse: (String) -> APKError) throws {
         guard !target.isEmpty else { throw refuse("symlink with an empty target") }
-        if target.hasPrefix("/") && !allowAbsolute { throw refuse("symlink to the absolute path \(target)") }
+        if target.hasPrefix("/") && !allowAbsolute { throw refuse("symlink to the absolute path \(target) (not allowed here)") }
         var depth = target.hasPrefix("/") ? 0 : comps.count - 1
         for c in target.split(separator: "/") {
             switch c {

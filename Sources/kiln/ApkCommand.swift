@@ -50,7 +50,7 @@ struct ApkVerifyCommand: ParsableCommand {
 
     func run() throws {
         let ring = try keys.load()
-        let opts = APKVerifyOptions(keyring: ring, allowUntrusted: keys.allowUntrusted, allowAbsoluteSymlinks: false)
+        let opts = APKVerifyOptions(keyring: ring, allowUntrusted: keys.allowUntrusted)
         var failed = 0
         for f in files {
             do {

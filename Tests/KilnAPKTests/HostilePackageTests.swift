@@ -6,11 +6,12 @@ import KilnTestSupport
 import XCTest
 
 /// Issue 15 item 5: packages and index records no installer should accept. `kiln apk verify`
-/// (APKReader with `allowAbsoluteSymlinks: false`) must refuse each naming the entry and the
-/// reason, and `kiln index` (APKRepository.updateIndex) must not sign them. The data members are
+/// (APKReader's defaults) must refuse each naming the entry and the reason, and `kiln index`
+/// (APKRepository.updateIndex) must not sign them. Absolute symlink targets are refused only with
+/// `allowAbsoluteSymlinks: false` (they resolve inside the root; Debian's libc6 needs them). The data members are
 /// crafted byte by byte (CraftedTar), so PAX `path` and GNU long names can hide the path.
 final class HostilePackageTests: XCTestCase {
-    let strict = APKVerifyOptions(allowUntrusted: true, allowAbsoluteSymlinks: false)
+    let strict = APKVerifyOptions(allowUntrusted: true)
 
     func package(_ data: [UInt8], name: String = "evil", version: String = "1-r0") throws -> Data {
         let dataMember = try Gzip.compress(Data(data + CraftedTar.endOfArchive))
@@ -51,7 +52,15 @@ final class HostilePackageTests: XCTestCase {
     func testLinksThatLeaveTheRootAreRefused() throws {
         try assertRefused(link("lnk", ".", Self.sym) + CraftedTar.file("lnk/x", []), entry: "lnk/x", "written through the symlink lnk")
         try assertRefused(link("usr/lib/up", "../../../etc", Self.sym), entry: "usr/lib/up", "leaves the package root")
-        try assertRefused(link("shadow", "/etc/shadow", Self.sym), entry: "shadow", "absolute path /etc/shadow")
+        try assertRefused(link("up", "/usr/../../etc", Self.sym), entry: "up", "leaves the package root")
+        let host = APKVerifyOptions(allowUntrusted: true, allowAbsoluteSymlinks: false)
+        XCTAssertThrowsError(try APKReader.read(data: try package(link("shadow", "/etc/shadow", Self.sym)), file: "evil.apk", options: host)) { e in
+            XCTAssertTrue("\(e)".contains("'shadow'") && "\(e)".contains("absolute path /etc/shadow"), "\(e)")
+        }
+        // The default accepts Debian libc6's absolute loader link.
+        let ld = CraftedTar.pax(CraftedTar.record("APK-TOOLS.checksum.SHA1", try Digest.hash(.sha1, Data("/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2".utf8)).hexString))
+            + link("lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", Self.sym)
+        XCTAssertNoThrow(try APKReader.read(data: try package(ld), file: "libc6.apk", options: strict))
         try assertRefused(link("h", "/etc/shadow", Self.hard), entry: "h", "hardlink to the absolute path")
         try assertRefused(link("h", "../outside", Self.hard), entry: "h", "leaves the package root")
         try assertRefused(link("h", "missing", Self.hard), entry: "h", "dangling hardlink")
@@ -76,9 +85,9 @@ final class HostilePackageTests: XCTestCase {
         let dir = try TestSupport.temporaryDirectory(self)
         let key = try TestKey.make(in: dir)
         try FileManager.default.createDirectory(atPath: dir + "/repo", withIntermediateDirectories: true)
-        try package(link("shadow", "/etc/shadow", Self.sym)).write(to: URL(fileURLWithPath: dir + "/repo/evil-1-r0.apk"))
+        try package(link("shadow", "/etc/shadow", Self.hard)).write(to: URL(fileURLWithPath: dir + "/repo/evil-1-r0.apk"))
         XCTAssertThrowsError(try APKRepository.updateIndex(directory: dir + "/repo", signer: key.signer)) { e in
-            XCTAssertTrue("\(e)".contains("'shadow'"), "\(e)")
+            XCTAssertTrue("\(e)".contains("'shadow'") && "\(e)".contains("hardlink to the absolute path"), "\(e)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/repo/APKINDEX.tar.gz"))
     }
