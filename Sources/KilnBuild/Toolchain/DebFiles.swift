@@ -41,8 +41,8 @@ public struct DebFile: Sendable, Equatable {
     }
 
     /// Writes a flat apt repository in `directory` holding `debs` (hard links or copies) with its
-    /// `Packages` index and a `Release` file, for `deb [trusted=yes] file://DIR ./`.
-    public static func writeFlatRepository(_ debs: [DebFile], to directory: String) throws {
+    /// `Packages` index and a `Release` file naming `suite`, for `deb [trusted=yes] file://DIR ./`.
+    public static func writeFlatRepository(_ debs: [DebFile], suite: String, to directory: String) throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var index = ""
@@ -55,7 +55,8 @@ public struct DebFile: Sendable, Equatable {
         }
         try AtomicFile.write(index, to: "\(directory)/Packages")
         let sum = try Digest.sha256Hex(Data(index.utf8))
-        try AtomicFile.write("Origin: kiln\nLabel: kiln toolchain cache\nSHA256:\n \(sum) \(index.utf8.count) Packages\n",
+        // Suite and Codename: mmdebstrap's variants select packages with ?archive(^SUITE$)/?codename(^SUITE$).
+        try AtomicFile.write("Origin: kiln\nLabel: kiln toolchain cache\nSuite: \(suite)\nCodename: \(suite)\nSHA256:\n \(sum) \(index.utf8.count) Packages\n",
                              to: "\(directory)/Release")
     }
 }

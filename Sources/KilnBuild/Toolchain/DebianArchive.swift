@@ -83,8 +83,9 @@ public struct AptArchive: DebianArchive {
         args.append("--customize-hook=rm -rf \"$1\"/etc/apt/sources.list.d/* \"$1\"/etc/apt/sources.list \"$1\"/var/cache/apt/* \"$1\"/var/lib/apt/lists/*")
         let mirrors: [String]
         if let repo = localRepository {
-            args.append("--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount")
-            mirrors = ["deb [trusted=yes] file://\(repo) ./"]
+            // copy:// (not file://): apt copies each .deb into the chroot's archive cache, so dpkg inside
+            // the chroot reads it there and nothing of the host is mounted into the root.
+            mirrors = ["deb [trusted=yes] copy://\(repo) ./"]
         } else {
             mirrors = try DebianToolchain.aptSourceFiles(etcApt: etcApt)
         }

@@ -225,8 +225,12 @@ public struct ToolchainBootstrap {
             }
             guard missing.isEmpty else { throw ToolchainUnavailable(lock: name, missing: missing) }
             progress.log("toolchain: recreating the \(lock.suite) root of \(name) exactly (frozen) from \(debs.count) cached packages (\(fetched) fetched now), offline")
-            try DebFile.writeFlatRepository(debs, to: "\(work)/repo")
-            try archive.bootstrap(lock.request, root: "\(work)/root", debs: "\(work)/debs", localRepository: DebianToolchain.absolute("\(work)/repo"),
+            try DebFile.writeFlatRepository(debs, suite: lock.suite, to: "\(work)/repo")
+            // Every locked package by name: the variant's own selection (?priority(required)) reads the
+            // archive's priority overrides, which a .deb's own control does not carry.
+            var request = lock.request
+            request.include = lock.installedPackages.keys.sorted()
+            try archive.bootstrap(request, root: "\(work)/root", debs: "\(work)/debs", localRepository: DebianToolchain.absolute("\(work)/repo"),
                                   log: "\(work)/mmdebstrap.log")
             try check(root: "\(work)/root", against: lock)
             try keepLockText(lockText)
