@@ -168,6 +168,23 @@ public struct ToolchainBootstrap {
         return try resolve(committed: committed)
     }
 
+    /// Resolves the archive anew even when a root is cached (the nightly's `--update`), and returns the
+    /// packages that moved since the root the committed lock resolved to last (or the lock itself).
+    public func refresh() throws -> (Toolchain, [ToolchainDrift]) {
+        guard mode != .frozen else {
+            throw KilnMessage("picking up toolchain updates contradicts --frozen/KILN_FROZEN=1: the frozen root is exactly \(lockPath)")
+        }
+        let committed = try DebianToolchain.load(lockPath: lockPath)
+        let lastDigest = store.resolvedDigest(forCommitted: committed.digest) ?? committed.digest
+        let last = store.lockText(suite: committed.toolchain.suite, digest: lastDigest)
+            .flatMap { try? DebianToolchain.parseLock($0, file: "resolved lock") } ?? committed.toolchain
+        let t = try resolve(committed: committed)
+        let now = store.lockText(suite: committed.toolchain.suite, digest: t.lockDigest!)
+            .flatMap { try? DebianToolchain.parseLock($0, file: "resolved lock") } ?? committed.toolchain
+        if t.lockDigest == committed.digest { try? FileManager.default.removeItem(atPath: store.pointerPath(committed.digest)) }
+        return (t, DebianToolchain.drift(from: last.packages, to: now.packages))
+    }
+
     /// Bootstraps from the archive as it is now; reports drift against the committed lock.
     func resolve(committed: (toolchain: DebianToolchain, digest: String)?) throws -> Toolchain {
         let request = committed?.toolchain.request ?? DebianToolchain()
