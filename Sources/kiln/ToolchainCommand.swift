@@ -42,12 +42,12 @@ struct ToolchainCommand: ParsableCommand {
 
     struct Path: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "path", abstract: "Print the cached root for the lock, or fail if it is not bootstrapped yet.")
+            commandName: "path", abstract: "Print the cached root for the lock (or the root it resolved to when the archive had moved), or fail if it is not bootstrapped yet.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var location: Location
 
         func run() throws {
-            guard let t = try DebianToolchain.cached(lockPath: location.lock, outDir: location.out) else {
+            guard let t = try DebianToolchain.cached(lockPath: location.lock, outDir: location.out, followingDrift: true) else {
                 throw KilnMessage("no toolchain root for \(location.lock) under \(location.out)/toolchain; run `make toolchain` (kiln toolchain bootstrap)")
             }
             print(t.rootPath)

@@ -117,10 +117,14 @@ public struct DebianToolchain: Sendable, Equatable {
         "\(outDir)/toolchain/debian-\(suite)-\(digest.prefix(16))"
     }
 
-    /// The cached root for this lock file, exactly as it pins it, if it was bootstrapped earlier.
-    public static func cached(lockPath: String, outDir: String) throws -> Toolchain? {
+    /// The cached root for this lock file, if it was bootstrapped earlier: exactly as it pins it, or
+    /// (with `followingDrift`) the root it resolved to when the archive had moved.
+    public static func cached(lockPath: String, outDir: String, followingDrift: Bool = false) throws -> Toolchain? {
         let (t, digest) = try load(lockPath: lockPath)
-        return ToolchainStore(outDir: outDir).root(suite: t.suite, digest: digest)
+        let store = ToolchainStore(outDir: outDir)
+        if let exact = store.root(suite: t.suite, digest: digest) { return exact }
+        guard followingDrift, let resolved = store.resolvedDigest(forCommitted: digest) else { return nil }
+        return store.root(suite: t.suite, digest: resolved)
     }
 
     /// The cached root, bootstrapping it first when missing (`ToolchainBootstrap` with its defaults:
