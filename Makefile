@@ -69,9 +69,10 @@ toolchain: build
 toolchain-lock: build
 	$(BIN) toolchain bootstrap --update-lock --lock $(TOOLCHAIN_LOCK) --out $(OUT)
 
-# Debian-carried sources and runtime packages (recipes/debian-sources.txt) into $(OUT)/sources.
+# Debian-carried sources and runtime packages (recipes/debian-sources.txt) into $(OUT)/sources, by
+# digest: any Debian revision whose file has the pinned sha256 is accepted (kiln source debian).
 sources: build
-	scripts/debian-sources.sh $(BIN) $(OUT) recipes/debian-sources.txt
+	$(BIN) source debian --list recipes/debian-sources.txt --out $(OUT)
 
 # A FIPS provider + configs for other FIPS-mode tests: builds openssl-fips-provider (in the Debian
 # root) and leaves $(OUT)/fips/{fips.so,fipsmodule.cnf,openssl-fips.cnf}.

@@ -43,7 +43,7 @@ for d in domains {
                                dependencies: [.target(name: d.name), "KilnTestSupport"],
                                path: "Tests/\(d.name)Tests"))
 }
-targets.append(.target(name: "KilnTestSupport", dependencies: ["KilnCrypto"], path: "Tests/KilnTestSupport"))
+targets.append(.target(name: "KilnTestSupport", dependencies: ["KilnCrypto", "KilnBuild"], path: "Tests/KilnTestSupport"))
 
 let package = Package(
     name: "kiln",

@@ -58,7 +58,8 @@ public struct SourceCache: Sendable {
 
     /// Adds a file by its digests (copying it), returns the entry. Adding the same bytes twice is a no-op.
     @discardableResult
-    public func add(file: String) throws -> Entry {
+    public func add(file given: String) throws -> Entry {
+        let file = realpath(given, nil).map { p in defer { free(p) }; return String(cString: p) } ?? given   // the bytes, not a link
         let d = try Self.digests(of: file)
         let dest = path(sha256: d.sha256)
         let fm = FileManager.default

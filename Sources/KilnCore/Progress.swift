@@ -8,11 +8,14 @@ public final class Progress: @unchecked Sendable {
     private let lock = NSLock()
     private var lastLineLength = 0
     public var quiet: Bool
+    /// When set, permanent lines go here instead of stderr (tests read what kiln reported).
+    public let sink: (@Sendable (String) -> Void)?
 
-    public init(quiet: Bool = false, forcePlain: Bool = false) {
+    public init(quiet: Bool = false, forcePlain: Bool = false, sink: (@Sendable (String) -> Void)? = nil) {
         let env = ProcessInfo.processInfo.environment
-        self.isTerminal = !forcePlain && isatty(STDERR_FILENO) == 1 && env["CI"] == nil && env["TERM"] != "dumb"
+        self.isTerminal = sink == nil && !forcePlain && isatty(STDERR_FILENO) == 1 && env["CI"] == nil && env["TERM"] != "dumb"
         self.quiet = quiet
+        self.sink = sink
     }
 
     public static let shared = Progress()
@@ -46,6 +49,7 @@ public final class Progress: @unchecked Sendable {
     /// A permanent line (clears a pending status line first).
     public func log(_ message: String) {
         guard !quiet else { return }
+        if let sink { sink(message); return }
         lock.lock(); defer { lock.unlock() }
         if isTerminal && lastLineLength > 0 {
             FileHandle.standardError.write(Data(("\r" + String(repeating: " ", count: lastLineLength) + "\r").utf8))

@@ -124,6 +124,16 @@ public enum HTMLReport {
         }
         h += "one bar per node that ran; unchanged and blocked nodes take no time and are listed below.</p>\n"
 
+        if let updates = r.updates {
+            h += "<h2>Updates</h2>"
+            if updates.isEmpty { h += "<p class=\"meta\" id=\"updates\">the archive had nothing new for the recipes or the toolchain</p>\n" } else {
+                h += "<table id=\"updates\"><tr><th>what</th><th>name</th><th>before</th><th>now</th></tr>\n"
+                for u in updates {
+                    h += "<tr><td>\(esc(u.kind))</td><td>\(esc(u.name))</td><td class=\"mono\">\(esc(u.from ?? "(absent)"))</td><td class=\"mono\">\(esc(u.to ?? "(absent)"))</td></tr>\n"
+                }
+                h += "</table>\n"
+            }
+        }
         if !r.changes.isEmpty {
             h += "<h2>Changed since the last run</h2><table id=\"changes\"><tr><th>node</th><th>what</th><th>output</th><th>before</th><th>now</th></tr>\n"
             for c in r.changes {

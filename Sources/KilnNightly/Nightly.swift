@@ -9,6 +9,8 @@ public struct NightlyOptions: Sendable {
     public var only: [String] = []
     /// Percentage of the packages built in this run to rebuild and compare (at least one), or nil.
     public var reproSamplePercent: Double?
+    /// What `--update` picked up before this run (the report's "updates" section); nil when not asked.
+    public var updates: [RunReport.Update]?
     public init(outputRoot: String) { self.outputRoot = outputRoot }
 }
 
@@ -173,7 +175,7 @@ public final class NightlyRunner: @unchecked Sendable {
                                durationSeconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9,
                                kilnVersion: KilnVersion.current, jobs: options.jobs, keepGoing: options.keepGoing,
                                interrupted: sched.wasCancelled, summary: sm, exitStatus: ok ? 0 : 1,
-                               nodes: entries, changes: changes, repro: repro)
+                               nodes: entries, changes: changes, repro: repro, updates: options.updates)
         try ReportWriter.write(report, runDirectory: dir, reportsRoot: reportsRoot)
         return (report, dir)
     }

@@ -61,6 +61,8 @@ public struct RunReport: Codable, Sendable {
     public var nodes: [NodeEntry]
     public var changes: [Change]
     public var repro: [ReproResult]
+    /// What `--update` picked up before the run: bumped recipes, toolchain packages that moved (nil: not asked).
+    public var updates: [Update]? = nil
 }
 
 public enum ReportWriter {

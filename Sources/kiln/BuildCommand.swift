@@ -110,7 +110,7 @@ struct BuildCommand: ParsableCommand {
 func resolveToolchain(_ spec: String, out: String = "out") throws -> Toolchain {
     if spec == "host" { return .host }
     if spec == "debian" || spec == "bookworm" {   // the pinned Debian root (DebianToolchain.swift), bootstrapped once
-        return try DebianToolchain.ensure(lockPath: DebianToolchain.defaultLockPath, outDir: out)
+        return try DebianToolchain.ensure(lockPath: DebianToolchain.defaultLockPath, outDir: out, mode: LockMode.resolve.honouringEnvironment())
     }
     var isDir: ObjCBool = false
     if FileManager.default.fileExists(atPath: spec, isDirectory: &isDir), isDir.boolValue {

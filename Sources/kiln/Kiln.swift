@@ -26,6 +26,7 @@ struct Kiln: ParsableCommand {
             SourceCommand.self,
             TestCommand.self,
             ToolchainCommand.self,
+            UpdateCommand.self,
             VerifyCommand.self,
             VersionCommand.self,
         ]

@@ -70,6 +70,12 @@ struct NightlyCommand: ParsableCommand {
     @Option(name: .long, help: "ECDSA key that signs the images (as `kiln sign --key`); its .pub verifies them.")
     var imageKey: String = "keys/cosign-dev.key"
 
+    @Flag(name: .long, help: "First bump the recipes fed from Debian's archive (`kiln update --write`) and, with --toolchain debian, resolve the toolchain anew; the run then rebuilds what moved and the report lists it under \"updates\".")
+    var update = false
+
+    @Option(name: .long, help: "The list of Debian files the recipes pin (for --update; default <recipes>/debian-sources.txt).")
+    var debianSources: String?
+
     func run() throws {
         do {
             try runNightly()
@@ -86,7 +92,20 @@ struct NightlyCommand: ParsableCommand {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         if let p = reproSample, !(p > 0 && p <= 100) { throw ValidationError("--repro-sample takes a percentage in (0, 100]") }
         let outAbs = absolutePath(out)
-        let tc = try resolveToolchain(toolchain, out: out)
+        var updates: [RunReport.Update]?
+        var tc: Toolchain
+        if update && !dryRun {
+            let bumped = try NightlyUpdate.bumpRecipes(recipes: recipes, list: debianSources ?? recipes + "/debian-sources.txt",
+                                                       cache: SourceCache(root: outAbs + "/sources"))
+            if toolchain == "debian" || toolchain == "bookworm" {
+                let (t, moved) = try NightlyUpdate.refreshToolchain(ToolchainBootstrap(lockPath: DebianToolchain.defaultLockPath, outDir: out,
+                                                                                       mode: LockMode.resolve.honouringEnvironment()))
+                tc = t; updates = bumped + moved
+            } else { tc = try resolveToolchain(toolchain, out: out); updates = bumped }
+            Progress.shared.log("nightly: --update picked up \(updates!.count) update(s)")
+        } else {
+            tc = try resolveToolchain(toolchain, out: out)
+        }
         let recipeLoader = RecipeCatalogLoader(directory: recipes, arch: arch, toolchain: tc, pipelineDirectories: pipelineDir,
                                                cacheFile: outAbs + "/nightly/catalog-cache.json")
         // Images: --images DIR, or <recipes>/images when it exists.
@@ -98,6 +117,7 @@ struct NightlyCommand: ParsableCommand {
         options.keepGoing = keepGoing
         options.only = only
         options.reproSamplePercent = reproSample
+        options.updates = updates
         let progress = Progress.shared
         if dryRun {
             let runner = NightlyRunner(loader: loader, executor: ClosureExecutor { _ in throw KilnMessage("dry run") }, options: options)

@@ -88,7 +88,7 @@ struct ReproCommand: ParsableCommand {
             }
             let outcome = try reproduceRecipe(recipePath: target, variant: variant, outputRoot: absolutePath(out),
                                               publishedRepository: against.map(absolutePath), variations: variations,
-                                              toolchain: try resolveToolchain(toolchain), signer: try packaging.signer(),
+                                              toolchain: try reproToolchain(toolchain, recipePath: target, variant: variant, out: out), signer: try packaging.signer(),
                                               distro: packaging.distro, supplier: packaging.supplier, diffoscope: diffoscope)
             let attestation = try attest(outcome.outcome, directory: outcome.directory)
             if json {

@@ -8,7 +8,7 @@ struct SourceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "source",
         abstract: "Manage the content-addressed source cache.",
-        subcommands: [Add.self, AddGit.self, Fetch.self, List.self])
+        subcommands: [Add.self, AddGit.self, Fetch.self, List.self, SourceDebianCommand.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(

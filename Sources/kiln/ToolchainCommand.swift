@@ -20,26 +20,34 @@ struct ToolchainCommand: ParsableCommand {
     struct Bootstrap: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "bootstrap",
-            abstract: "Make the root once with mmdebstrap from apt's sources (reused while the lock is unchanged); prints its path.")
+            abstract: "Make the root once with mmdebstrap from apt's sources (reused while the lock is unchanged); prints its path.",
+            discussion: "When the archive has moved past the committed lock, the drift is printed as a table and the root is made from what the archive has now, described by the resolved lock kept beside it (its digest is the root's identity). --frozen refuses drift; --update-lock rewrites the lock.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var location: Location
         @Flag(name: .long, help: "Accept what the archive resolves today and rewrite the lock (then commit it).")
         var updateLock = false
+        @Flag(name: .long, help: "Exactly the committed lock or an error naming the packages that moved (also KILN_FROZEN=1); the locked .debs come from the source cache, else from the archive at exactly their versions.")
+        var frozen = false
+        @Option(name: .long, help: "The content-addressed source cache that keeps every .deb the root was made of (default OUT/sources).")
+        var sourceCache: String?
 
         func run() throws {
-            let t = try DebianToolchain.ensure(lockPath: location.lock, outDir: location.out, updateLock: updateLock)
+            if frozen && updateLock { throw ValidationError("--frozen and --update-lock contradict each other") }
+            let mode: LockMode = updateLock ? .update : (frozen ? .frozen : LockMode.resolve.honouringEnvironment())
+            let t = try ToolchainBootstrap(lockPath: location.lock, outDir: location.out,
+                                           sourceCache: sourceCache.map(SourceCache.init(root:)), mode: mode).ensure()
             print(t.rootPath)
         }
     }
 
     struct Path: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "path", abstract: "Print the cached root for the lock, or fail if it is not bootstrapped yet.")
+            commandName: "path", abstract: "Print the cached root for the lock (or the root it resolved to when the archive had moved), or fail if it is not bootstrapped yet.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var location: Location
 
         func run() throws {
-            guard let t = try DebianToolchain.cached(lockPath: location.lock, outDir: location.out) else {
+            guard let t = try DebianToolchain.cached(lockPath: location.lock, outDir: location.out, followingDrift: true) else {
                 throw KilnMessage("no toolchain root for \(location.lock) under \(location.out)/toolchain; run `make toolchain` (kiln toolchain bootstrap)")
             }
             print(t.rootPath)

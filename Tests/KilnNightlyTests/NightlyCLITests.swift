@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import KilnBuild
 import KilnCore
 import KilnTestSupport
 @testable import KilnNightly
@@ -191,5 +192,87 @@ final class NightlyCLITests: XCTestCase {
         rep = try latestReport(e)
         XCTAssertEqual(Set(rep.nodes.filter { $0.status == .built }.map(\.id)), ["lib", "app", "image:svc"])
         XCTAssertEqual(rep.nodes.first { $0.id == "image:svc" }?.reasons, ["dependency app changed"])
+    }
+}
+
+/// `kiln nightly` after `--update` bumped a recipe (the bump made through the library against an
+/// archive the test controls): exactly the bumped recipe and its dependents rebuild.
+final class NightlyUpdateTests: XCTestCase {
+    func tarball(_ dir: String, _ version: String) throws -> String {
+        let src = "\(dir)/a-\(version)"
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        try "a \(version)\n".write(toFile: src + "/data.txt", atomically: true, encoding: .utf8)
+        let t = "\(dir)/a_\(version).orig.tar.gz"
+        try Subprocess("tar", ["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-czf", t, "-C", dir, "a-\(version)"]).check()
+        return t
+    }
+
+    func testANightlyAfterABumpRebuildsExactlyTheBumpedRecipeAndItsDependents() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let (t1, t2) = (try tarball(dir, "1.0"), try tarball(dir, "1.1"))
+        let archive = FakeDebianArchive(published: [:], pool: dir + "/pool")
+        archive.sources["a"] = [("1.0-1", "a_1.0.orig.tar.gz", t1)]
+        let sha1 = try SourceCache.sha256(of: t1)
+        let a = """
+        package:
+          name: a
+          version: "1.0"
+          epoch: 2
+          description: fed from the archive
+          copyright:
+            - license: MIT
+        environment:
+          contents:
+            packages: [busybox]
+        pipeline:
+          - uses: fetch
+            with:
+              uri: https://example.invalid/a-1.0.tar.gz
+              expected-sha256: \(sha1)
+          - runs: |
+              mkdir -p ${{targets.destdir}}/usr/share/a
+              cp data.txt ${{targets.destdir}}/usr/share/a/
+
+        """
+        let recipes = dir + "/recipes"
+        try FileManager.default.createDirectory(atPath: recipes + "/images", withIntermediateDirectories: true)
+        try AtomicFile.write(a, to: recipes + "/a.yaml")
+        try AtomicFile.write(NightlyCLITests.recipe("b", deps: ["a"]), to: recipes + "/b.yaml")
+        try AtomicFile.write(NightlyCLITests.recipe("c"), to: recipes + "/c.yaml")
+        try AtomicFile.write("source a 1.0-1 a_1.0.orig.tar.gz \(sha1)\n", to: recipes + "/debian-sources.txt")
+        let out = dir + "/out"
+        try SourceCache(root: out + "/sources").add(file: t1)
+        XCTAssertEqual(try TestSupport.kiln(["keygen", "--type", "rsa", "--out", dir + "/k"]).status, 0)
+        func nightly() throws -> (status: Int32, out: String, err: String) {
+            try TestSupport.kiln(["nightly", "--recipes", recipes, "--out", out, "--signing-key", dir + "/k.rsa", "--offline", "--jobs", "2"])
+        }
+        var r = try nightly()
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertTrue(r.out.contains(": 3 built"), r.out)
+
+        archive.sources["a"]!.append(("1.1-1", "a_1.1.orig.tar.gz", t2))
+        let updates = try NightlyUpdate.bumpRecipes(recipes: recipes, list: recipes + "/debian-sources.txt",
+                                                    cache: SourceCache(root: out + "/sources"), archive: archive,
+                                                    progress: Progress(quiet: true))
+        XCTAssertEqual(updates, [RunReport.Update(kind: "recipe", name: "a", from: "1.0", to: "1.1")])
+        r = try nightly()
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertTrue(r.out.contains(": 2 built, 1 unchanged"), r.out)
+        let runs = try JSONDecoder().decode([ReportWriter.IndexEntry].self, from: Data(contentsOf: URL(fileURLWithPath: out + "/reports/runs.json")))
+        let rep = try JSONDecoder().decode(RunReport.self, from: Data(contentsOf: URL(fileURLWithPath: "\(out)/reports/\(runs[0].runID)/report.json")))
+        XCTAssertEqual(Set(rep.nodes.filter { $0.status == .built }.map(\.id)), ["a", "b"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/packages/x86_64/a-1.1-r0.apk"))
+    }
+
+    func testTheReportHasAnUpdatesSection() throws {
+        var report = RunReport(runID: "r", startedAt: "2026-12-01T00:00:00Z", durationSeconds: 1, kilnVersion: "t", jobs: 1,
+                               keepGoing: false, interrupted: false, summary: .init(), exitStatus: 0, nodes: [], changes: [], repro: [])
+        XCTAssertFalse(HTMLReport.render(report).contains("Updates"), "no section when --update was not asked")
+        report.updates = [.init(kind: "recipe", name: "zlib", from: "1.2.13", to: "1.3"),
+                          .init(kind: "toolchain", name: "libzstd1", from: "1.5.4+dfsg2-5 amd64", to: "1.5.4+dfsg2-5+deb12u1 amd64")]
+        let html = HTMLReport.render(report)
+        XCTAssertTrue(html.contains("<h2>Updates</h2>") && html.contains("zlib") && html.contains("1.5.4+dfsg2-5+deb12u1 amd64"), html)
+        let json = try JSONEncoder().encode(report)
+        XCTAssertEqual(try JSONDecoder().decode(RunReport.self, from: json).updates?.count, 2)
     }
 }

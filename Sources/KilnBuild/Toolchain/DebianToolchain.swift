@@ -3,13 +3,15 @@ import KilnCore
 import KilnCrypto
 
 /// A build root made from pinned Debian packages (`mmdebstrap --variant=buildd`), bootstrapped once,
-/// cached under the out dir keyed by the digest of its lock file, and reused.
+/// cached under the out dir keyed by the digest of the lock that describes it, and reused.
 ///
 /// - The packages come from apt's own configured sources (the host's `/etc/apt` files are handed to
 ///   mmdebstrap as its "mirror" arguments); kiln names no mirror host.
-/// - The lock file (`recipes/toolchain/bookworm.lock`, committed) records every resolved package and
-///   version (`dpkg-query -W` inside the root). A bootstrap that resolves anything else fails unless the
-///   lock is being updated on purpose, so the root is pinned: same lock ⇒ same packages.
+/// - The lock file (`recipes/toolchain/bookworm.lock`, committed) records every `.deb` the bootstrap
+///   installed: name, version, architecture and the file's sha256. Debian's archive moves (it keeps
+///   only the current version of a package), so the archive may resolve something else later: that
+///   is *drift*, reported and handled by `ToolchainBootstrap` (the root is then described by the
+///   *resolved* lock, whose digest is the root's identity), or refused with `--frozen`.
 /// - Hermeticity: the root holds **no OpenSSL** — no headers (libssl-dev is never installed) and no
 ///   libraries: `libssl3` (pulled in only by libkrb5 ← libtirpc ← libc6-dev; no tool in the root links
 ///   it) is purged after the bootstrap, and the root is scanned to prove it. A recipe in this root can
@@ -21,23 +23,36 @@ public struct DebianToolchain: Sendable, Equatable {
     public var include: [String]
     /// Packages purged from the root after the bootstrap (`dpkg --purge --force-depends`).
     public var remove: [String]
-    /// Resolved packages: name → "version architecture".
+    /// Every package the bootstrap installed (including those purged afterwards): name → "version architecture".
     public var packages: [String: String]
+    /// sha256 (hex) of each package's `.deb`, by name, where the lock records it.
+    public var digests: [String: String]
 
     public static let defaultLockPath = "recipes/toolchain/bookworm.lock"
     public static let defaultInclude = ["autoconf", "automake", "file", "libtool", "pkg-config"]
     public static let defaultRemove = ["libssl3"]
 
+    /// A toolchain description; `packages` and `digests` are empty until resolved.
     public init(suite: String = "bookworm", variant: String = "buildd",
                 include: [String] = DebianToolchain.defaultInclude,
                 remove: [String] = DebianToolchain.defaultRemove,
-                packages: [String: String] = [:]) {
+                packages: [String: String] = [:], digests: [String: String] = [:]) {
         self.suite = suite; self.variant = variant; self.include = include; self.remove = remove
-        self.packages = packages
+        self.packages = packages; self.digests = digests
     }
 
     /// Name used in logs and build results (`debian-bookworm`).
     public var name: String { "debian-\(suite)" }
+
+    /// The packages that stay in the root after the purge of `remove`: name → "version architecture".
+    public var installedPackages: [String: String] {
+        packages.filter { !remove.contains($0.key) }
+    }
+
+    /// The same request (suite, variant, include, remove) with no resolution.
+    public var request: DebianToolchain {
+        DebianToolchain(suite: suite, variant: variant, include: include, remove: remove)
+    }
 
     // MARK: lock file
 
@@ -45,12 +60,14 @@ public struct DebianToolchain: Sendable, Equatable {
     public func lockText() -> String {
         var s = "# kiln toolchain lock: Debian \(suite) build root (mmdebstrap --variant=\(variant)).\n"
         s += "# Made by `kiln toolchain bootstrap --update-lock` (make toolchain-lock); commit it.\n"
-        s += "# Packages come from apt's configured sources; the root's cache is keyed by this file's sha256.\n"
+        s += "# One line per .deb installed: package NAME VERSION ARCH SHA256. The root's identity is this text's sha256.\n"
         s += "suite \(suite)\n"
         s += "variant \(variant)\n"
         s += "include \(include.sorted().joined(separator: " "))\n"
         s += "remove \(remove.sorted().joined(separator: " "))\n"
-        for name in packages.keys.sorted() { s += "package \(name) \(packages[name]!)\n" }
+        for name in packages.keys.sorted() {
+            s += "package \(name) \(packages[name]!)" + (digests[name].map { " \($0)" } ?? "") + "\n"
+        }
         return s
     }
 
@@ -68,15 +85,23 @@ public struct DebianToolchain: Sendable, Equatable {
             case "variant" where f.count == 2: t.variant = f[1]
             case "include": t.include = Array(f.dropFirst())
             case "remove": t.remove = Array(f.dropFirst())
-            case "package" where f.count == 4: t.packages[f[1]] = "\(f[2]) \(f[3])"
+            case "package" where f.count == 4 || f.count == 5:
+                t.packages[f[1]] = "\(f[2]) \(f[3])"
+                if f.count == 5 {
+                    guard f[4].count == 64, f[4].allSatisfy(\.isHexDigit) else {
+                        throw KilnMessage("\(loc): '\(f[4])' is not a sha256 (64 hex digits); regenerate the lock with `make toolchain-lock`")
+                    }
+                    t.digests[f[1]] = f[4].lowercased()
+                }
             default:
-                throw KilnMessage("\(loc): cannot read toolchain lock line '\(line)' (expected suite|variant|include|remove|package NAME VERSION ARCH); regenerate it with `make toolchain-lock`")
+                throw KilnMessage("\(loc): cannot read toolchain lock line '\(line)' (expected suite|variant|include|remove|package NAME VERSION ARCH [SHA256]); regenerate it with `make toolchain-lock`")
             }
         }
         guard sawSuite else { throw KilnMessage("\(file): toolchain lock has no 'suite' line; regenerate it with `make toolchain-lock`") }
         return t
     }
 
+    /// Reads and parses a lock file; returns it with the sha256 of its bytes (the root's identity).
     public static func load(lockPath: String) throws -> (toolchain: DebianToolchain, digest: String) {
         guard let data = FileManager.default.contents(atPath: lockPath) else {
             throw KilnMessage("\(lockPath): toolchain lock not found; create it with `make toolchain-lock` (kiln toolchain bootstrap --update-lock)")
@@ -92,75 +117,21 @@ public struct DebianToolchain: Sendable, Equatable {
         "\(outDir)/toolchain/debian-\(suite)-\(digest.prefix(16))"
     }
 
-    static let stampName = "kiln-toolchain.lock"
-
-    /// The cached root for this lock, if it was completely bootstrapped earlier (no work done).
-    public static func cached(lockPath: String, outDir: String) throws -> Toolchain? {
+    /// The cached root for this lock file, if it was bootstrapped earlier: exactly as it pins it, or
+    /// (with `followingDrift`) the root it resolved to when the archive had moved.
+    public static func cached(lockPath: String, outDir: String, followingDrift: Bool = false) throws -> Toolchain? {
         let (t, digest) = try load(lockPath: lockPath)
-        let dir = cacheDirectory(outDir: outDir, suite: t.suite, digest: digest)
-        guard FileManager.default.fileExists(atPath: "\(dir)/\(stampName)"),
-              FileManager.default.fileExists(atPath: "\(dir)/root/bin/sh") else { return nil }
-        return Toolchain(name: t.name, rootPath: absolute("\(dir)/root"), lockDigest: digest)
+        let store = ToolchainStore(outDir: outDir)
+        if let exact = store.root(suite: t.suite, digest: digest) { return exact }
+        guard followingDrift, let resolved = store.resolvedDigest(forCommitted: digest) else { return nil }
+        return store.root(suite: t.suite, digest: resolved)
     }
 
-    /// The cached root, bootstrapping it first when missing. With `updateLock`, the lock file is
-    /// (re)written from what the archive resolves today; without it, a different resolution is an error.
-    public static func ensure(lockPath: String, outDir: String, updateLock: Bool = false,
+    /// The cached root, bootstrapping it first when missing (`ToolchainBootstrap` with its defaults:
+    /// drift is reported, not fatal, unless `mode` is `.frozen`).
+    public static func ensure(lockPath: String, outDir: String, mode: LockMode = .resolve,
                               progress: KilnCore.Progress = .shared) throws -> Toolchain {
-        let fm = FileManager.default
-        if !updateLock, let t = try cached(lockPath: lockPath, outDir: outDir) {
-            progress.log("toolchain: reusing \(t.name) root \(t.rootPath)")
-            return t
-        }
-        var spec = DebianToolchain()
-        if fm.fileExists(atPath: lockPath) {
-            spec = try load(lockPath: lockPath).toolchain
-        } else if !updateLock {
-            throw KilnMessage("\(lockPath): toolchain lock not found; create it with `make toolchain-lock` (kiln toolchain bootstrap --update-lock)")
-        }
-        let work = "\(outDir)/toolchain/.bootstrap-\(getpid())"
-        try? fm.removeItem(atPath: work)
-        try fm.createDirectory(atPath: work, withIntermediateDirectories: true)
-        defer { try? fm.removeItem(atPath: work) }
-        let root = "\(work)/root"
-        let started = Date()
-        progress.log("toolchain: bootstrapping Debian \(spec.suite) (\(spec.variant) + \(spec.include.joined(separator: ","))) with mmdebstrap — takes a few minutes, once")
-        let sources = try aptSourceFiles()
-        var args = ["--variant=\(spec.variant)", "--include=\(spec.include.joined(separator: ","))", "--quiet"]
-        for pkg in spec.remove.sorted() {
-            args.append("--customize-hook=chroot \"$1\" dpkg --purge --force-depends \(pkg)")
-        }
-        // The chroot's own apt sources and caches are not part of a build root.
-        args.append("--customize-hook=rm -rf \"$1\"/etc/apt/sources.list.d/* \"$1\"/var/cache/apt/* \"$1\"/var/lib/apt/lists/*")
-        args += [spec.suite, root] + sources
-        let log = "\(work)/mmdebstrap.log"
-        let r = try Subprocess("mmdebstrap", args, logFile: log).run()
-        guard r.succeeded else {
-            let tail = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").suffix(15).joined(separator: "\n") ?? ""
-            throw KilnMessage("mmdebstrap failed (exit \(r.status)) bootstrapping the \(spec.suite) toolchain; is apt working (`apt-get update`)?\n\(tail)")
-        }
-        spec.packages = try resolvedPackages(root: root)
-        try checkNoOpenSSL(root: root)
-
-        let lockedBefore = fm.fileExists(atPath: lockPath) ? try load(lockPath: lockPath).toolchain : nil
-        if let locked = lockedBefore, !updateLock, locked.packages != spec.packages {
-            throw KilnMessage("\(lockPath): the archive now resolves a different \(spec.suite) toolchain than the lock pins:\n"
-                              + diff(locked.packages, spec.packages).prefix(20).joined(separator: "\n")
-                              + "\nRun `make toolchain-lock` to accept the new versions, review and commit the lock.")
-        }
-        if updateLock || lockedBefore == nil {
-            try AtomicFile.write(spec.lockText(), to: lockPath)
-            progress.log("toolchain: wrote \(lockPath) (\(spec.packages.count) packages) — review and commit it")
-        }
-        guard let lockData = fm.contents(atPath: lockPath) else { throw KilnMessage("\(lockPath): cannot read the toolchain lock") }
-        let digest = try Digest.sha256Hex(lockData)
-        let dir = cacheDirectory(outDir: outDir, suite: spec.suite, digest: digest)
-        try AtomicFile.replaceDirectory(dir) { tmp in
-            try AtomicFile.rename(root, to: "\(tmp)/root")
-            try AtomicFile.write(lockData, to: "\(tmp)/\(stampName)")
-        }
-        progress.log("toolchain: \(spec.name) root ready in \(KilnCore.Progress.format(Date().timeIntervalSince(started))): \(spec.packages.count) packages, no OpenSSL, lock sha256 \(digest.prefix(16))")
-        return Toolchain(name: spec.name, rootPath: absolute("\(dir)/root"), lockDigest: digest)
+        try ToolchainBootstrap(lockPath: lockPath, outDir: outDir, mode: mode, progress: progress).ensure()
     }
 
     /// apt's configured sources on this machine (deb822 `.sources` and one-line `.list` files),
@@ -223,9 +194,10 @@ public struct DebianToolchain: Sendable, Equatable {
         return found.sorted()
     }
 
-    static func diff(_ a: [String: String], _ b: [String: String]) -> [String] {
-        Set(a.keys).union(b.keys).sorted().compactMap { k in
-            a[k] == b[k] ? nil : "  \(k): \(a[k] ?? "(absent)") -> \(b[k] ?? "(absent)")"
+    /// What moved between two resolutions, sorted by package name.
+    public static func drift(from locked: [String: String], to resolved: [String: String]) -> [ToolchainDrift] {
+        Set(locked.keys).union(resolved.keys).sorted().compactMap { k in
+            locked[k] == resolved[k] ? nil : ToolchainDrift(package: k, locked: locked[k], now: resolved[k])
         }
     }
 
