@@ -1,9 +1,9 @@
 // KilnAttest — signatures, SBOMs and provenance for OCI images.
 //
-// Owns: cosign-compatible signing and verification (`Signing`, `Verify`), the ordered `JSON` used
-// for every signed payload, image SPDX/CycloneDX SBOMs, SLSA provenance, DSSE attestations, its
-// reader of OCI layouts (`OCILayout`; still a twin of KilnImage's writer model, see issue 22),
-// `ImageContents` (installed db and per-package SBOMs from the layers), `ImageFIPSModule`.
+// Owns: cosign-compatible signing and verification (`Signing`, `Verify`), image SPDX/CycloneDX
+// SBOMs, SLSA provenance, DSSE attestations, `ImageContents` (installed db — parsed by KilnAPK —
+// and per-package SBOMs from the layers), `ImageFIPSModule`. Layouts, descriptors and the ordered
+// `JSON` come from KilnOCI.
 // Package purls come from KilnAPK's `APKPurl` (one purl per package), FIPS labels from KilnFIPS.
 //
 // May import: KilnAPK, KilnArchive, KilnCrypto, KilnFIPS, KilnCore.

@@ -177,7 +177,7 @@ public final class ImageBuilder {
         let res = try resolve()
         var results: [VariantResult] = []
         try AtomicFile.replaceDirectory(layoutPath) { tmp in
-            results = try build(res, layout: OCILayout(path: tmp))
+            results = try build(res, layout: OCILayout.create(at: tmp))
         }
         return results
     }
@@ -244,7 +244,7 @@ public final class ImageBuilder {
                 if let w = written[key] { layer = w } else {
                     progress?.update("layer \(g.origin) (\(nodes.count) paths)")
                     layer = try LayerWriter.write(entries: nodes.keys.sorted().map { nodes[$0]!.tarEntry(path: $0) },
-                                                  epoch: epoch, blobsDir: layout.blobsDir,
+                                                  epoch: epoch, blobsDir: layout.blobsDirectory,
                                                   level: options.gzipLevel, threads: options.threads)
                     written[key] = layer
                 }
@@ -261,7 +261,7 @@ public final class ImageBuilder {
             }
             top.sort { $0.path < $1.path }
             progress?.update("layer \(v.rawValue) (\(top.count) paths)")
-            let topLayer = try LayerWriter.write(entries: top, epoch: variantEpoch, blobsDir: layout.blobsDir,
+            let topLayer = try LayerWriter.write(entries: top, epoch: variantEpoch, blobsDir: layout.blobsDirectory,
                                                  level: options.gzipLevel, threads: options.threads)
             layers.append(topLayer)
             let rest = pkgs.filter { r in !plan.groups(for: v).contains { $0.packages.contains(r) } }
@@ -270,7 +270,7 @@ public final class ImageBuilder {
             results.append(try writeImage(v, layers: layers, history: history, tree: t.tree, packages: pkgs,
                                           epoch: variantEpoch, layout: layout, res: res))
         }
-        try layout.writeIndex(results.map { r in
+        try layout.writeImageIndex(results.map { r in
             var d = r.manifest
             d.annotations = [OCIMediaType.refName: r.tag]
             d.platform = .init(architecture: "amd64", os: "linux")
@@ -308,7 +308,7 @@ public final class ImageBuilder {
         if !config.volumes.isEmpty { c.Volumes = Dictionary(uniqueKeysWithValues: config.volumes.map { ($0, [:]) }) }
         let image = OCI.ImageConfig(created: created, architecture: "amd64", os: "linux", config: c,
                                     rootfs: .init(diff_ids: layers.map(\.diffID)), history: history)
-        let configDesc = try layout.writeBlob(try OCI.encode(image), mediaType: OCIMediaType.imageConfig)
+        let configDesc = try layout.writeImageBlob(try OCI.encode(image), mediaType: OCIMediaType.imageConfig)
 
         let version = imageVersion(res)
         let tag = "\(config.imageName):\(version)" + (v == .fips ? "-fips" : "")
@@ -323,7 +323,7 @@ public final class ImageBuilder {
         for (k, val) in config.annotations { ann[k] = val }
         if v == .fips { for (k, val) in FIPSAnnotations.from(tree: tree, packages: packages) { ann[k] = val } }
         let manifest = OCI.Manifest(config: configDesc, layers: layers.map(\.descriptor), annotations: ann)
-        let md = try layout.writeBlob(try OCI.encode(manifest), mediaType: OCIMediaType.imageManifest)
+        let md = try layout.writeImageBlob(try OCI.encode(manifest), mediaType: OCIMediaType.imageManifest)
         return VariantResult(variant: v, tag: tag, manifest: md, config: configDesc, layers: layers,
                              packages: packages, annotations: ann)
     }

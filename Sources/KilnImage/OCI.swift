@@ -57,60 +57,36 @@ public enum OCI {
     }
 }
 
-/// An OCI image layout directory (`oci-layout`, `index.json`, `blobs/sha256/`).
-public struct OCILayout {
-    public var path: String
-    public init(path: String) { self.path = path }
-
-    public var blobsDir: String { path + "/blobs/sha256" }
-
-    public func blobPath(_ digest: String) -> String {
-        blobsDir + "/" + (digest.hasPrefix("sha256:") ? String(digest.dropFirst(7)) : digest)
-    }
-
-    /// The blob path of `digest` after checking it is a well-formed sha256 digest (a crafted
-    /// index cannot point outside `blobs/sha256/`).
-    public func checkedBlobPath(_ digest: String) throws -> String {
-        try OCIDigest(parsing: digest, source: path + "/index.json").blobPath(inLayout: path)
-    }
-
+/// What the image builder and `kiln run` need from KilnOCI's `OCILayout` in KilnImage's Codable
+/// model (`Descriptor`, `OCI.Manifest`, `OCI.Index` encoded with sorted keys — the bytes `kiln image`
+/// has always written).
+extension OCILayout {
     /// Writes a blob (atomically) and returns its descriptor.
     @discardableResult
-    public func writeBlob(_ data: Data, mediaType: String) throws -> Descriptor {
-        let hex = try Digest.sha256Hex(data)
-        let p = blobsDir + "/" + hex
-        if !FileManager.default.fileExists(atPath: p) { try AtomicFile.write(data, to: p) }
-        return Descriptor(mediaType: mediaType, digest: "sha256:" + hex, size: Int64(data.count))
+    public func writeImageBlob(_ data: Data, mediaType: String) throws -> Descriptor {
+        let d = try writeBlob(data, mediaType: mediaType)
+        return Descriptor(mediaType: d.mediaType, digest: d.digest, size: d.size)
     }
 
-    public func writeIndex(_ manifests: [Descriptor]) throws {
-        try AtomicFile.write(Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: path + "/oci-layout")
-        try AtomicFile.write(try OCI.encode(OCI.Index(manifests: manifests)), to: path + "/index.json")
+    /// Replaces `index.json` with an index of `manifests`.
+    public func writeImageIndex(_ manifests: [Descriptor]) throws {
+        try AtomicFile.write(try OCI.encode(OCI.Index(manifests: manifests)), to: indexPath)
     }
 
-    public func readIndex() throws -> OCI.Index {
-        let p = path + "/index.json"
-        guard let d = FileManager.default.contents(atPath: p) else {
-            throw KilnMessage("\(p): not an OCI image layout (no index.json); build one with `kiln image`")
+    /// `index.json` decoded into KilnImage's model.
+    public func readImageIndex() throws -> OCI.Index {
+        guard let d = FileManager.default.contents(atPath: indexPath) else {
+            throw KilnMessage("\(indexPath): not an OCI image layout (no index.json); build one with `kiln image`")
         }
         do { return try JSONDecoder().decode(OCI.Index.self, from: d) } catch {
-            throw KilnMessage("\(p): unreadable index.json: \(error)")
+            throw KilnMessage("\(indexPath): unreadable index.json: \(error)")
         }
-    }
-
-    /// Reads a blob and checks its digest.
-    public func readBlob(_ digest: String) throws -> Data {
-        let p = try checkedBlobPath(digest)
-        guard let d = FileManager.default.contents(atPath: p) else { throw KilnMessage("\(p): blob missing from the layout") }
-        let actual = "sha256:" + (try Digest.sha256Hex(d))
-        guard actual == digest else { throw KilnMessage("\(p): blob digest is \(actual), expected \(digest); the layout is corrupt") }
-        return d
     }
 
     /// Finds the manifest tagged `ref` (`org.opencontainers.image.ref.name`, full `name:version` or
     /// just the version part); with no ref, the only manifest (or the first).
-    public func manifest(ref: String?) throws -> (descriptor: Descriptor, manifest: OCI.Manifest) {
-        let index = try readIndex()
+    public func imageManifest(ref: String?) throws -> (descriptor: Descriptor, manifest: OCI.Manifest) {
+        let index = try readImageIndex()
         let d: Descriptor?
         if let ref {
             d = index.manifests.first { $0.annotations?[OCIMediaType.refName] == ref }
@@ -122,7 +98,7 @@ public struct OCILayout {
             let tags = index.manifests.compactMap { $0.annotations?[OCIMediaType.refName] }
             throw KilnMessage("\(path): no image tagged '\(ref ?? "")' (tags: \(tags.joined(separator: ", ")))")
         }
-        let m = try JSONDecoder().decode(OCI.Manifest.self, from: try readBlob(d.digest))
+        let m = try JSONDecoder().decode(OCI.Manifest.self, from: try readBlob(digest: d.digest))
         return (d, m)
     }
 }

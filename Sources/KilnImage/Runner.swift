@@ -9,11 +9,11 @@ import KilnOCI
 public enum ImageRunner {
     /// Unpacks the image's layers in order into `root` (digests checked, safe extraction).
     public static func unpack(layout: OCILayout, ref: String?, into root: String) throws -> OCI.ImageConfig {
-        let (_, manifest) = try layout.manifest(ref: ref)
-        let config = try JSONDecoder().decode(OCI.ImageConfig.self, from: try layout.readBlob(manifest.config.digest))
+        let (_, manifest) = try layout.imageManifest(ref: ref)
+        let config = try JSONDecoder().decode(OCI.ImageConfig.self, from: try layout.readBlob(digest: manifest.config.digest))
         for l in manifest.layers {
-            _ = try layout.readBlob(l.digest)   // verifies the digest before anything is extracted
-            _ = try ArchiveReader.extract(path: layout.blobPath(l.digest), to: root, options: ExtractOptions())
+            _ = try layout.readBlob(digest: l.digest)   // verifies the digest before anything is extracted
+            _ = try ArchiveReader.extract(path: try layout.blobPath(l.digest), to: root, options: ExtractOptions())
         }
         return config
     }
@@ -67,7 +67,7 @@ public enum ImageRunner {
     public static func run(reference: String, command: [String], entrypoint: [String]? = nil) throws -> Int32 {
         let ref = try LayoutReference.parse(reference)
         let (layoutPath, tag) = (ref.layout, ref.tag)
-        let layout = OCILayout(path: layoutPath)
+        let layout = try OCILayout(path: layoutPath)
         let root = NSTemporaryDirectory() + "kiln-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         chmod(root, 0o755)

@@ -1,8 +1,10 @@
 // KilnOCI — the OCI vocabulary shared by images, attestations and repro.
 //
-// Owns: `OCIMediaType` (media types and annotation keys), `OCIDigest` (validated sha256 digests,
-// blob paths), `LayoutReference` (the one `LAYOUT[:TAG]` parser). The layout readers/writers are
-// still two (KilnImage's Codable writer, KilnAttest's ordered-JSON reader/tagger); they are to move
-// here next (issue 22).
+// Owns: the one `OCILayout` (create, blobs, index, tags under a lock, manifests of an index) and
+// `OCIDescriptor`; `OCIMediaType` (media types and annotation keys); `OCIDigest` (validated sha256
+// digests, blob paths); `LayoutReference` (the one `LAYOUT[:TAG]` parser); the ordered `JSON` value
+// every signed or published document is written with; `CosignTag`. KilnImage adds its Codable
+// manifest/config/index model on top (`OCI`, `Descriptor`: the bytes `kiln image` writes); KilnAttest
+// signs and attaches; KilnRepro reads.
 //
 // May import: KilnCrypto, KilnCore.

@@ -1,4 +1,5 @@
 import Foundation
+import KilnOCI
 import KilnCore
 
 /// One entry of an artifact as the differ sees it: a tar member of a package or layer, or a JSON

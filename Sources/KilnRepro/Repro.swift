@@ -1,4 +1,5 @@
 import Foundation
+import KilnOCI
 import KilnCore
 import KilnBuild
 import KilnCrypto

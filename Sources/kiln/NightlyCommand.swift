@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import KilnOCI
 import KilnAPK
 import KilnAttest
 import KilnImage
@@ -288,7 +289,7 @@ struct ImageNodeExecutor: NodeExecutor {
             throw KilnMessage("image signing key \(imageKey) is missing: run `make keys` or pass --image-key")
         }
         let key = try SigningKeys.loadPrivate(path: imageKey)
-        let layout = try KilnAttest.OCILayout(path: dest)
+        let layout = try OCILayout(path: dest)
         for t in try Attestor.targets(layout: layout, tag: nil) {
             var o = AttachOptions()
             o.tag = t.tag
@@ -298,7 +299,7 @@ struct ImageNodeExecutor: NodeExecutor {
             let r = try Attestor.attach(layout: dest, manifestDigest: t.descriptor.digest, options: o, key: key)
             log += "signed \(t.tag ?? t.descriptor.digest) → \(r.signatureTag ?? "-")\n"
         }
-        var v = Verifier(layout: try KilnAttest.OCILayout(path: dest), tag: nil, key: try key.publicKey) { c in
+        var v = Verifier(layout: try OCILayout(path: dest), tag: nil, key: try key.publicKey) { c in
             log += "verify \(c.ok ? "ok " : "FAIL") \(c.check): \(c.detail)\n"
         }
         v.imageVerified = { _ in }

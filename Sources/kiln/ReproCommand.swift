@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KilnOCI
 import KilnAPK
 import KilnAttest
 import KilnBuild
@@ -167,7 +168,7 @@ struct ReproCommand: ParsableCommand {
             let key = try SigningKeys.loadPrivate(path: keyPath)
             try outcome.writeAttestation(to: dir + "/repro.intoto.json", key: key)
             attestation = dir + "/repro.intoto.json"
-            let layout = try KilnAttest.OCILayout(path: published)
+            let layout = try OCILayout(path: published)
             for p in pairs where ia["manifests/" + p.name] != nil {
                 let single = ReproOutcome(target: outcome.target, variant: outcome.variant, variations: shown, pairs: [p])
                 try Attestor.attest(layout: layout, manifestDigest: p.comparison.digestA,

@@ -1,4 +1,5 @@
 import Foundation
+import KilnOCI
 import KilnAPK
 import KilnAttest
 import KilnCore

@@ -1,4 +1,5 @@
 import Foundation
+import KilnOCI
 import KilnArchive
 import KilnCore
 import KilnCrypto
@@ -81,6 +82,10 @@ final class ImageBuildTests: XCTestCase {
         let b = try build(cfg, out: dir + "/elsewhere/out-b", threads: 4)
         XCTAssertEqual(a.map(\.manifest.digest), b.map(\.manifest.digest))
         XCTAssertEqual(a.map(\.tag), ["hello:2.12-r1", "hello:2.12-r1-fips"])
+        // The layout files keep the bytes `kiln image` always wrote (KilnOCI's layout, KilnImage's sorted-key index).
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/out-a/oci-layout")), Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
+        let index = try Data(contentsOf: URL(fileURLWithPath: dir + "/out-a/index.json"))
+        XCTAssertTrue(String(decoding: index, as: UTF8.self).hasPrefix(#"{"manifests":[{"annotations":{"org.opencontainers.image.ref.name":"hello:2.12-r1"},"digest":"sha256:"#), String(decoding: index, as: UTF8.self))
         let std = a[0], fips = a[1]
         XCTAssertNotEqual(std.manifest.digest, fips.manifest.digest)
         // budget 3: two group layers + top layer. base-files and hello are shared, openssl differs.
@@ -99,9 +104,9 @@ final class ImageBuildTests: XCTestCase {
         XCTAssertEqual(std.annotations["org.opencontainers.image.created"], "2023-11-14T22:15:00Z")
 
         // Layout content: every blob's name is its digest; the image config is what the config says.
-        let layout = OCILayout(path: dir + "/out-a")
-        let (_, m) = try layout.manifest(ref: "hello:2.12-r1")
-        let conf = try JSONDecoder().decode(OCI.ImageConfig.self, from: try layout.readBlob(m.config.digest))
+        let layout = try OCILayout(path: dir + "/out-a")
+        let (_, m) = try layout.imageManifest(ref: "hello:2.12-r1")
+        let conf = try JSONDecoder().decode(OCI.ImageConfig.self, from: try layout.readBlob(digest: m.config.digest))
         XCTAssertEqual(conf.config.Entrypoint, ["/usr/bin/hello"])
         XCTAssertEqual(conf.config.Cmd, ["--from-cmd"])
         XCTAssertEqual(conf.config.User, "app")
@@ -114,7 +119,7 @@ final class ImageBuildTests: XCTestCase {
         // The top layer has the apk database, accounts, os-release; layers are sorted tars with the epoch.
         var all: [String: (TarEntry, Data)] = [:]
         for l in m.layers {
-            let entries = try ArchiveReader.entries(data: try layout.readBlob(l.digest))
+            let entries = try ArchiveReader.entries(data: try layout.readBlob(digest: l.digest))
             let paths = entries.map(\.entry.path)
             XCTAssertEqual(paths, paths.sorted { TarEntry.pathPrecedes($0, $1) })
             for (e, d) in entries { XCTAssertEqual(e.mtime, 1_700_000_100, e.path); all[e.path] = (e, d) }
@@ -163,7 +168,7 @@ final class ImageBuildTests: XCTestCase {
         }
         // A corrupted layer is caught by skopeo's re-hash.
         let layer = r[0].layers[0].descriptor.digest
-        let p = OCILayout(path: dir + "/layout").blobPath(layer)
+        let p = try OCILayout(path: dir + "/layout").blobPath(layer)
         var d = try Data(contentsOf: URL(fileURLWithPath: p))
         d[d.count / 2] ^= 0xff
         try d.write(to: URL(fileURLWithPath: p))

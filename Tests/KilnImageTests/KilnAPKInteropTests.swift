@@ -1,4 +1,5 @@
 import Foundation
+import KilnOCI
 import KilnAPK
 import KilnArchive
 import KilnCore
@@ -68,8 +69,8 @@ final class KilnAPKInteropTests: XCTestCase {
         // No SOURCE_DATE_EPOCH: the newest builddate is the image time.
         XCTAssertEqual(r[0].annotations["org.opencontainers.image.created"], SourceDateEpoch.rfc3339(1_700_000_100))
         // The installed database lists every package with KilnAPK's SHA-1 checksums.
-        let layout = OCILayout(path: dir + "/layout")
-        let top = try ArchiveReader.entries(data: try layout.readBlob(r[0].layers.last!.descriptor.digest))
+        let layout = try OCILayout(path: dir + "/layout")
+        let top = try ArchiveReader.entries(data: try layout.readBlob(digest: r[0].layers.last!.descriptor.digest))
         let installed = String(decoding: top.first { $0.entry.path == "lib/apk/db/installed" }!.data, as: UTF8.self)
         XCTAssertEqual(installed.split(separator: "\n").filter { $0.hasPrefix("P:") }.count, 10, installed)
         let sha1 = try Digest.hash(.sha1, hello).base64String

@@ -1,4 +1,5 @@
 import Foundation
+import KilnOCI
 import XCTest
 import KilnCore
 import KilnCrypto

@@ -1,7 +1,6 @@
 import Foundation
 import KilnCore
 import KilnCrypto
-import KilnOCI
 
 /// An OCI content descriptor. Unknown fields (platform, urls, data) are kept in `extra` so a
 /// descriptor read from a layout is written back unchanged.
@@ -93,6 +92,9 @@ public final class OCILayout {
 
     public var indexPath: String { path + "/index.json" }
 
+    /// `<layout>/blobs/sha256`.
+    public var blobsDirectory: String { path + "/blobs/sha256" }
+
     static func checkDigest(_ d: String, source: String) throws { _ = try OCIDigest(parsing: d, source: source) }
 
     public func blobPath(_ digest: String) throws -> String {
@@ -180,6 +182,15 @@ public final class OCILayout {
             guard h == d.hex else { throw KilnMessage("\(p): content digest sha256:\(h) does not match \(d.digest)") }
         }
         return data
+    }
+
+    /// Reads the blob `digest` (validated first) and checks its content hashes to it.
+    public func readBlob(digest: String) throws -> Data {
+        let p = try blobPath(digest)
+        guard let d = FileManager.default.contents(atPath: p) else { throw KilnMessage("\(p): blob missing from the layout") }
+        let actual = "sha256:" + (try Digest.sha256Hex(d))
+        guard actual == digest else { throw KilnMessage("\(p): blob digest is \(actual), expected \(digest); the layout is corrupt") }
+        return d
     }
 
     /// Stores `data` as a blob (no-op when an identical blob is there) and returns its descriptor.
