@@ -1,4 +1,5 @@
 import Foundation
+import KilnCrypto
 import KilnCore
 import KilnImage
 
@@ -23,15 +24,15 @@ public struct ImageCatalogLoader: CatalogLoader {
         for file in try RecipeCatalogLoader.recipeFiles(in: directory) {
             guard let bytes = FileManager.default.contents(atPath: file) else { throw NightlyError.invalid("\(file): cannot read image config") }
             let cfg = try ImageConfig.load(path: file)
-            var inputs = [InputComponent("config", try NightlyHash.sha256Hex(bytes))]
+            var inputs = [InputComponent("config", try Digest.sha256Hex(bytes))]
             let dir = URL(fileURLWithPath: file).deletingLastPathComponent().standardizedFileURL.path
             for inc in cfg.sourceFiles.dropFirst() {
                 guard let d = FileManager.default.contents(atPath: inc) else { throw NightlyError.invalid("\(file): cannot read included config \(inc)") }
-                inputs.append(InputComponent("include:\(Self.relative(inc, to: dir))", try NightlyHash.sha256Hex(d)))
+                inputs.append(InputComponent("include:\(Self.relative(inc, to: dir))", try Digest.sha256Hex(d)))
             }
             for k in cfg.keyring {
                 guard let d = FileManager.default.contents(atPath: k) else { throw NightlyError.invalid("\(file): cannot read keyring file \(k)") }
-                inputs.append(InputComponent("keyring:\((k as NSString).lastPathComponent)", try NightlyHash.sha256Hex(d)))
+                inputs.append(InputComponent("keyring:\((k as NSString).lastPathComponent)", try Digest.sha256Hex(d)))
             }
             let packages = cfg.packages + cfg.variantPackages.keys.sorted().flatMap { cfg.variantPackages[$0]! }
             var deps = packages.filter { !$0.dependency.conflict }.map { NodeDependency($0.dependency.name, .install) }

@@ -1,4 +1,5 @@
 import Foundation
+import KilnCrypto
 import KilnCore
 
 /// A node's input key: SHA-256 over its input components (plus `variant` and `kiln-version`) and
@@ -36,7 +37,7 @@ public enum InputKeys {
         var text = scheme + "\nnode \(id.count):\(id)\nkind \(kind.rawValue)\n"
         for (k, v) in components.sorted(by: { $0.key < $1.key }) { text += "input \(k.count):\(k) \(v.count):\(v)\n" }
         for (k, v) in dependencies.sorted(by: { $0.key < $1.key }) { text += "dep \(k.count):\(k) \(v)\n" }
-        return try NightlyHash.sha256Hex(Data(text.utf8))
+        return try Digest.sha256Hex(Data(text.utf8))
     }
 
     /// Human-readable reasons why `now` differs from `before` ("recipe changed", "pipeline:x changed",

@@ -1,4 +1,5 @@
 import Foundation
+import KilnCrypto
 import KilnCore
 import KilnRecipe
 import KilnBuild
@@ -73,11 +74,11 @@ public struct RecipeCatalogLoader: CatalogLoader {
         var contextText = "arch \(arch)\ntoolchain \(toolchainDigest)\nkiln \(KilnVersion.current)\nlenient \(lenient)\n"
         for name in library.names {
             guard let def = library.definition(named: name), let d = FileManager.default.contents(atPath: def.file) else { continue }
-            let digest = try NightlyHash.sha256Hex(d)
+            let digest = try Digest.sha256Hex(d)
             pipelineDigests[def.file] = digest
             contextText += "pipeline \(name) \(digest)\n"
         }
-        let context = try NightlyHash.sha256Hex(Data(contextText.utf8))
+        let context = try Digest.sha256Hex(Data(contextText.utf8))
         var cache: [String: CatalogCacheEntry] = [:]
         if let cacheFile, let d = FileManager.default.contents(atPath: cacheFile) {
             cache = (try? JSONDecoder().decode([String: CatalogCacheEntry].self, from: d)) ?? [:]
@@ -107,21 +108,21 @@ public struct RecipeCatalogLoader: CatalogLoader {
             let (base, _) = try RecipeParser(lenient: lenient).parse(text: String(decoding: bytes, as: UTF8.self), file: file)
             let ta = base.package.targetArchitecture
             if !ta.isEmpty && !ta.contains("all") && !ta.contains(arch) { continue }
-            let recipeDigest = try NightlyHash.sha256Hex(bytes)
+            let recipeDigest = try Digest.sha256Hex(bytes)
             let files = try localFilesDigest(directory: base.directory, package: base.package.name)
             for variant in [nil] + base.options.map(\.name).sorted() {
                 let recipe = try variant.map { try base.applying(buildOption: $0) } ?? base
                 let plan = try expander.plan(recipe)
                 var inputs = [InputComponent("recipe", recipeDigest), InputComponent("arch", arch),
                               InputComponent("toolchain", toolchainDigest)]
-                inputs.append(InputComponent("expanded", try NightlyHash.sha256Hex(Data(RecipeCatalogLoader.describe(plan).utf8))))
+                inputs.append(InputComponent("expanded", try Digest.sha256Hex(Data(RecipeCatalogLoader.describe(plan).utf8))))
                 for id in pipelinesUsed(recipe, library: library) {
                     guard let def = library.definition(named: id) else { continue }
                     if pipelineDigests[def.file] == nil {
                         guard let d = FileManager.default.contents(atPath: def.file) else {
                             throw NightlyError.invalid("cannot read pipeline \(def.file)")
                         }
-                        pipelineDigests[def.file] = try NightlyHash.sha256Hex(d)
+                        pipelineDigests[def.file] = try Digest.sha256Hex(d)
                     }
                     inputs.append(InputComponent("pipeline:\(id)", pipelineDigests[def.file]!))
                 }
@@ -205,8 +206,8 @@ public struct RecipeCatalogLoader: CatalogLoader {
             var d: ObjCBool = false
             guard FileManager.default.fileExists(atPath: p, isDirectory: &d), !d.boolValue,
                   let data = FileManager.default.contents(atPath: p) else { continue }
-            text += "file \(f) \(try NightlyHash.sha256Hex(data))\n"
+            text += "file \(f) \(try Digest.sha256Hex(data))\n"
         }
-        return try NightlyHash.sha256Hex(Data(text.utf8))
+        return try Digest.sha256Hex(Data(text.utf8))
     }
 }

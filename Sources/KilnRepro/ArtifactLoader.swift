@@ -1,4 +1,5 @@
 import Foundation
+import KilnCrypto
 import KilnCore
 import KilnOCI
 import KilnArchive
@@ -21,7 +22,7 @@ public enum ArtifactLoader {
         guard let raw = FileManager.default.contents(atPath: path) else {
             throw ReproError.unreadable(path: path, reason: "permission denied or not a regular file")
         }
-        let digest = "sha256:" + (try ReproHash.sha256Hex(raw))
+        let digest = "sha256:" + (try Digest.sha256Hex(raw))
         let format = path.hasSuffix(".apk") ? "apk" : "tar"
         if let (entries, uncompressed) = try? archiveEntries(raw, name: path) {
             return Artifact(format: format, path: path, digest: digest, raw: raw, uncompressed: uncompressed, entries: entries)
@@ -70,7 +71,7 @@ public enum ArtifactLoader {
         }
         var entries = [ArtifactEntry(path: "index.json", kind: .file, data: index)]
         try walkIndex(index, dir: dir, prefix: "", entries: &entries, depth: 0)
-        return Artifact(format: "oci-layout", path: dir, digest: "sha256:" + (try ReproHash.sha256Hex(index)), raw: index, entries: entries)
+        return Artifact(format: "oci-layout", path: dir, digest: "sha256:" + (try Digest.sha256Hex(index)), raw: index, entries: entries)
     }
 
     static func blob(_ dir: String, _ digest: String) throws -> Data {
@@ -82,29 +83,30 @@ public enum ArtifactLoader {
         return d
     }
 
-    static func json(_ d: Data, _ what: String) throws -> [String: Any] {
-        guard let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { throw ReproError.invalid("\(what): not a JSON object") }
+    /// An OCI JSON document (KilnOCI's `JSON`, depth-limited), which must be an object.
+    static func json(_ d: Data, _ what: String) throws -> JSON {
+        guard let o = try? JSON.parse(d, source: what), o.object != nil else { throw ReproError.invalid("\(what): not a JSON object") }
         return o
     }
 
     static func walkIndex(_ data: Data, dir: String, prefix: String, entries: inout [ArtifactEntry], depth: Int) throws {
         guard depth < 4 else { throw ReproError.invalid("\(dir): image indexes nested too deeply") }
         let idx = try json(data, prefix + "index.json")
-        let manifests = idx["manifests"] as? [[String: Any]] ?? []
+        let manifests = idx["manifests"]?.array ?? []
         var used = Set<String>()
         for (i, m) in manifests.enumerated() {
-            guard let digest = m["digest"] as? String else { continue }
+            guard let digest = m["digest"]?.string else { continue }
             var label = "\(i)"
-            if let a = m["annotations"] as? [String: Any], let ref = a[OCIMediaType.refName] as? String {
+            if let ref = m["annotations"]?[OCIMediaType.refName]?.string {
                 label = ref
-            } else if let p = m["platform"] as? [String: Any], let os = p["os"] as? String, let arch = p["architecture"] as? String {
+            } else if let os = m["platform"]?["os"]?.string, let arch = m["platform"]?["architecture"]?.string {
                 label = "\(os)-\(arch)"
             }
             if used.contains(label) { label += "#\(i)" }
             used.insert(label)
             let base = prefix + "manifests/\(label)/"
             let body = try blob(dir, digest)
-            let media = m["mediaType"] as? String ?? ""
+            let media = m["mediaType"]?.string ?? ""
             if media.contains("index") || media.contains("manifest.list") {
                 entries.append(ArtifactEntry(path: base + "index.json", kind: .file, data: body))
                 try walkIndex(body, dir: dir, prefix: base, entries: &entries, depth: depth + 1)
@@ -112,11 +114,11 @@ public enum ArtifactLoader {
             }
             entries.append(ArtifactEntry(path: base + "manifest.json", kind: .file, data: body))
             let man = try json(body, base + "manifest.json")
-            if let c = man["config"] as? [String: Any], let cd = c["digest"] as? String {
+            if let cd = man["config"]?["digest"]?.string {
                 entries.append(ArtifactEntry(path: base + "config.json", kind: .file, data: try blob(dir, cd)))
             }
-            for (j, l) in (man["layers"] as? [[String: Any]] ?? []).enumerated() {
-                guard let ld = l["digest"] as? String else { continue }
+            for (j, l) in (man["layers"]?.array ?? []).enumerated() {
+                guard let ld = l["digest"]?.string else { continue }
                 let lb = try blob(dir, ld)
                 let lp = base + "layers/\(j)/"
                 if let (es, _) = try? archiveEntries(lb, name: lp) {

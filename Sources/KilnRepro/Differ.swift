@@ -1,4 +1,5 @@
 import Foundation
+import KilnCrypto
 import KilnCore
 
 /// The file-by-file explanation of why two artifacts differ.
@@ -140,7 +141,7 @@ public enum Differ {
         for k in Set(x.extra.keys).union(y.extra.keys).sorted() { add(k, x.extra[k] ?? "-", y.extra[k] ?? "-") }
         var first: Int?, text: String?, elf: [String]?
         if x.data != y.data {
-            add("content", try "sha256:" + ReproHash.sha256Hex(x.data), try "sha256:" + ReproHash.sha256Hex(y.data))
+            add("content", try "sha256:" + Digest.sha256Hex(x.data), try "sha256:" + Digest.sha256Hex(y.data))
             first = firstDifference(x.data, y.data)
             if ELFSections.isELF(x.data) && ELFSections.isELF(y.data) {
                 elf = ELFSections.differences(x.data, y.data)

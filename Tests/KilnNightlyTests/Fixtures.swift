@@ -1,4 +1,5 @@
 import Foundation
+import KilnCrypto
 import XCTest
 import KilnCore
 @testable import KilnNightly
@@ -20,7 +21,7 @@ struct GenCatalog {
 
     func nodes() -> [CatalogNode] {
         specs.map { s in
-            var inputs = [InputComponent("recipe", try! NightlyHash.sha256Hex(Data((s.name + s.recipe).utf8)))]
+            var inputs = [InputComponent("recipe", try! Digest.sha256Hex(Data((s.name + s.recipe).utf8)))]
             for p in s.pipelines { inputs.append(InputComponent("pipeline:\(p)", pipelineDigests[p] ?? "none")) }
             inputs.append(InputComponent("toolchain", "tc1"))
             return CatalogNode(
@@ -78,7 +79,7 @@ final class FakeExecutor: NodeExecutor, @unchecked Sendable {
         let data = Data("package \(ctx.node.id) key \(ctx.key.key)\n".utf8)
         try AtomicFile.write(data, to: ctx.outputRoot + "/" + rel)
         let found = discovered[ctx.node.id]
-        return NodeOutcome(outputs: [OutputRecord(kind: "apk", path: rel, digest: "sha256:" + (try NightlyHash.sha256Hex(data)),
+        return NodeOutcome(outputs: [OutputRecord(kind: "apk", path: rel, digest: "sha256:" + (try Digest.sha256Hex(data)),
                                                   size: Int64(data.count), version: ctx.node.version)],
                            provides: found?.provides ?? [], runtimeDependencies: found?.depends ?? [])
     }
