@@ -62,8 +62,8 @@ public struct ImageBuildOptions {
 public struct VariantResult: Sendable {
     public var variant: ImageVariant
     public var tag: String
-    public var manifest: Descriptor
-    public var config: Descriptor
+    public var manifest: OCIDescriptor
+    public var config: OCIDescriptor
     public var layers: [LayerResult]
     public var packages: [APKRepositoryPackage]
     public var annotations: [String: String]

@@ -4,28 +4,9 @@ import KilnCore
 import KilnOCI
 import KilnCrypto
 
-/// An OCI content descriptor.
-public struct Descriptor: Codable, Hashable, Sendable {
-    public var mediaType: String
-    public var digest: String
-    public var size: Int64
-    public var annotations: [String: String]?
-    public var platform: Platform?
-
-    public init(mediaType: String, digest: String, size: Int64, annotations: [String: String]? = nil, platform: Platform? = nil) {
-        self.mediaType = mediaType; self.digest = digest; self.size = size
-        self.annotations = annotations; self.platform = platform
-    }
-
-    public struct Platform: Codable, Hashable, Sendable {
-        public var architecture: String
-        public var os: String
-    }
-}
-
 /// A written layer: its blob descriptor plus the digest of the uncompressed tar (`diff_id`).
 public struct LayerResult: Sendable {
-    public var descriptor: Descriptor
+    public var descriptor: OCIDescriptor
     public var diffID: String
     public var uncompressedSize: Int64
 }
@@ -61,7 +42,7 @@ public enum LayerWriter {
         let digest = "sha256:" + dig.hexString
         try AtomicFile.rename(tmp, to: blobsDir + "/" + dig.hexString)
         ok = true
-        return LayerResult(descriptor: Descriptor(mediaType: mediaType, digest: digest, size: compressed.byteCount),
+        return LayerResult(descriptor: OCIDescriptor(mediaType: mediaType, digest: digest, size: compressed.byteCount),
                            diffID: "sha256:" + diff.hexString, uncompressedSize: plain.byteCount)
     }
 }

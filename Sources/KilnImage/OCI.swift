@@ -38,15 +38,15 @@ public enum OCI {
     public struct Manifest: Codable, Sendable {
         public var schemaVersion = 2
         public var mediaType = OCIMediaType.imageManifest
-        public var config: Descriptor
-        public var layers: [Descriptor]
+        public var config: OCIDescriptor
+        public var layers: [OCIDescriptor]
         public var annotations: [String: String]?
     }
 
     public struct Index: Codable, Sendable {
         public var schemaVersion = 2
         public var mediaType: String? = OCIMediaType.imageIndex
-        public var manifests: [Descriptor]
+        public var manifests: [OCIDescriptor]
         public var annotations: [String: String]?
     }
 
@@ -58,18 +58,17 @@ public enum OCI {
 }
 
 /// What the image builder and `kiln run` need from KilnOCI's `OCILayout` in KilnImage's Codable
-/// model (`Descriptor`, `OCI.Manifest`, `OCI.Index` encoded with sorted keys — the bytes `kiln image`
+/// model (`OCIDescriptor`, `OCI.Manifest`, `OCI.Index` encoded with sorted keys — the bytes `kiln image`
 /// has always written).
 extension OCILayout {
     /// Writes a blob (atomically) and returns its descriptor.
     @discardableResult
-    public func writeImageBlob(_ data: Data, mediaType: String) throws -> Descriptor {
-        let d = try writeBlob(data, mediaType: mediaType)
-        return Descriptor(mediaType: d.mediaType, digest: d.digest, size: d.size)
+    public func writeImageBlob(_ data: Data, mediaType: String) throws -> OCIDescriptor {
+        try writeBlob(data, mediaType: mediaType)
     }
 
     /// Replaces `index.json` with an index of `manifests`.
-    public func writeImageIndex(_ manifests: [Descriptor]) throws {
+    public func writeImageIndex(_ manifests: [OCIDescriptor]) throws {
         try AtomicFile.write(try OCI.encode(OCI.Index(manifests: manifests)), to: indexPath)
     }
 
@@ -85,17 +84,17 @@ extension OCILayout {
 
     /// Finds the manifest tagged `ref` (`org.opencontainers.image.ref.name`, full `name:version` or
     /// just the version part); with no ref, the only manifest (or the first).
-    public func imageManifest(ref: String?) throws -> (descriptor: Descriptor, manifest: OCI.Manifest) {
+    public func imageManifest(ref: String?) throws -> (descriptor: OCIDescriptor, manifest: OCI.Manifest) {
         let index = try readImageIndex()
-        let d: Descriptor?
+        let d: OCIDescriptor?
         if let ref {
-            d = index.manifests.first { $0.annotations?[OCIMediaType.refName] == ref }
-                ?? index.manifests.first { ($0.annotations?[OCIMediaType.refName]).map { $0.hasSuffix(":" + ref) } ?? false }
+            d = index.manifests.first { $0.annotations[OCIMediaType.refName] == ref }
+                ?? index.manifests.first { ($0.annotations[OCIMediaType.refName]).map { $0.hasSuffix(":" + ref) } ?? false }
         } else {
             d = index.manifests.first
         }
         guard let d else {
-            let tags = index.manifests.compactMap { $0.annotations?[OCIMediaType.refName] }
+            let tags = index.manifests.compactMap { $0.annotations[OCIMediaType.refName] }
             throw KilnMessage("\(path): no image tagged '\(ref ?? "")' (tags: \(tags.joined(separator: ", ")))")
         }
         let m = try JSONDecoder().decode(OCI.Manifest.self, from: try readBlob(digest: d.digest))
