@@ -4,29 +4,29 @@ import KilnCore
 /// Resolving names against a kiln repository index and unpacking verified packages into a
 /// directory (used to lay kiln-built build-time packages over a toolchain root).
 public enum APKInstall {
-    /// The record that satisfies `name`: a package of that name (highest version), else the
-    /// provider with the highest provider_priority, then version.
+    /// The record that satisfies `name`: the `Solver`'s first choice (a package of that name,
+    /// newest first, else providers by provider_priority, version, name).
     public static func candidate(for name: String, in records: [APKIndexRecord]) -> APKIndexRecord? {
-        let direct = records.filter { $0.name == name }
-        if let best = direct.max(by: { APKVersion.compare($0.version, $1.version) < 0 }) { return best }
-        let providers = records.filter { r in r.provides.contains { DependencyAtom.name(of: $0) == name } }
-        return providers.max { a, b in
-            let pa = a.providerPriority ?? 0, pb = b.providerPriority ?? 0
-            if pa != pb { return pa < pb }
-            return APKVersion.compare(a.version, b.version) < 0
-        }
+        solver(records).best(for: APKDependency(name: name))?.record
     }
 
-    /// `names` and, transitively, their depends that the index can satisfy (others are left to the
-    /// toolchain root and returned as `unresolved`). Each record once, dependencies first.
+    static func solver(_ records: [APKIndexRecord]) -> Solver {
+        Solver(records: records.map { APKRepositoryPackage(record: $0) })
+    }
+
+    /// `names` and, transitively, their depends that the index can satisfy (others — including
+    /// constraints no indexed version meets — are left to the toolchain root and returned as
+    /// `unresolved`). Each record once, dependencies first. Choices are the `Solver`'s.
     public static func resolve(_ names: [String], in records: [APKIndexRecord]) -> (records: [APKIndexRecord], unresolved: [String]) {
         var out: [APKIndexRecord] = []
         var seen = Set<String>()          // "name-version"
         var unresolved: [String] = []
         var visiting = Set<String>()
+        let solver = solver(records)
         func visit(_ dep: String) {
             guard let n = DependencyAtom.name(of: dep) else { return }
-            guard let r = candidate(for: n, in: records) else {
+            // Version constraints count, as in images; an unparsable atom is looked up by name.
+            guard let r = solver.best(for: APKDependency.parse(dep) ?? APKDependency(name: n))?.record else {
                 if !unresolved.contains(n) { unresolved.append(n) }
                 return
             }

@@ -40,6 +40,12 @@ public struct Solver: Sendable {
         }
     }
 
+    /// The best package for `dep` on its own (no other requirements): the order the full solve tries
+    /// first. Build roots install this one, so they pick the providers images pick.
+    public func best(for dep: APKDependency) -> APKRepositoryPackage? {
+        candidates(dep, learned: [:], preferFIPS: false).first
+    }
+
     /// Whether some package is named exactly `name`.
     public func hasPackage(_ name: String) -> Bool { byName[name] != nil }
 

@@ -115,4 +115,19 @@ final class SolverTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("I: ") && "\(e)".contains("line 2"), "\(e)")
         }
     }
+
+    /// Build roots (APKInstall) choose with the image solver's order and honour constraints; before,
+    /// `c<2` installed c-2-r0 and ties between providers were broken arbitrarily.
+    func testBuildRootsPickWhatImagesPick() {
+        func rec(_ n: String, _ v: String, d: [String] = [], p: [String] = []) -> APKIndexRecord {
+            var r = APKIndexRecord(); r.name = n; r.version = v; r.depends = d; r.provides = p; r.checksum = "Q1"; return r
+        }
+        let recs = [rec("app", "1-r0", d: ["c<2", "so:libx.so.1"]), rec("c", "1-r0"), rec("c", "2-r0"),
+                    rec("zzz", "1-r0", p: ["so:libx.so.1=1"]), rec("aaa", "1-r0", p: ["so:libx.so.1=1"])]
+        let (got, missing) = APKInstall.resolve(["app"], in: recs)
+        XCTAssertEqual(got.map(\.nameVersion), ["c-1-r0", "aaa-1-r0", "app-1-r0"])
+        XCTAssertEqual(missing, [])
+        let image = try? Solver(records: recs.map { APKRepositoryPackage(record: $0) }).solve([APKDependency(name: "app")])
+        XCTAssertEqual(Set(image?.map(\.nameVersion) ?? []), Set(got.map(\.nameVersion)))
+    }
 }
