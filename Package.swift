@@ -17,6 +17,7 @@ let domains: [(name: String, deps: [Target.Dependency])] = [
     ("KilnImage", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnCore", .product(name: "Yams", package: "Yams")]),
     ("KilnAttest", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnCore"]),
     ("KilnNightly", ["KilnBuild", "KilnImage", "KilnRecipe", "KilnCrypto", "KilnCore"]),
+    ("KilnPipeline", ["KilnBuild", "KilnAPK", "KilnFIPS", "KilnCrypto", "KilnCore"]),
     ("KilnRepro", ["KilnBuild", "KilnAttest", "KilnArchive", "KilnCrypto", "KilnOCI", "KilnCore"]),
 ]
 

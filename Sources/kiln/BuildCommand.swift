@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KilnPipeline
 import KilnBuild
 import KilnCore
 import KilnRecipe

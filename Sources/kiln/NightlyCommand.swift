@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import KilnOCI
+import KilnPipeline
 import KilnAPK
 import KilnAttest
 import KilnImage
@@ -228,12 +229,11 @@ struct RecipeNodeExecutor: NodeExecutor {
             throw f
         }
         copyLog(result.log, to: ctx.logPath)
-        try stampFIPSModules(result, progress: Progress(quiet: true))   // as kiln build does before packaging
+        try PackageStage.stampFIPSModules(result, progress: Progress(quiet: true))   // as kiln build does before packaging
         var outputs: [OutputRecord] = [], provides: [String] = [], depends: [String] = []
         if let signer = signer.signer {
-            for m in result.packages {
-                let spec = try PackageSpec(m, result: result, distro: distro, supplier: supplier)
-                let o = try APKWriter.write(spec: spec, root: m.tree, repository: repo, signer: signer)
+            let context = PackagingContext(signer: signer, distro: distro, supplier: supplier)
+            for (m, o) in try PackageStage.writePackages(result, repository: repo, context: context) {
                 let digest = try Digest.hashFile(.sha256, path: o.path).hexString
                 outputs.append(OutputRecord(kind: "apk", path: relative(o.path, to: ctx.outputRoot), digest: "sha256:" + digest,
                                             size: Int64(o.fileSize), version: m.fullVersion))

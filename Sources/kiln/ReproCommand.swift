@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KilnOCI
+import KilnPipeline
 import KilnAPK
 import KilnAttest
 import KilnBuild
@@ -267,12 +268,11 @@ private func reproduceRecipeInner(recipePath: String, variant: String?, outputRo
         throw f
     }
     if let logPath, let d = FileManager.default.contents(atPath: result.log) { try? AtomicFile.write(d, to: logPath) }
-    try stampFIPSModules(result, progress: Progress(quiet: true))   // as kiln build does before packaging
+    try PackageStage.stampFIPSModules(result, progress: Progress(quiet: true))   // as kiln build does before packaging
     let rebuiltRepo = "\(dir)/rebuilt"
     var pairs: [ReproPair] = []
-    for m in result.packages {
-        let spec = try PackageSpec(m, result: result, distro: distro, supplier: supplier)
-        let rebuilt = try APKWriter.write(spec: spec, root: m.tree, repository: rebuiltRepo, signer: signer)
+    let context = PackagingContext(signer: signer, distro: distro, supplier: supplier)
+    for (m, rebuilt) in try PackageStage.writePackages(result, repository: rebuiltRepo, context: context) {
         let file = (rebuilt.path as NSString).lastPathComponent
         let pub = published?[m.name] ?? "\(repo)/\(result.arch)/\(file)"
         guard FileManager.default.fileExists(atPath: pub) else {
