@@ -1,6 +1,9 @@
 // KilnRepro — reproducibility checks: load two artifacts, compare, explain.
 //
 // Owns: `ArtifactLoader` (APK, OCI layout, tar), the `Differ` (entries, attributes, text diffs,
-// ELF sections through KilnArchive's `ELFFile`), build variations, repro outcomes and attestations.
+// ELF sections through KilnArchive's `ELFFile`), build variations, repro outcomes and attestations,
+// and the recipe rebuild engine (`RecipeRepro` over a `RecipeReproRequest`, packaging through
+// KilnPipeline's `PackageStage`). The image rebuild (`kiln repro CONFIG`) is still in the CLI.
 //
-// May import: KilnBuild (variations), KilnAttest (JSON, DSSE), KilnArchive, KilnCrypto, KilnCore.
+// May import: KilnBuild (variations, rebuilds), KilnPipeline (packaging), KilnAPK (signer), KilnAttest
+// (DSSE), KilnOCI, KilnArchive, KilnCrypto, KilnCore.

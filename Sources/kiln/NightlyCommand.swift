@@ -142,10 +142,12 @@ struct NightlyCommand: ParsableCommand {
             guard let payload = node.payload as? RecipeNodePayload, let signer = signerBox.signer else {
                 throw KilnMessage("\(node.id): only packaged recipe nodes can be re-verified")
             }
-            let o = try reproduceRecipe(recipePath: payload.recipePath, variant: payload.variant, outputRoot: outAbs,
-                                        publishedRepository: payload.variant == nil ? repoAbs : nil,
-                                        variations: try ReproVariations("all"), toolchain: tc, signer: signer,
-                                        distro: packaging.distro, supplier: packaging.supplier, logPath: logPath).outcome
+            var request = RecipeReproRequest(recipePath: payload.recipePath, variant: payload.variant, outputRoot: outAbs,
+                                             publishedRepository: payload.variant == nil ? repoAbs : nil,
+                                             variations: try ReproVariations("all"), toolchain: tc, signer: signer,
+                                             distro: packaging.distro, supplier: packaging.supplier)
+            request.logPath = logPath
+            let o = try RecipeRepro.reproduce(request).outcome
             return .init(node: node.id, reproducible: o.reproducible, verdict: o.verdict, differingEntries: o.differingEntries)
         }
         let runner = NightlyRunner(loader: loader, executor: executor, options: options, progress: progress,

@@ -88,10 +88,12 @@ struct ReproCommand: ParsableCommand {
                 try reproImage(configPath: target, variations: variations)
                 return
             }
-            let outcome = try reproduceRecipe(recipePath: target, variant: variant, outputRoot: absolutePath(out),
-                                              publishedRepository: against.map(absolutePath), variations: variations,
-                                              toolchain: try reproToolchain(toolchain, recipePath: target, variant: variant, out: out), signer: try packaging.signer(),
-                                              distro: packaging.distro, supplier: packaging.supplier, diffoscope: diffoscope)
+            var request = RecipeReproRequest(recipePath: target, variant: variant, outputRoot: absolutePath(out),
+                                             publishedRepository: against.map(absolutePath), variations: variations,
+                                             toolchain: try reproToolchain(toolchain, recipePath: target, variant: variant, out: out),
+                                             signer: try packaging.signer(), distro: packaging.distro, supplier: packaging.supplier)
+            request.diffoscope = diffoscope
+            let outcome = try RecipeRepro.reproduce(request)
             let attestation = try attest(outcome.outcome, directory: outcome.directory)
             if json {
                 try emit(try encodeJSON(ReproOutcomeJSON(outcome: outcome.outcome, attestation: attestation)))
@@ -207,82 +209,6 @@ struct ReproCommand: ParsableCommand {
         try o.writeAttestation(to: path, key: key)
         return path
     }
-}
-
-/// Runs diffoscope on a differing pair when it is installed; returns the HTML report's path.
-func runDiffoscope(_ a: String, _ b: String, html: String) -> String? {
-    guard Subprocess.which("diffoscope") != nil else {
-        Progress.shared.log("kiln: diffoscope is not installed; skipping --diffoscope")
-        return nil
-    }
-    try? FileManager.default.createDirectory(atPath: (html as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    _ = try? Subprocess("diffoscope", ["--html", html, a, b], environment: ProcessInfo.processInfo.environment).run()
-    return FileManager.default.fileExists(atPath: html) ? html : nil
-}
-
-/// Rebuilds a recipe's packages in a varied environment and compares each with the published one.
-func reproduceRecipe(recipePath: String, variant: String?, outputRoot: String, publishedRepository: String?,
-                     variations: ReproVariations, toolchain: Toolchain, signer: APKSigner, distro: String,
-                     supplier: String?, diffoscope: Bool = false, published: [String: String]? = nil,
-                     logPath: String? = nil) throws -> (outcome: ReproOutcome, directory: String) {
-    let env = variations.environment
-    try env.validate()
-    if let m = variations.processUmask {
-        let old = umask(m)
-        defer { umask(old) }
-        return try reproduceRecipeInner(recipePath: recipePath, variant: variant, outputRoot: outputRoot,
-                                        publishedRepository: publishedRepository, variations: variations, env: env,
-                                        toolchain: toolchain, signer: signer, distro: distro, supplier: supplier,
-                                        diffoscope: diffoscope, published: published, logPath: logPath)
-    }
-    return try reproduceRecipeInner(recipePath: recipePath, variant: variant, outputRoot: outputRoot,
-                                    publishedRepository: publishedRepository, variations: variations, env: env,
-                                    toolchain: toolchain, signer: signer, distro: distro, supplier: supplier,
-                                    diffoscope: diffoscope, published: published, logPath: logPath)
-}
-
-private func reproduceRecipeInner(recipePath: String, variant: String?, outputRoot: String, publishedRepository: String?,
-                                  variations: ReproVariations, env: BuildEnvironmentVariation, toolchain: Toolchain,
-                                  signer: APKSigner, distro: String, supplier: String?, diffoscope: Bool,
-                                  published: [String: String]?, logPath: String?) throws -> (outcome: ReproOutcome, directory: String) {
-    // The rebuild installs the same build-time packages the published build had: from the
-    // published repository, signature-checked (a fresh work directory has no trees of its own).
-    let repo = publishedRepository ?? "\(outputRoot)/packages"
-    let builder = Builder(progress: Progress(quiet: true), installer: try APKBuildInstaller(repository: repo, signer: signer))
-    let recipe = try builder.load(recipePath, lenient: false, variant: variant)
-    let label = recipe.package.name + (variant.map { "@\($0)" } ?? "")
-    let dir = "\(outputRoot)/repro/\(recipe.package.name)\(variant.map { "-\($0)" } ?? "")"
-    // build-path: a fresh output directory with a different name each time; otherwise a fixed one.
-    let work = variations.names.contains("build-path")
-        ? "\(dir)/work-varied-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" : "\(dir)/work"
-    try? FileManager.default.removeItem(atPath: work)
-    defer { try? FileManager.default.removeItem(atPath: work) }
-    var req = BuildRequest(recipePath: recipePath, outputDirectory: work, arch: Architecture.host)
-    req.sourceCache = outputRoot + "/sources"      // the same digest-checked sources
-    req.variant = variant
-    req.toolchain = toolchain
-    req.variation = env
-    let result: BuildResult
-    do { result = try builder.build(req) } catch let f as BuildFailure {
-        if let logPath, let d = FileManager.default.contents(atPath: f.logPath) { try? AtomicFile.write(d, to: logPath) }
-        throw f
-    }
-    if let logPath, let d = FileManager.default.contents(atPath: result.log) { try? AtomicFile.write(d, to: logPath) }
-    try PackageStage.stampFIPSModules(result, progress: Progress(quiet: true))   // as kiln build does before packaging
-    let rebuiltRepo = "\(dir)/rebuilt"
-    var pairs: [ReproPair] = []
-    let context = PackagingContext(signer: signer, distro: distro, supplier: supplier)
-    for (m, rebuilt) in try PackageStage.writePackages(result, repository: rebuiltRepo, context: context) {
-        let file = (rebuilt.path as NSString).lastPathComponent
-        let pub = published?[m.name] ?? "\(repo)/\(result.arch)/\(file)"
-        guard FileManager.default.fileExists(atPath: pub) else {
-            throw KilnMessage("no published package \(pub) to compare with: build it first (kiln build / kiln nightly) or pass --against REPO")
-        }
-        var cmp = try Differ.compare(try ArtifactLoader.load(pub), try ArtifactLoader.load(rebuilt.path))
-        if diffoscope && !cmp.reproducible { cmp.diffoscopeReport = runDiffoscope(pub, rebuilt.path, html: "\(dir)/diffoscope-\(m.name).html") }
-        pairs.append(ReproPair(name: file, comparison: cmp))
-    }
-    return (ReproOutcome(target: label, variant: variant ?? "standard", variations: variations, pairs: pairs), dir)
 }
 
 /// The JSON shape of `kiln repro --compare --json`: the comparison plus the verdict line.
