@@ -40,6 +40,10 @@ for d in domains {
                                dependencies: [.target(name: d.name), "KilnTestSupport"],
                                path: "Tests/\(d.name)Tests"))
 }
+// Hostile-input corpus: malformed recipes, configs, sources and layers against the real kiln binary.
+targets.append(.testTarget(name: "KilnHostileTests",
+                           dependencies: ["KilnRecipe", "KilnBuild", "KilnImage", "KilnCore", "KilnTestSupport"],
+                           path: "Tests/KilnHostileTests"))
 targets.append(.target(name: "KilnTestSupport", dependencies: ["KilnCrypto"], path: "Tests/KilnTestSupport"))
 
 let package = Package(

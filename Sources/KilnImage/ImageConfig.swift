@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnRecipe
 import Yams
 
 /// An error in an image config; names file:line:col.
@@ -85,6 +86,9 @@ public struct ImageConfig {
     }
 
     public static func parse(_ text: String, file: String, seen: [String] = []) throws -> ImageConfig {
+        do { try YAMLLimits.standard.check(text, file: file) } catch let e as RecipeError {
+            throw ConfigError(e.location, e.message)
+        }
         let node: Node?
         do { node = try Yams.compose(yaml: text) } catch let e as YamlError {
             throw ConfigError(yamlLocation(e, file: file), "invalid YAML: \(yamlProblem(e))")

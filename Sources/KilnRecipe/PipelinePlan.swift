@@ -124,6 +124,7 @@ public struct PipelineExpander {
             var rc = base
             for (k, v) in rangeValues { rc[k] = v }
             let name = try rc.substitute(sp.name, at: sp.location)
+            try RecipeParser.checkName(name, "subpackage name `\(sp.name)`", at: sp.location)
             var c = try recipe.substitutionContext(arch: arch, subpackage: name)
             for (k, v) in rangeValues { c[k] = v }
             c["subpkg.name"] = name
@@ -153,6 +154,7 @@ public struct PipelineExpander {
         for sp in recipe.subpackages {
             guard let t = sp.test else { continue }
             let name = try base.substitute(sp.name, at: sp.location)
+            try RecipeParser.checkName(name, "subpackage name `\(sp.name)`", at: sp.location)
             blocks.append((name, t, try recipe.substitutionContext(arch: arch, subpackage: name)))
         }
         for (name, t, c) in blocks {
