@@ -212,15 +212,12 @@ public final class Builder {
 
         var sandbox = Sandbox(toolchain: req.toolchain, workspace: ws, sourceDateEpoch: epoch)
         sandbox.variation = req.variation
-        // melange copies the source directory into the workspace; the recipe's own directory (fallback)
-        // is only visible read-only at /home/build/.kiln-source-dir.
-        let recipeDir = absolute(recipe.directory.isEmpty ? "." : recipe.directory)
-        if let sd = req.sourceDirectory ?? (isDirectory("\(recipeDir)/\(name)") ? "\(recipeDir)/\(name)" : nil) {
+        // melange copies the source directory (`--source-dir`, else `<recipe dir>/<name>/` when it
+        // exists) into the workspace. Nothing else of the recipe's directory reaches the sandbox: it may
+        // hold `keys/` (the project layout), and a step could copy a key into the package it builds.
+        if let sd = sourceDirectory(req, recipe: recipe) {
             guard isDirectory(sd) else { throw KilnMessage("source directory \(sd) does not exist") }
             try copyContents(of: absolute(sd), into: ws)
-        } else {
-            try fm.createDirectory(atPath: "\(ws)/.kiln-source-dir", withIntermediateDirectories: true)
-            sandbox.readOnlyBinds.append((recipeDir, "\(SandboxPaths.workspace)/.kiln-source-dir"))
         }
 
         // Build-time packages: kiln's own repository first, the toolchain root for the rest.
@@ -354,6 +351,15 @@ public final class Builder {
     }
 
     // MARK: helpers
+
+    /// The directory whose contents seed the workspace: `--source-dir`, else `<recipe dir>/<name>/`
+    /// when it is a directory, else none (the recipe's own directory is never used).
+    func sourceDirectory(_ req: BuildRequest, recipe: Recipe) -> String? {
+        if let sd = req.sourceDirectory { return sd }
+        let recipeDir = absolute(recipe.directory.isEmpty ? "." : recipe.directory)
+        let candidate = "\(recipeDir)/\(recipe.package.name)"
+        return isDirectory(candidate) ? candidate : nil
+    }
 
     private func runWithProgress(label: String, step: Int, of total: Int, log: String, _ body: @escaping () throws -> Int32) throws -> Int32 {
         guard progress.isTerminal && !progress.quiet else {

@@ -1,0 +1,51 @@
+import Foundation
+import KilnTestSupport
+import XCTest
+
+/// The build sandbox must never show a signing key, wherever the recipe lives (real bubblewrap).
+final class SandboxHostileTests: XCTestCase {
+    static let marker = "KILN-HOSTILE-PRIVATE-KEY-\(UUID().uuidString)"
+
+    /// A step that looks for the key everywhere it could be bound and fails the build if it sees it;
+    /// it also checks that the declared source dir (`<recipe dir>/x/`) did reach the workspace.
+    static func recipe(expectSourceFile: Bool) -> String {
+        let search = "/home /tmp /.kiln /var /etc /mnt /srv /opt /root /run /media"
+        return """
+        package:
+          name: x
+          version: "1.0"
+        pipeline:
+          - runs: |
+              for d in \(search); do
+                [ -e "$d" ] || continue
+                if grep -rqs '\(marker)' "$d"; then echo "LEAK: key readable under $d"; exit 1; fi
+              done
+              if cat /home/build/.kiln-source-dir/keys/* 2>/dev/null | grep -q KILN-HOSTILE; then echo LEAK-fallback; exit 1; fi
+              \(expectSourceFile ? "test -f /home/build/declared.txt || { echo source dir missing; exit 1; }" : "true")
+              mkdir -p "${{targets.destdir}}/usr/share/x"
+              echo ok > "${{targets.destdir}}/usr/share/x/ok"
+
+        """
+    }
+
+    func testBuildStepCannotReadASigningKeyBesideTheRecipe() throws {
+        let p = try Playground(self)
+        let key = "-----BEGIN PRIVATE KEY-----\n\(Self.marker)\n-----END PRIVATE KEY-----\n"
+        // The project layout: keys/ beside recipes/, a key in recipes/ itself and in recipes/keys/.
+        try p.write("keys/kiln-dev.rsa", key)
+        try p.write("recipes/kiln-dev.rsa", key)
+        try p.write("recipes/keys/kiln-dev.rsa", key)
+        try p.write("recipes/x.yaml", Self.recipe(expectSourceFile: true))
+        try p.write("recipes/x/declared.txt", "declared source\n")
+        // A recipe directly beside keys/ with no source dir (where the old fallback bound its directory).
+        try p.write("y.yaml", Self.recipe(expectSourceFile: false))
+        let keygen = try p.kiln(["keygen", "--out", "signing/kiln", "--bits", "2048"])
+        XCTAssertEqual(keygen.status, 0, keygen.err)
+        for (i, recipe) in ["recipes/x.yaml", "y.yaml"].enumerated() {
+            let r = try p.kiln(["build", recipe, "--out", "out\(i)", "--signing-key", "signing/kiln.rsa",
+                                "--source-date-epoch", "0"])
+            XCTAssertEqual(r.status, 0, "\(recipe): \(r.out)\(r.err)")
+            XCTAssertFalse(r.err.contains("LEAK") || r.out.contains("LEAK"), "\(recipe): \(r.err)")
+        }
+    }
+}
