@@ -69,10 +69,16 @@ public enum AtomicFile {
 
     /// Atomically replaces a directory: build it at a temporary path, then swap it in.
     /// An existing directory at `path` is moved aside and removed after the swap.
-    public static func replaceDirectory(_ path: String, _ body: (_ temporaryPath: String) throws -> Void) throws {
+    /// Refuses (before anything is written) a `path` that is a symlink or not a directory, and a
+    /// non-empty directory without `marker` (e.g. `oci-layout`): only kiln's own outputs are replaced.
+    public static func replaceDirectory(_ path: String, marker: String? = nil,
+                                        _ body: (_ temporaryPath: String) throws -> Void) throws {
         let fm = FileManager.default
+        try checkReplaceable(path, marker: marker)
         let tmp = temporaryPath(for: path)
-        try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        do { try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true) } catch {
+            throw KilnMessage.fileSystem(error, "create", tmp, advice: "choose an output directory you can write to")
+        }
         do { try body(tmp) } catch { try? fm.removeItem(atPath: tmp); throw error }
         var old: String?
         if fm.fileExists(atPath: path) {
@@ -81,5 +87,22 @@ public enum AtomicFile {
         }
         try rename(tmp, to: path)
         if let old { try? fm.removeItem(atPath: old) }
+    }
+
+    /// Throws unless `path` is absent, an empty directory, or a directory holding `marker` (when given).
+    public static func checkReplaceable(_ path: String, marker: String?) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR:
+            guard let marker else { return }
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            if names.isEmpty || names.contains(marker) { return }
+            throw KilnMessage("\(path) exists and is not a kiln output (no \(marker)); refusing to replace it — remove it or choose another output path")
+        case S_IFLNK:
+            throw KilnMessage("\(path) is a symbolic link; refusing to replace it — give the real directory or another output path")
+        default:
+            throw KilnMessage("\(path) exists and is not a directory; refusing to replace it — remove it or choose another output path")
+        }
     }
 }

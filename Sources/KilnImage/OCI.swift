@@ -36,6 +36,23 @@ public enum OCI {
         public var config: Config
         public var rootfs: RootFS
         public var history: [History]
+
+        /// An image config with every field given.
+        public init(created: String?, architecture: String, os: String, config: Config, rootfs: RootFS, history: [History]) {
+            self.created = created; self.architecture = architecture; self.os = os
+            self.config = config; self.rootfs = rootfs; self.history = history
+        }
+
+        /// Decodes a config; `config` and `history` are optional in the image spec (absent: empty).
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            created = try c.decodeIfPresent(String.self, forKey: .created)
+            architecture = try c.decode(String.self, forKey: .architecture)
+            os = try c.decode(String.self, forKey: .os)
+            config = try c.decodeIfPresent(Config.self, forKey: .config) ?? Config()
+            rootfs = try c.decode(RootFS.self, forKey: .rootfs)
+            history = try c.decodeIfPresent([History].self, forKey: .history) ?? []
+        }
     }
 
     public struct Manifest: Codable, Sendable {
