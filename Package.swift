@@ -42,7 +42,8 @@ for d in domains {
 }
 // Hostile-input corpus: malformed recipes, configs, sources and layers against the real kiln binary.
 targets.append(.testTarget(name: "KilnHostileTests",
-                           dependencies: ["KilnRecipe", "KilnBuild", "KilnImage", "KilnCore", "KilnTestSupport"],
+                           dependencies: ["KilnRecipe", "KilnBuild", "KilnImage", "KilnArchive", "KilnCrypto", "KilnCore",
+                                          "KilnTestSupport"],
                            path: "Tests/KilnHostileTests"))
 targets.append(.target(name: "KilnTestSupport", dependencies: ["KilnCrypto"], path: "Tests/KilnTestSupport"))
 

@@ -76,9 +76,9 @@ public enum AtomicFile {
         let fm = FileManager.default
         try checkReplaceable(path, marker: marker)
         let tmp = temporaryPath(for: path)
-        do { try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true) } catch {
-            throw KilnMessage.fileSystem(error, "create", tmp, advice: "choose an output directory you can write to")
-        }
+        let parent = (path as NSString).deletingLastPathComponent
+        try makeDirectories(parent.isEmpty ? "." : parent, advice: "cannot write \(path); choose an output path you can write to")
+        try makeDirectories(tmp, advice: "cannot write \(path); choose an output path you can write to")
         do { try body(tmp) } catch { try? fm.removeItem(atPath: tmp); throw error }
         var old: String?
         if fm.fileExists(atPath: path) {
@@ -87,6 +87,23 @@ public enum AtomicFile {
         }
         try rename(tmp, to: path)
         if let old { try? fm.removeItem(atPath: old) }
+    }
+
+    /// `mkdir -p` with the reason in the error ("Not a directory", "Permission denied", ...), naming
+    /// the component that failed — never an NSCocoaErrorDomain dump.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755, advice: String? = nil) throws {
+        var cur = path.hasPrefix("/") ? "" : "."
+        for c in path.split(separator: "/") {
+            cur += "/" + c
+            if mkdir(cur, mode) == 0 || errno == EEXIST {
+                var st = stat()
+                if stat(cur, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { continue }
+                errno = ENOTDIR
+            }
+            let reason = String(cString: strerror(errno))
+            throw KilnMessage("cannot create directory \(path): \(cur == "./" + path || cur == path ? "" : "\(cur): ")\(reason)"
+                              + (advice.map { "; \($0)" } ?? ""))
+        }
     }
 
     /// Throws unless `path` is absent, an empty directory, or a directory holding `marker` (when given).
