@@ -185,8 +185,10 @@ public final class Builder {
         let cache = SourceCache(root: absolute(req.sourceCacheDirectory))
         var sources: [SourceUsed] = []
         var sourceFiles: [FetchRequest: String] = [:]
+        let recipeDir = absolute(recipe.directory.isEmpty ? "." : recipe.directory)
+        let policy = FetchPolicy(localRoots: [recipeDir] + [req.sourceDirectory].compactMap { $0.map(absolute) })
         for f in plan.fetches {
-            let got = try cache.fetch(f, download: req.download) { self.progress.log("kiln: \($0)") }
+            let got = try cache.fetch(f, download: req.download, policy: policy) { self.progress.log("kiln: \($0)") }
             sourceFiles[f] = got.path
             sources.append(SourceUsed(uri: f.uri, sha256: got.sha256, sha512: got.sha512, location: f.location.description))
         }
@@ -252,7 +254,7 @@ public final class Builder {
         for (i, step) in plan.steps.enumerated() {
             let label = "\(name): \(step.package == name ? "" : step.package + ": ")\(step.name)"
             if let prep = step.preparation, case .fetch(let f) = prep, let file = sourceFiles[f] {
-                let dir = hostPath(step.workingDirectory, workspace: ws)
+                let dir = try hostPath(step.workingDirectory, workspace: ws, at: step.location)
                 try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 let dest = "\(dir)/\(f.fileName)"
                 try? fm.removeItem(atPath: dest)
@@ -260,7 +262,7 @@ public final class Builder {
                 chmod(dest, 0o644)
             }
             if let prep = step.preparation, case .gitCheckout(let g) = prep, let got = checkouts[g] {
-                let dir = hostPath(g.destination, workspace: ws)
+                let dir = try hostPath(g.destination, workspace: ws, at: g.location)
                 appendLog(tmpLog, "\n==> git-checkout \(g.repository) at \(got.commit) into \(g.destination)\n"
                           + g.cherryPicks.map { "    cherry-pick \($0.commit): \($0.comment)\n" }.joined())
                 try gitCache.checkout(g, mirror: got.mirror, commit: got.commit, into: dir, download: req.download,
@@ -396,7 +398,12 @@ public final class Builder {
             .reversed().drop { $0.isEmpty }.reversed().suffix(n))
     }
 
-    func hostPath(_ sandboxPath: String, workspace: String) -> String {
+    /// The host directory for a sandbox path kiln itself writes into (fetch, git-checkout); a `..`
+    /// component is refused, so no recipe can make kiln write outside the workspace.
+    func hostPath(_ sandboxPath: String, workspace: String, at location: SourceLocation) throws -> String {
+        if sandboxPath.split(separator: "/").contains("..") {
+            throw KilnMessage("\(location): `\(sandboxPath)` contains `..`; kiln writes sources only inside the workspace (\(SandboxPaths.workspace))")
+        }
         if sandboxPath == SandboxPaths.workspace { return workspace }
         if sandboxPath.hasPrefix(SandboxPaths.workspace + "/") { return workspace + sandboxPath.dropFirst(SandboxPaths.workspace.count) }
         return workspace + "/" + sandboxPath   // outside the workspace: keep it inside anyway

@@ -18,7 +18,7 @@ public struct FetchRequest: Sendable, Equatable, Hashable {
     public var fileName: String {
         let noQuery = uri.split(separator: "?").first.map(String.init) ?? uri
         let base = (noQuery as NSString).lastPathComponent
-        return base.isEmpty ? "source" : base
+        return base.isEmpty || base == "." || base == ".." || base == "/" ? "source" : base
     }
     public init(uri: String, sha256: String?, sha512: String?, location: SourceLocation) {
         self.uri = uri; self.sha256 = sha256; self.sha512 = sha512; self.location = location

@@ -59,7 +59,8 @@ struct SourceCommand: ParsableCommand {
             }
             for (path, f) in try sourceRequests(recipes, pipelineDirs: pipelineDir, lenient: lenient) {
                 let had = cache.lookup(f) != nil
-                let got = try cache.fetch(f, download: true) { Progress.shared.log("kiln: \($0)") }
+                let dir = URL(fileURLWithPath: (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent).standardizedFileURL.path
+                let got = try cache.fetch(f, download: true, policy: FetchPolicy(localRoots: [dir])) { Progress.shared.log("kiln: \($0)") }
                 print("\(had ? "cached " : "fetched") \(got.sha256)  \(f.uri)  (\((path as NSString).lastPathComponent))")
             }
         }
