@@ -245,6 +245,8 @@ public final class Builder {
         let logName = "\(name)-\(recipe.package.fullVersion)-\(req.arch)\(recipe.variant == "standard" ? "" : "-" + recipe.variant).log"
         let logPath = "\(out)/logs/\(logName)"
         try fm.createDirectory(atPath: "\(out)/logs", withIntermediateDirectories: true)
+        AtomicFile.removeStaleTemporaries(in: "\(out)/logs")
+        AtomicFile.removeStaleTemporaries(in: "\(out)/trees/\(req.arch)")
         let tmpLog = AtomicFile.temporaryPath(for: logPath)
         _ = fm.createFile(atPath: tmpLog, contents: nil)
         defer { try? AtomicFile.rename(tmpLog, to: logPath) }

@@ -122,6 +122,7 @@ public struct SourceCache: Sendable {
                               + "run `kiln source fetch` (needs network) or `kiln source add FILE` with a copy of it")
         }
         try FileManager.default.createDirectory(atPath: "\(root)/tmp", withIntermediateDirectories: true)
+        removeStaleDownloads()
         let tmp = "\(root)/tmp/download-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         log?("downloading \(r.uri)")
@@ -129,6 +130,19 @@ public struct SourceCache: Sendable {
         _ = try Self.verify(file: tmp, against: r)   // a bad file is removed by the defer
         let e = try add(file: tmp)
         return (e.path, e.sha256, e.sha512)
+    }
+
+    /// Removes `<root>/tmp/download-PID-…` files of killed runs (their process is gone), and stale
+    /// temporaries of `add` in `<root>/sha256` and `<root>/sha512`.
+    func removeStaleDownloads() {
+        let tmp = "\(root)/tmp"
+        for n in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where n.hasPrefix("download-") {
+            let parts = n.split(separator: "-")
+            guard parts.count >= 3, let pid = pid_t(parts[1]), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: "\(tmp)/\(n)")
+        }
+        AtomicFile.removeStaleTemporaries(in: "\(root)/sha256")
+        AtomicFile.removeStaleTemporaries(in: "\(root)/sha512")
     }
 
     /// Every cached file (by sha256), sorted.

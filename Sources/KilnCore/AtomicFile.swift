@@ -89,6 +89,28 @@ public enum AtomicFile {
         if let old { try? fm.removeItem(atPath: old) }
     }
 
+    /// The process id in a temporary name made by `temporaryPath` (`.NAME.tmp-PID-RANDOM[...]`), or nil.
+    public static func temporaryOwner(_ name: String) -> pid_t? {
+        guard name.hasPrefix("."), let r = name.range(of: ".tmp-", options: .backwards) else { return nil }
+        let rest = name[r.upperBound...]
+        guard let dash = rest.firstIndex(of: "-"), let pid = pid_t(rest[..<dash]), pid > 0 else { return nil }
+        return pid
+    }
+
+    /// Removes the temporary files and directories in `dir` (not below) left by killed kiln runs:
+    /// names from `temporaryPath` whose process no longer exists. A live process's (this one's, or a
+    /// concurrent run's) are kept. Returns the names removed.
+    @discardableResult
+    public static func removeStaleTemporaries(in dir: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+        var removed: [String] = []
+        for n in names.sorted() {
+            guard let pid = temporaryOwner(n), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            if (try? FileManager.default.removeItem(atPath: dir + "/" + n)) != nil { removed.append(n) }
+        }
+        return removed
+    }
+
     /// `mkdir -p` with the reason in the error ("Not a directory", "Permission denied", ...), naming
     /// the component that failed — never an NSCocoaErrorDomain dump.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o755, advice: String? = nil) throws {

@@ -175,6 +175,8 @@ public final class ImageBuilder {
     public func build(out layoutPath: String) throws -> [VariantResult] {
         var results: [VariantResult] = []
         try AtomicFile.checkReplaceable(layoutPath, marker: "oci-layout")
+        let parent = (layoutPath as NSString).deletingLastPathComponent
+        AtomicFile.removeStaleTemporaries(in: parent.isEmpty ? "." : parent)
         let res = try resolve()
         try AtomicFile.replaceDirectory(layoutPath, marker: "oci-layout") { tmp in
             results = try build(res, layout: OCILayout(path: tmp))
