@@ -176,9 +176,16 @@ public final class Builder {
            !recipe.package.targetArchitecture.contains("all"), !recipe.package.targetArchitecture.contains(req.arch) {
             throw KilnMessage("\(recipe.package.location): \(name) is not built for \(req.arch) (target-architecture: \(recipe.package.targetArchitecture.joined(separator: ", ")))")
         }
+        guard !req.arch.isEmpty, req.arch.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+            throw KilnMessage("architecture `\(req.arch)` is not valid (e.g. x86_64, aarch64)")
+        }
         let library = try DirectoryPipelineLibrary.standard(extra: req.pipelineDirectories, lenient: req.lenient)
         let plan = try PipelineExpander(library: library, arch: req.arch).plan(recipe)
         for w in plan.warnings { progress.log("kiln: \(w)") }
+        // Every name below becomes a directory under <out>/trees/<arch>/ (checked at parse/plan time too).
+        for n in [name] + plan.subpackages.map(\.name) {
+            try RecipeParser.checkName(n, "package name", at: recipe.package.location)
+        }
         let epoch = Self.sourceDateEpoch(for: req.recipePath, given: req.sourceDateEpoch)
 
         // Sources: digest-checked, from the cache (downloaded outside the sandbox when missing).

@@ -197,11 +197,12 @@ public enum Downloader {
                      original: String, at location: SourceLocation?) throws -> String? {
         try? FileManager.default.removeItem(atPath: path)
         let address = pin.address.contains(":") ? "[\(pin.address)]" : pin.address
+        // A name is pinned to the address checked (no second DNS answer); an IP literal needs no pin.
+        let resolve = pin.host == pin.address || pin.host.contains(":") ? [] : ["--resolve", "\(pin.host):\(pin.port):\(address)"]
         let r = try Subprocess("curl", ["-sS", "--fail", "--proto", "=http,https", "--retry", "3", "--connect-timeout", "30",
                                         "--max-time", String(policy.timeoutSeconds), "--retry-max-time", String(policy.timeoutSeconds),
-                                        "--max-filesize", String(policy.maxBytes),
-                                        "--resolve", "\(pin.host):\(pin.port):\(address)",
-                                        "-o", path, "-w", "%{http_code} %{redirect_url}", url]).run()
+                                        "--max-filesize", String(policy.maxBytes)] + resolve
+                                        + ["-o", path, "-w", "%{http_code} %{redirect_url}", url]).run()
         guard r.succeeded else {
             let why = r.status == 63 ? "larger than the fetch limit of \(policy.maxBytes) bytes (KILN_FETCH_MAX_SIZE)"
                 : r.status == 28 ? "timed out after \(policy.timeoutSeconds) s (KILN_FETCH_TIMEOUT)"

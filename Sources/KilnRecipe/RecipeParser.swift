@@ -330,6 +330,8 @@ public struct RecipeParser {
 
     func parseBuildOption(_ r: YAMLReader, name: String, _ node: Node, keyNode: Node) throws -> BuildOption {
         var o = BuildOption(name: name, vars: [], addPackages: [], removePackages: [], location: r.location(keyNode))
+        // The option name becomes part of the log name (`--variant NAME`).
+        try Self.checkName(name, "options key", at: r.location(keyNode))
         let what = "options.\(name)"
         _ = try r.fields(node, what, known: Self.buildOptionKeys) { key, v in
             if key == "vars" {
