@@ -24,21 +24,6 @@ public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-extension KilnMessage {
-    /// A Foundation file-system error (an `NSCocoaErrorDomain` dump otherwise) as one line:
-    /// "cannot `action` `path`: <the POSIX reason>", plus `advice` when given.
-    public static func fileSystem(_ error: Error, _ action: String, _ path: String, advice: String? = nil) -> KilnMessage {
-        let ns = error as NSError
-        var reason = ns.localizedFailureReason ?? ns.localizedDescription
-        if let posix = (ns.userInfo[NSUnderlyingErrorKey] as? NSError), posix.domain == NSPOSIXErrorDomain {
-            reason = String(cString: strerror(Int32(posix.code)))
-        } else if ns.domain == NSPOSIXErrorDomain {
-            reason = String(cString: strerror(Int32(ns.code)))
-        }
-        return KilnMessage("cannot \(action) \(path): \(reason)" + (advice.map { "; \($0)" } ?? ""))
-    }
-}
-
 /// Sizes given on the command line or in the environment: `1048576`, `512K`, `100M`, `4G` (powers of 1024).
 public enum ByteSize {
     /// The byte count `text` names; `what` (the option) is named in the error.
