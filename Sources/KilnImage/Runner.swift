@@ -29,7 +29,7 @@ public enum ImageRunner {
         do {
             config = try JSONDecoder().decode(OCI.ImageConfig.self, from: try layout.readBlob(manifest.config.digest))
         } catch let e as DecodingError {
-            throw KilnMessage("\(layout.path): image config \(manifest.config.digest) is not a valid OCI image config: \(describe(e))")
+            throw KilnMessage("\(layout.path): image config \(manifest.config.digest) is not a valid OCI image config: \(OCI.describe(e))")
         }
         var remaining = maxUnpackedBytes
         for l in manifest.layers {
@@ -47,20 +47,6 @@ public enum ImageRunner {
             remaining -= entries.reduce(Int64(0)) { $0 + $1.size }
         }
         return config
-    }
-
-    /// A decoding error as "missing key `x` at a.b" (not Swift's debug dump).
-    static func describe(_ e: DecodingError) -> String {
-        func path(_ c: DecodingError.Context) -> String {
-            let p = c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-            return p.isEmpty ? "" : " at \(p)"
-        }
-        switch e {
-        case .keyNotFound(let k, let c): return "missing key `\(k.stringValue)`\(path(c))"
-        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "wrong type\(path(c)): \(c.debugDescription)"
-        case .dataCorrupted(let c): return "\(c.debugDescription)\(path(c))"
-        @unknown default: return "\(e)"
-        }
     }
 
     /// uid/gid for the image's `User` (`name`, `uid`, `uid:gid`, `name:group`), using the image's

@@ -97,4 +97,19 @@ final class RunHostileTests: XCTestCase {
         XCTAssertEqual(config.history.count, 0)
         XCTAssertEqual(config.config.Entrypoint ?? [], ["/bin/true"])
     }
+
+    /// Manifests and configs missing required fields: the digest and the missing key, not a Swift dump.
+    func testMalformedLayoutDocumentsAreOneClearLine() throws {
+        let p = try Playground(self)
+        let l = OCILayout(path: "\(p.work)/img")
+        let config = try l.writeBlob(Data(#"{"architecture":"amd64","os":"linux"}"#.utf8), mediaType: OCI.configMediaType)
+        let cfgJSON = #"{"mediaType":"\#(config.mediaType)","digest":"\#(config.digest)","size":\#(config.size)}"#
+        let noLayers = try l.writeBlob(Data(#"{"schemaVersion":2,"mediaType":"\#(OCI.manifestMediaType)","config":\#(cfgJSON)}"#.utf8), mediaType: OCI.manifestMediaType)
+        try l.writeIndex([noLayers])
+        try p.refuses(["run", "img"], mentions: [noLayers.digest, "not a valid OCI image manifest", "missing key `layers`"])
+        let noRootFS = try l.writeBlob(Data(#"{"schemaVersion":2,"mediaType":"\#(OCI.manifestMediaType)","config":\#(cfgJSON),"layers":[]}"#.utf8), mediaType: OCI.manifestMediaType)
+        try l.writeIndex([noRootFS])
+        try p.refuses(["run", "img"], mentions: [config.digest, "not a valid OCI image config", "missing key `rootfs`"])
+        XCTAssertFalse(try p.kiln(["run", "img"]).err.contains("DecodingError"))
+    }
 }
