@@ -133,6 +133,47 @@ final class FetchHostileTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 30)
     }
 
+    /// A server on this machine's non-loopback address that redirects to `location` (skipped when the
+    /// machine has no such address).
+    func redirector(to location: String, dir: String) throws -> String {
+        let ips = (try Subprocess("hostname", ["-I"]).run().stdoutString).split(separator: " ")
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { $0.contains(".") && !Downloader.isHostOnly($0) }
+        guard let ip = ips.first else { throw XCTSkip("no non-loopback IPv4 address to serve a redirect from") }
+        let port = Int.random(in: 20_000...60_000)
+        let script = """
+        import http.server
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(302); self.send_header('Location', '\(location)'); self.end_headers()
+        http.server.HTTPServer(('\(ip)', \(port)), H).serve_forever()
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script]
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        addTeardownBlock { p.terminate(); p.waitUntilExit() }
+        for _ in 0..<100 {
+            if (try? Subprocess("bash", ["-c", "exec 3<>/dev/tcp/\(ip)/\(port)"]).run())?.succeeded == true { break }
+            usleep(50_000)
+        }
+        return "http://\(ip):\(port)/source.tar.gz"
+    }
+
+    func testARedirectToAHostOnlyAddressIsRefused() throws {
+        let p = try Playground(self)
+        let served = "\(p.work)/srv"
+        try FileManager.default.createDirectory(atPath: served, withIntermediateDirectories: true)
+        try Data("secret\n".utf8).write(to: URL(fileURLWithPath: "\(served)/s.txt"))
+        let (port, log) = try server(served)
+        for target in ["http://127.0.0.1:\(port)/s.txt", "file:///etc/passwd", "ftp://example.invalid/x"] {
+            let uri = try redirector(to: target, dir: served)
+            try p.write("r.yaml", Self.recipe(uri: uri))
+            try p.refuses(["source", "fetch", "r.yaml", "--out", "out"], mentions: ["r.yaml:5:", "redirected to \(target)"])
+        }
+        XCTAssertFalse(try String(contentsOfFile: log, encoding: .utf8).contains("GET"), "the loopback server was reached by a redirect")
+    }
+
     func testPolicyClassifiesAddresses() {
         for a in ["127.0.0.1", "127.255.0.9", "::1", "0.0.0.0", "::", "169.254.169.254", "fe80::1%eth0", "::ffff:127.0.0.1"] {
             XCTAssertTrue(Downloader.isHostOnly(a), a)
