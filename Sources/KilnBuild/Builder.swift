@@ -199,7 +199,7 @@ public final class Builder {
             sourceFiles[f] = got.path
             sources.append(SourceUsed(uri: f.uri, sha256: got.sha256, sha512: got.sha512, location: f.location.description))
         }
-        let gitCache = GitCache(sourceCache: cache.root)
+        let gitCache = GitCache(sourceCache: cache.root, policy: policy)
         var checkouts: [GitCheckoutRequest: (mirror: String, commit: String)] = [:]
         for g in plan.gitCheckouts {
             let got = try gitCache.ensure(g, download: req.download) { self.progress.log("kiln: \($0)") }

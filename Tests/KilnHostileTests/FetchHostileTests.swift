@@ -174,6 +174,33 @@ final class FetchHostileTests: XCTestCase {
         XCTAssertFalse(try String(contentsOfFile: log, encoding: .utf8).contains("GET"), "the loopback server was reached by a redirect")
     }
 
+    /// git-checkout clones outside the sandbox too: the same fence, and never a command transport.
+    func testGitCheckoutRepositoriesAreFencedLikeFetch() throws {
+        let p = try Playground(self)
+        let marker = "\(p.victim)/ext-ran"
+        let cases: [(String, String)] = [
+            ("\(p.victim)", "inside the recipe's directory"), ("file://\(p.victim)", "inside the recipe's directory"),
+            ("../victim", "inside the recipe's directory"), ("http://127.0.0.1:9/repo.git", "loopback"),
+            ("git://localhost/repo.git", "loopback"), ("root@127.0.0.1:repo.git", "loopback"),
+            ("ext::sh -c touch% \(marker)", "only http, https, git and ssh"), ("fd::3", "only http, https, git and ssh"),
+        ]
+        for (i, (repo, problem)) in cases.enumerated() {
+            try p.write("g\(i).yaml", """
+            package:
+              name: x
+              version: "1.0"
+            pipeline:
+              - uses: git-checkout
+                with:
+                  repository: \(repo)
+                  expected-commit: \(String(repeating: "a", count: 40))
+
+            """)
+            try p.refuses(["source", "fetch", "g\(i).yaml", "--out", "out"], mentions: ["g\(i).yaml:5:", problem])
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
+    }
+
     func testPolicyClassifiesAddresses() {
         for a in ["127.0.0.1", "127.255.0.9", "::1", "0.0.0.0", "::", "169.254.169.254", "fe80::1%eth0", "::ffff:127.0.0.1"] {
             XCTAssertTrue(Downloader.isHostOnly(a), a)
