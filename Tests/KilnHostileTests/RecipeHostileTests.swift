@@ -33,6 +33,32 @@ final class RecipeHostileTests: XCTestCase {
         }
     }
 
+    /// A ranged subpackage gets its name from `data:` only when the plan is made: checked there, before any directory.
+    func testRangedSubpackageNamesAreCheckedAfterSubstitution() throws {
+        let p = try Playground(self)
+        try p.write("range.yaml", """
+        package:
+          name: x
+          version: "1.0"
+        data:
+          - name: evil
+            items:
+              ok: fine
+              ../../../../victim: bad
+        pipeline:
+          - runs: "true"
+        subpackages:
+          - range: evil
+            name: ${{range.key}}
+            pipeline:
+              - runs: "true"
+
+        """)
+        try p.refuses(["build", "range.yaml", "--out", "out"], mentions: ["range.yaml:12:", "`../../../../victim`", "not a valid package name"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(p.work)/out/trees"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(p.work)/out/tmp"))
+    }
+
     func testPackageNamesAndVersionsThatArePathsAreRefused() throws {
         let p = try Playground(self)
         let cases: [(name: String, version: String, bad: String, what: String)] = [
