@@ -28,7 +28,7 @@ final class RecipeHostileTests: XCTestCase {
             let file = "sub\(i).yaml"
             try p.write(file, Self.recipe(subpackage: n))
             let shown = n.contains("${{") ? n.replacingOccurrences(of: "${{package.name}}", with: "x") : n
-            try p.refuses(["build", file, "--out", "out"], mentions: ["\(file):", "`\(shown)`", "not a valid package name"])
+            try p.refuses(["build", file, "--out", "out", "--no-package"], mentions: ["\(file):", "`\(shown)`", "not a valid package name"])
             XCTAssertFalse(FileManager.default.fileExists(atPath: "\(p.work)/out/trees"), n)
         }
     }
@@ -54,7 +54,7 @@ final class RecipeHostileTests: XCTestCase {
               - runs: "true"
 
         """)
-        try p.refuses(["build", "range.yaml", "--out", "out"], mentions: ["range.yaml:12:", "`../../../../victim`", "not a valid package name"])
+        try p.refuses(["build", "range.yaml", "--out", "out", "--no-package"], mentions: ["range.yaml:12:", "`../../../../victim`", "not a valid package name"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(p.work)/out/trees"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(p.work)/out/tmp"))
     }
@@ -71,7 +71,7 @@ final class RecipeHostileTests: XCTestCase {
         for (i, c) in cases.enumerated() {
             let file = "pkg\(i).yaml"
             try p.write(file, Self.recipe(name: c.name, version: c.version))
-            try p.refuses(["build", file, "--out", "out"], mentions: ["\(file):", "\(c.what): `\(c.bad)`"])
+            try p.refuses(["build", file, "--out", "out", "--no-package"], mentions: ["\(file):", "\(c.what): `\(c.bad)`"])
             XCTAssertFalse(FileManager.default.fileExists(atPath: "\(p.work)/out/logs"), "a log was written for \(c.bad)")
         }
     }
@@ -90,7 +90,7 @@ final class RecipeHostileTests: XCTestCase {
         ]
         for (file, text, problem) in bombs {
             try p.write(file, text)
-            try p.refuses(["build", file, "--out", "out"], mentions: ["\(file):", problem])
+            try p.refuses(["build", file, "--out", "out", "--no-package"], mentions: ["\(file):", problem])
             try p.refuses(["image", file, "--out", "out/img"], mentions: ["\(file):", problem])
         }
         // The library refuses them too, with a typed error.
