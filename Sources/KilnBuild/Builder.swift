@@ -264,7 +264,6 @@ public final class Builder {
             let label = "\(name): \(step.package == name ? "" : step.package + ": ")\(step.name)"
             if let prep = step.preparation, case .fetch(let f) = prep, let file = sourceFiles[f] {
                 let dir = try hostPath(step.workingDirectory, workspace: ws, at: step.location)
-                try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 let dest = "\(dir)/\(f.fileName)"
                 try? fm.removeItem(atPath: dest)
                 try fm.copyItem(atPath: file, toPath: dest)
@@ -299,6 +298,7 @@ public final class Builder {
         // Trees: normalized (mtimes = SOURCE_DATE_EPOCH), then renamed into place.
         let treesDir = "\(out)/trees/\(req.arch)"
         try fm.createDirectory(atPath: treesDir, withIntermediateDirectories: true)
+        try checkTrees(packages, workspace: ws, location: recipe.package.location)
         for p in packages { try normalizeTree("\(ws)/melange-out/\(p)", epoch: epoch) }
         for p in packages { try installTree(from: "\(ws)/melange-out/\(p)", to: "\(treesDir)/\(p)") }
 
@@ -413,9 +413,46 @@ public final class Builder {
         if sandboxPath.split(separator: "/").contains("..") {
             throw KilnMessage("\(location): `\(sandboxPath)` contains `..`; kiln writes sources only inside the workspace (\(SandboxPaths.workspace))")
         }
-        if sandboxPath == SandboxPaths.workspace { return workspace }
-        if sandboxPath.hasPrefix(SandboxPaths.workspace + "/") { return workspace + sandboxPath.dropFirst(SandboxPaths.workspace.count) }
-        return workspace + "/" + sandboxPath   // outside the workspace: keep it inside anyway
+        let rel: Substring
+        if sandboxPath == SandboxPaths.workspace { rel = "" }
+        else if sandboxPath.hasPrefix(SandboxPaths.workspace + "/") { rel = sandboxPath.dropFirst(SandboxPaths.workspace.count) }
+        else { rel = Substring(sandboxPath) }   // outside the workspace: keep it inside anyway
+        return try realDirectory(rel.split(separator: "/").map(String.init), under: workspace, at: location)
+    }
+
+    /// `workspace/<components>` as a real directory (missing ones are made): kiln runs on the host, and
+    /// an earlier step may have left a symlink there (`ln -s /etc /home/build/src`) to make kiln copy a
+    /// source through it — a link or non-directory on the way is refused.
+    func realDirectory(_ components: [String], under workspace: String, at location: SourceLocation) throws -> String {
+        var cur = workspace
+        for c in components where c != "." {
+            cur += "/" + c
+            var st = stat()
+            if lstat(cur, &st) != 0 {
+                guard mkdir(cur, 0o755) == 0 else {
+                    throw KilnMessage("\(location): cannot create \(cur): \(String(cString: strerror(errno)))")
+                }
+                continue
+            }
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw KilnMessage("\(location): \(cur.dropFirst(workspace.count).isEmpty ? "/" : String(cur.dropFirst(workspace.count))) in the workspace "
+                                  + "is a \((st.st_mode & S_IFMT) == S_IFLNK ? "symlink" : "non-directory") left by an earlier step; "
+                                  + "kiln never writes sources through it")
+            }
+        }
+        return cur
+    }
+
+    /// Each package's tree must still be a real directory when the steps are done: a step that
+    /// replaced `${{targets.destdir}}` with a link would make kiln stamp and package host files.
+    func checkTrees(_ packages: [String], workspace ws: String, location: SourceLocation) throws {
+        for p in ["melange-out"] + packages.map({ "melange-out/\($0)" }) {
+            var st = stat()
+            guard lstat("\(ws)/\(p)", &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw KilnMessage("\(location): \(SandboxPaths.workspace)/\(p) is not a directory after the build "
+                                  + "(a step removed it or replaced it with a link); refusing to package it")
+            }
+        }
     }
 
     func absolute(_ p: String) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import KilnCrypto
 import KilnTestSupport
 import XCTest
 
@@ -48,5 +49,39 @@ final class SandboxHostileTests: XCTestCase {
             XCTAssertEqual(r.status, 0, "\(recipe): \(r.out)\(r.err)")
             XCTAssertFalse(r.err.contains("LEAK") || r.out.contains("LEAK"), "\(recipe): \(r.err)")
         }
+    }
+
+    /// A step may leave links in the workspace; kiln (on the host, as root) must never follow them:
+    /// not to copy a later fetch's source into `victim/`, not to stamp or package `victim/` as a tree.
+    func testLinksLeftByAStepNeverLeadKilnOutOfTheWorkspace() throws {
+        let p = try Playground(self)
+        let src = try p.write("src.txt", "a source\n")
+        let sha = try Digest.hashFile(.sha256, path: src).hexString
+        try p.write("via-fetch.yaml", """
+        package:
+          name: x
+          version: "1.0"
+        pipeline:
+          - runs: ln -s \(p.victim) /home/build/sub
+          - uses: fetch
+            working-directory: /home/build/sub
+            with:
+              uri: src.txt
+              expected-sha256: \(sha)
+
+        """)
+        try p.refuses(["build", "via-fetch.yaml", "--out", "out", "--no-package"], mentions: ["via-fetch.yaml:6:", "/sub", "symlink"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(p.victim)/src.txt"))
+        try p.write("via-tree.yaml", """
+        package:
+          name: x
+          version: "1.0"
+        pipeline:
+          - runs: rm -rf "${{targets.destdir}}" && ln -s \(p.victim) "${{targets.destdir}}"
+
+        """)
+        try p.refuses(["build", "via-tree.yaml", "--out", "out", "--no-package"], mentions: ["via-tree.yaml", "melange-out/x", "not a directory"])
+        var st = stat()
+        XCTAssertEqual(lstat("\(p.work)/out/trees/x86_64/x", &st), -1, "the link became a package tree")
     }
 }
