@@ -83,5 +83,18 @@ final class SandboxHostileTests: XCTestCase {
         try p.refuses(["build", "via-tree.yaml", "--out", "out", "--no-package"], mentions: ["via-tree.yaml", "melange-out/x", "not a directory"])
         var st = stat()
         XCTAssertEqual(lstat("\(p.work)/out/trees/x86_64/x", &st), -1, "the link became a package tree")
+        // A link inside the tree is package content (kept as a link); kiln never stamps what it points to.
+        try p.write("inside.yaml", """
+        package:
+          name: x
+          version: "1.0"
+        pipeline:
+          - runs: mkdir -p "${{targets.destdir}}" && ln -s \(p.victim) "${{targets.destdir}}/etc"
+
+        """)
+        let before = p.snapshot()
+        let r = try p.kiln(["build", "inside.yaml", "--out", "out2", "--no-package"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(p.snapshot(), before, "kiln changed what a link in the tree points to")
     }
 }
