@@ -102,7 +102,9 @@ public struct ImageConfig {
         if seen.contains(abs) {
             throw ConfigError(SourceLocation(file: path), "include cycle: \((seen + [abs]).joined(separator: " → "))")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let read: Data?
+        do { read = try YAMLLimits.readFile(path) } catch let e as RecipeError { throw ConfigError(e.location, e.message) }
+        guard let data = read else {
             throw ConfigError(SourceLocation(file: path), "cannot read image config (does the file exist?)")
         }
         let text = String(decoding: data, as: UTF8.self)

@@ -35,7 +35,7 @@ public struct RecipeParser {
 
     /// Parses the recipe at `path`. Warnings (lenient mode) are returned alongside.
     public func parse(path: String) throws -> (recipe: Recipe, warnings: [RecipeWarning]) {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = try YAMLLimits.readFile(path) else {
             throw RecipeError(.io, SourceLocation(file: path), "cannot read recipe: no such file or not readable")
         }
         guard let text = String(data: data, encoding: .utf8) else {

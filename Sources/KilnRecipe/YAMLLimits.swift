@@ -18,6 +18,24 @@ public struct YAMLLimits: Sendable, Equatable {
     /// Limits with the given bounds.
     public init(maxDepth: Int, maxNodes: Int) { self.maxDepth = maxDepth; self.maxNodes = maxNodes }
 
+    /// Most bytes a YAML document may have (default 16 MiB).
+    public static let maxFileBytes = 16 << 20
+
+    /// The bytes of the YAML file at `path`: a FIFO, device or directory is refused before it is
+    /// opened (a FIFO would hang, `/dev/zero` would never end — e.g. as an image config's `include:`),
+    /// and so is a file over `maxFileBytes`. nil when the file does not exist or cannot be read.
+    public static func readFile(_ path: String) throws -> Data? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw RecipeError(.io, SourceLocation(file: path), "not a regular file (a directory, FIFO or device is never read as YAML)")
+        }
+        guard st.st_size <= maxFileBytes else {
+            throw RecipeError(.limit, SourceLocation(file: path), "larger than \(maxFileBytes) bytes; a recipe or config is never that big")
+        }
+        return FileManager.default.contents(atPath: path)
+    }
+
     /// Throws `RecipeError(.limit, …)` naming `file`, the line and the bound when `text` nests deeper
     /// than `maxDepth` or expands to more than `maxNodes` nodes. Syntax errors are left to the caller's
     /// parser (which reports them with their position): this walk stops quietly at the first one.

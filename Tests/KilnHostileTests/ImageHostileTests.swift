@@ -39,6 +39,21 @@ final class ImageHostileTests: XCTestCase {
         try p.refuses(["image", "variant.yaml"], mentions: ["variant.yaml:5:", "packages must be a list"])
     }
 
+    /// An `include:` (or the config itself) that never ends or blocks is refused before it is read.
+    func testIncludesThatNeverEndOrBlockAreRefused() throws {
+        let p = try Playground(self)
+        XCTAssertEqual(mkfifo("\(p.work)/fifo.yaml", 0o644), 0)
+        try p.write("big.yaml", String(repeating: "# padding\n", count: 2 << 20))
+        for (i, inc) in ["/dev/zero", "fifo.yaml", "/dev/stdin", "big.yaml"].enumerated() {
+            try p.write("inc\(i).yaml", "include: \(inc)\ncontents:\n  packages: [x]\n")
+            let started = Date()
+            try p.refuses(["image", "inc\(i).yaml"], mentions: [inc.hasPrefix("/") ? inc : "\(p.work)/\(inc)"])
+            XCTAssertLessThan(Date().timeIntervalSince(started), 20, inc)
+        }
+        try p.refuses(["image", "fifo.yaml"], mentions: ["fifo.yaml", "not a regular file"])
+        try p.refuses(["build", "fifo.yaml", "--no-package"], mentions: ["fifo.yaml", "not a regular file"])
+    }
+
     /// A repository with one package whose files are `files` (signed with the test key).
     func repo(_ p: Playground, _ files: [TarEntry], extra: [TestRepo.Pkg] = []) throws -> TestRepo {
         let repo = try TestRepo(dir: "\(p.work)/r")
