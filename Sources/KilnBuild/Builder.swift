@@ -193,6 +193,7 @@ public final class Builder {
         var sources: [SourceUsed] = []
         var sourceFiles: [FetchRequest: String] = [:]
         let recipeDir = absolute(recipe.directory.isEmpty ? "." : recipe.directory)
+        try FetchPolicy.checkEnvironment()
         let policy = FetchPolicy(localRoots: [recipeDir] + [req.sourceDirectory].compactMap { $0.map(absolute) })
         for f in plan.fetches {
             let got = try cache.fetch(f, download: req.download, policy: policy) { self.progress.log("kiln: \($0)") }

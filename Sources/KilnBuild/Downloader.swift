@@ -34,6 +34,17 @@ public struct FetchPolicy: Sendable, Equatable {
     }
 }
 
+extension FetchPolicy {
+    /// Throws for a `KILN_FETCH_MAX_SIZE` or `KILN_FETCH_TIMEOUT` that is set but not a size / a
+    /// positive number of seconds (the initializer would otherwise fall back to the default quietly).
+    public static func checkEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        if let v = environment["KILN_FETCH_MAX_SIZE"] { _ = try ByteSize.parse(v, what: "KILN_FETCH_MAX_SIZE") }
+        if let v = environment["KILN_FETCH_TIMEOUT"], (Int(v) ?? 0) <= 0 {
+            throw KilnMessage("KILN_FETCH_TIMEOUT \(v): expected a positive number of seconds")
+        }
+    }
+}
+
 /// A source the policy refuses: names the recipe line, the URI and what to do.
 public struct FetchRefused: KilnError {
     /// Where the recipe names the source.

@@ -51,6 +51,7 @@ struct SourceCommand: ParsableCommand {
         @Argument(help: "Recipe files.") var recipes: [String]
 
         func run() throws {
+            try FetchPolicy.checkEnvironment()
             let cache = SourceCache(root: location.sourceCacheDirectory)
             for (path, g) in try gitRequests(recipes, pipelineDirs: pipelineDir, lenient: lenient) {
                 let git = GitCache(sourceCache: location.sourceCacheDirectory, policy: Self.policy(forRecipe: path))

@@ -201,6 +201,15 @@ final class FetchHostileTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
     }
 
+    func testBadLimitSettingsAreErrors() throws {
+        let p = try Playground(self)
+        try p.write("x.yaml", Self.recipe(uri: "https://example.invalid/x.tar.gz"))
+        try p.refuses(["source", "fetch", "x.yaml", "--out", "out"], mentions: ["KILN_FETCH_MAX_SIZE lots", "expected a size"],
+                      environment: ["KILN_FETCH_MAX_SIZE": "lots"])
+        try p.refuses(["source", "fetch", "x.yaml", "--out", "out"], mentions: ["KILN_FETCH_TIMEOUT -3", "positive number"],
+                      environment: ["KILN_FETCH_TIMEOUT": "-3"])
+    }
+
     func testPolicyClassifiesAddresses() {
         for a in ["127.0.0.1", "127.255.0.9", "::1", "0.0.0.0", "::", "169.254.169.254", "fe80::1%eth0", "::ffff:127.0.0.1"] {
             XCTAssertTrue(Downloader.isHostOnly(a), a)
