@@ -11,6 +11,8 @@ final class Extractor {
     private var symlinks: [(parts: [String], target: String, entry: String)] = []
     /// File bytes written so far (for `options.maxTotalBytes`).
     private(set) var bytesWritten: Int64 = 0
+    /// Entries seen so far (for `options.maxEntries`).
+    private(set) var entriesSeen = 0
 
     init(destination: String, archive: String, options: ExtractOptions) throws {
         try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
@@ -65,6 +67,8 @@ final class Extractor {
 
     func extract(_ raw: RawEntry, _ h: ReadHandle) throws -> TarEntry? {
         let name = raw.path
+        entriesSeen += 1
+        if let cap = options.maxEntries, entriesSeen > cap { throw ArchiveError.tooManyEntries(archive: archive, entry: name, limit: cap) }
         guard let parts = try components(raw.path, entry: name) else { return nil }
         let type = raw.type
         if raw.hardlink == nil && type != 0o100000 && type != 0o040000 && type != 0o120000 && !options.allowDevices {

@@ -19,6 +19,8 @@ public enum ImageRunner {
     /// Default cap on the file data `kiln run` unpacks from all layers together: 4 GiB
     /// (`--max-unpacked`, `KILN_RUN_MAX_UNPACKED`).
     public static let defaultMaxUnpackedBytes: Int64 = 4 << 30
+    /// Cap on the entries `kiln run` unpacks from all layers together: 2,000,000.
+    public static let maxUnpackedEntries = 2_000_000
 
     /// Unpacks the image's layers in order into `root` (digests checked, safe extraction: links are
     /// re-checked against the finished tree of each layer, file data capped at `maxUnpackedBytes`).
@@ -32,19 +34,25 @@ public enum ImageRunner {
             throw KilnMessage("\(layout.path): image config \(manifest.config.digest) is not a valid OCI image config: \(OCI.describe(e))")
         }
         var remaining = maxUnpackedBytes
+        var entriesLeft = maxUnpackedEntries
         for l in manifest.layers {
             _ = try layout.readBlob(l.digest)   // verifies the digest before anything is extracted
             let entries: [TarEntry]
             do {
                 entries = try ArchiveReader.extract(path: layout.blobPath(l.digest), to: root,
-                                                    options: ExtractOptions(maxTotalBytes: remaining))
+                                                    options: ExtractOptions(maxTotalBytes: remaining, maxEntries: entriesLeft))
             } catch let e as ArchiveError {
+                if case .tooManyEntries(_, let entry, _) = e {
+                    throw KilnMessage("\(layout.path): layer \(l.digest) stopped at entry '\(entry)': the image has more than "
+                                      + "\(maxUnpackedEntries) entries (a possible decompression bomb)")
+                }
                 guard case .tooLarge(_, let entry, _) = e else { throw e }
                 throw KilnMessage("\(layout.path): layer \(l.digest) stopped at entry '\(entry)': "
                                   + "the image unpacks to more than \(maxUnpackedBytes) bytes of file data (a possible decompression bomb)\nkiln run unpacks at most \(maxUnpackedBytes) bytes of file data; "
                                   + "pass --max-unpacked SIZE (or set KILN_RUN_MAX_UNPACKED) for a larger image you trust")
             }
             remaining -= entries.reduce(Int64(0)) { $0 + $1.size }
+            entriesLeft -= entries.count
         }
         return config
     }

@@ -76,6 +76,16 @@ final class RunHostileTests: XCTestCase {
         XCTAssertEqual(try ImageRunner.resolveUser("app", root: root).uid, 7)
     }
 
+    func testEntryCountIsCapped() throws {
+        let p = try Playground(self)
+        let many = try Self.layer((0..<500).map { TarEntry.file("f\($0)", Data()) })
+        XCTAssertThrowsError(try ArchiveReader.extract(data: many, to: "\(p.work)/x", options: ExtractOptions(maxEntries: 100))) { e in
+            guard case .tooManyEntries(_, _, 100)? = e as? ArchiveError else { return XCTFail("\(e)") }
+            XCTAssertTrue("\(e)".contains("more than 100 entries"), "\(e)")
+        }
+        XCTAssertNoThrow(try ArchiveReader.extract(data: many, to: "\(p.work)/y", options: ExtractOptions(maxEntries: 500)))
+    }
+
     func testUnpackingIsCapped() throws {
         let p = try Playground(self)
         let bomb = try Self.layer([.file("zeros", Data(count: 8 << 20))])
