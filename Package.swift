@@ -40,6 +40,11 @@ for d in domains {
                                dependencies: [.target(name: d.name), "KilnTestSupport"],
                                path: "Tests/\(d.name)Tests"))
 }
+// Hostile-input corpus: malformed recipes, configs, sources and layers against the real kiln binary.
+targets.append(.testTarget(name: "KilnHostileTests",
+                           dependencies: ["KilnRecipe", "KilnBuild", "KilnImage", "KilnArchive", "KilnCrypto", "KilnCore",
+                                          "KilnTestSupport"],
+                           path: "Tests/KilnHostileTests"))
 targets.append(.target(name: "KilnTestSupport", dependencies: ["KilnCrypto", "KilnBuild"], path: "Tests/KilnTestSupport"))
 
 let package = Package(

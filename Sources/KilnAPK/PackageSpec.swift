@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnRecipe
 
 /// Everything the APK writer needs to know about one package (the main package or a subpackage),
 /// besides its file tree. Filled by `kiln build` from a recipe, or by hand in tests.
@@ -140,11 +141,8 @@ public struct PackageSpec: Sendable, Equatable, Codable {
 
 /// Names and architectures the way apk accepts them.
 public enum APKName {
-    public static func isValid(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, name.utf8.count <= 255 else { return false }
-        guard CharacterSet.alphanumerics.contains(first), first.isASCII else { return false }
-        return name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "+-._".unicodeScalars.contains($0)) }
-    }
+    /// True when apk accepts `name` (the rule lives in KilnRecipe, which checks recipes with it).
+    public static func isValid(_ name: String) -> Bool { PackageSyntax.isValidName(name) }
 
     public static func isValidArch(_ arch: String) -> Bool {
         !arch.isEmpty && arch.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_") }
@@ -168,42 +166,6 @@ public enum APKName {
 
 /// apk version strings: `digit{.digit}...{letter}{_suf{#}}...{~hash}{-r#}` (apk-tools version.c).
 public enum APKVersionSyntax {
-    static let suffixes = ["alpha", "beta", "pre", "rc", "cvs", "svn", "git", "hg", "p"]
-
-    /// True when apk would accept `v` (with or without the `-rN` release).
-    public static func isValid(_ v: String) -> Bool {
-        let s = Array(v.utf8)
-        var i = 0
-        func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
-        func isLower(_ c: UInt8) -> Bool { c >= 0x61 && c <= 0x7a }
-        func digits() -> Bool {
-            let start = i
-            while i < s.count && isDigit(s[i]) { i += 1 }
-            return i > start
-        }
-        guard digits() else { return false }
-        while i < s.count && s[i] == 0x2e { i += 1; guard digits() else { return false } }   // .digits
-        if i < s.count && isLower(s[i]) { i += 1 }                                              // one letter
-        while i < s.count && s[i] == 0x5f {                                                    // _suffix[#]
-            i += 1
-            guard let suf = suffixes.first(where: { p in
-                let u = Array(p.utf8); return i + u.count <= s.count && Array(s[i..<(i + u.count)]) == u
-            }) else { return false }
-            i += suf.utf8.count
-            while i < s.count && isDigit(s[i]) { i += 1 }
-        }
-        if i < s.count && s[i] == 0x7e {                                                       // ~hash
-            i += 1
-            let start = i
-            while i < s.count && (isDigit(s[i]) || (s[i] >= 0x61 && s[i] <= 0x66)) { i += 1 }
-            guard i > start else { return false }
-        }
-        if i < s.count && s[i] == 0x2d {                                                       // -r#
-            i += 1
-            guard i < s.count, s[i] == 0x72 else { return false }
-            i += 1
-            guard digits() else { return false }
-        }
-        return i == s.count
-    }
+    /// True when apk would accept `v` (with or without the `-rN` release); see `PackageSyntax`.
+    public static func isValid(_ v: String) -> Bool { PackageSyntax.isValidVersion(v) }
 }
