@@ -11,10 +11,10 @@ let domains: [(name: String, deps: [Target.Dependency])] = [
     ("KilnArchive", ["CArchive", "CZlib", "KilnCrypto", "KilnCore"]),
     ("KilnRecipe", ["KilnCore", .product(name: "Yams", package: "Yams")]),
     ("KilnBuild", ["KilnRecipe", "KilnCrypto", "KilnCore"]),
-    ("KilnAPK", ["KilnArchive", "KilnCrypto", "KilnCore"]),
+    ("KilnAPK", ["KilnArchive", "KilnCrypto", "KilnRecipe", "KilnCore"]),
     ("KilnFIPS", ["KilnCrypto", "KilnCore", .product(name: "Yams", package: "Yams")]),
     ("KilnOCI", ["KilnCrypto", "KilnCore"]),
-    ("KilnImage", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnCore", .product(name: "Yams", package: "Yams")]),
+    ("KilnImage", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnRecipe", "KilnCore", .product(name: "Yams", package: "Yams")]),
     ("KilnAttest", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnCore"]),
     ("KilnNightly", ["KilnBuild", "KilnImage", "KilnRecipe", "KilnCrypto", "KilnCore"]),
     ("KilnPipeline", ["KilnBuild", "KilnAPK", "KilnFIPS", "KilnCrypto", "KilnCore"]),
@@ -44,6 +44,11 @@ for d in domains {
                                dependencies: [.target(name: d.name), "KilnTestSupport"],
                                path: "Tests/\(d.name)Tests"))
 }
+// Hostile-input corpus: malformed recipes, configs, sources and layers against the real kiln binary.
+targets.append(.testTarget(name: "KilnHostileTests",
+                           dependencies: ["KilnRecipe", "KilnBuild", "KilnImage", "KilnArchive", "KilnCrypto", "KilnCore",
+                                          "KilnTestSupport"],
+                           path: "Tests/KilnHostileTests"))
 targets.append(.target(name: "KilnTestSupport", dependencies: ["KilnCrypto", "KilnBuild"], path: "Tests/KilnTestSupport"))
 
 let package = Package(

@@ -41,6 +41,7 @@ public enum APKRepository {
     public static func updateIndex(directory dir: String, signer: APKSigner, keyring: APKKeyring = APKKeyring(),
                                    description: String? = nil, epoch: Int64? = nil) throws -> Result {
         try withLock(dir) {
+            AtomicFile.removeStaleTemporaries(in: dir)   // half-written packages of killed runs
             var records: [APKIndexRecord] = []
             let opts = APKVerifyOptions(keyring: keyring, allowUntrusted: keyring.isEmpty, checkFileChecksums: true)
             for name in try packageFiles(in: dir) {

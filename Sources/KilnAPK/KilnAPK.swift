@@ -8,7 +8,8 @@
 // SBOM and the one purl builder (`APKPurl`). KilnImage and KilnAttest import it instead of
 // re-reading APK files.
 //
-// May import: KilnArchive, KilnCrypto, KilnCore.
+// May import: KilnArchive, KilnCrypto, KilnRecipe (`PackageSyntax`: the name/version rules recipes
+// are checked with), KilnCore.
 //
 // Stable API for other modules (image assembler, build, attest):
 //

@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnRecipe
 
 /// Everything the APK writer needs to know about one package (the main package or a subpackage),
 /// besides its file tree. Filled by `kiln build` from a recipe, or by hand in tests.
@@ -140,11 +141,8 @@ public struct PackageSpec: Sendable, Equatable, Codable {
 
 /// Names and architectures the way apk accepts them.
 public enum APKName {
-    public static func isValid(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, name.utf8.count <= 255 else { return false }
-        guard CharacterSet.alphanumerics.contains(first), first.isASCII else { return false }
-        return name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "+-._".unicodeScalars.contains($0)) }
-    }
+    /// True when apk accepts `name` (the rule lives in KilnRecipe, which checks recipes with it).
+    public static func isValid(_ name: String) -> Bool { PackageSyntax.isValidName(name) }
 
     public static func isValidArch(_ arch: String) -> Bool {
         !arch.isEmpty && arch.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_") }

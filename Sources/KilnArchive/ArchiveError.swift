@@ -9,6 +9,10 @@ public enum ArchiveError: KilnError, Equatable {
     case invalidEntry(path: String, reason: String)
     case unsafeEntry(archive: String, entry: String, reason: String)
     case corrupt(context: String, reason: String)
+    /// Extraction stopped at `entry`: the archive's file data passes `limit` bytes (`ExtractOptions.maxTotalBytes`).
+    case tooLarge(archive: String, entry: String, limit: Int64)
+    /// Extraction stopped at `entry`: the archive has more than `limit` entries (`ExtractOptions.maxEntries`).
+    case tooManyEntries(archive: String, entry: String, limit: Int)
 
     public var description: String {
         switch self {
@@ -24,6 +28,12 @@ public enum ArchiveError: KilnError, Equatable {
             return "\(archive): refusing entry '\(entry)': \(reason)"
         case let .corrupt(context, reason):
             return "\(context): \(reason)"
+        case let .tooLarge(archive, entry, limit):
+            return "\(archive): stopped at entry '\(entry)': the archive unpacks to more than \(limit) bytes of file data "
+                + "(the limit); refusing a possible decompression bomb"
+        case let .tooManyEntries(archive, entry, limit):
+            return "\(archive): stopped at entry '\(entry)': the archive has more than \(limit) entries (the limit); "
+                + "refusing a possible decompression bomb"
         }
     }
 }

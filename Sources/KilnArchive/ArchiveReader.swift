@@ -142,10 +142,17 @@ public struct ExtractOptions: Sendable {
     /// Symlinks with absolute targets are kept (they resolve inside the tree when it is used as a
     /// root file system); set false to refuse them too.
     public var allowAbsoluteSymlinks = true
+    /// Most bytes of file data the extraction may write (nil: no limit); more is an error naming the
+    /// entry and the limit, raised before the bytes over it are written (decompression bombs).
+    public var maxTotalBytes: Int64?
+    /// Most entries the extraction may create (nil: no limit): millions of empty files are a bomb too.
+    public var maxEntries: Int?
     public init(allowDevices: Bool = false, allowSetuid: Bool = false, preserveOwnership: Bool = false,
-                allowAbsoluteSymlinks: Bool = true) {
+                allowAbsoluteSymlinks: Bool = true, maxTotalBytes: Int64? = nil, maxEntries: Int? = nil) {
+        self.maxEntries = maxEntries
         self.allowDevices = allowDevices; self.allowSetuid = allowSetuid
         self.preserveOwnership = preserveOwnership; self.allowAbsoluteSymlinks = allowAbsoluteSymlinks
+        self.maxTotalBytes = maxTotalBytes
     }
 }
 

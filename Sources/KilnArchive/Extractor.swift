@@ -6,6 +6,13 @@ final class Extractor {
     let archive: String
     let options: ExtractOptions
     private var directories: [(path: String, mode: UInt32, mtime: Int64)] = []
+    /// Every symlink made, re-checked against the finished tree (a later entry can change what an
+    /// earlier link resolves to: `a -> b/../x` is inside while `b` is absent, outside once `b -> .`).
+    private var symlinks: [(parts: [String], target: String, entry: String)] = []
+    /// File bytes written so far (for `options.maxTotalBytes`).
+    private(set) var bytesWritten: Int64 = 0
+    /// Entries seen so far (for `options.maxEntries`).
+    private(set) var entriesSeen = 0
 
     init(destination: String, archive: String, options: ExtractOptions) throws {
         try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
@@ -60,6 +67,8 @@ final class Extractor {
 
     func extract(_ raw: RawEntry, _ h: ReadHandle) throws -> TarEntry? {
         let name = raw.path
+        entriesSeen += 1
+        if let cap = options.maxEntries, entriesSeen > cap { throw ArchiveError.tooManyEntries(archive: archive, entry: name, limit: cap) }
         guard let parts = try components(raw.path, entry: name) else { return nil }
         let type = raw.type
         if raw.hardlink == nil && type != 0o100000 && type != 0o040000 && type != 0o120000 && !options.allowDevices {
@@ -96,6 +105,7 @@ final class Extractor {
             defer { close(fd) }
             var total: Int64 = 0
             try h.readData { buf in
+                try account(buf.count, entry: name)
                 var off = 0
                 while off < buf.count {
                     let n = write(fd, buf.baseAddress! + off, buf.count - off)
@@ -121,6 +131,7 @@ final class Extractor {
             try checkSymlink(dest, at: parts, entry: name)
             _ = try clear(target, entry: name, isDirectory: false)
             if symlink(dest, target) != 0 { throw ArchiveError.io(path: target, what: "cannot create symlink", errno: errno) }
+            symlinks.append((parts, dest, name))
             try owner(fd: nil, path: target, raw)
             var times = [timespec(tv_sec: time_t(raw.mtime), tv_nsec: 0), timespec(tv_sec: time_t(raw.mtime), tv_nsec: 0)]
             utimensat(AT_FDCWD, target, &times, AT_SYMLINK_NOFOLLOW)
@@ -175,8 +186,20 @@ final class Extractor {
         }
     }
 
-    /// Applies directory modes and times last (deepest first) so read-only dirs don't block children.
+    /// Counts `n` more bytes of file data; throws before the total would pass `maxTotalBytes`.
+    private func account(_ n: Int, entry: String) throws {
+        bytesWritten += Int64(n)
+        if let cap = options.maxTotalBytes, bytesWritten > cap {
+            throw ArchiveError.tooLarge(archive: archive, entry: entry, limit: cap)
+        }
+    }
+
+    /// Re-resolves every symlink against the finished tree (entry order cannot hide an escape), then
+    /// applies directory modes and times last (deepest first) so read-only dirs don't block children.
     func finish() throws {
+        for l in symlinks where RootedFile.linkTarget(root + "/" + l.parts.joined(separator: "/")) == l.target {
+            try checkSymlink(l.target, at: l.parts, entry: l.entry)
+        }
         for d in directories.reversed() {
             chmod(d.path, mode_t(d.mode))
             var times = [timespec(tv_sec: time_t(d.mtime), tv_nsec: 0), timespec(tv_sec: time_t(d.mtime), tv_nsec: 0)]

@@ -16,6 +16,10 @@ public enum SigningKeys {
     static let cosignMarkers = ["ENCRYPTED SIGSTORE PRIVATE KEY", "ENCRYPTED COSIGN PRIVATE KEY"]
 
     public static func loadPrivate(path: String, password: String? = nil) throws -> PrivateKey {
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+            throw AttestError("\(path): cannot read the signing key: it is \((st.st_mode & S_IFMT) == S_IFDIR ? "a directory" : "not a regular file"); give the path of the key file")
+        }
         guard let pem = FileManager.default.contents(atPath: path) else {
             throw AttestError("\(path): cannot read the signing key (make one with `kiln keygen --type ecdsa --out NAME`)")
         }

@@ -176,21 +176,31 @@ public final class Builder {
            !recipe.package.targetArchitecture.contains("all"), !recipe.package.targetArchitecture.contains(req.arch) {
             throw KilnMessage("\(recipe.package.location): \(name) is not built for \(req.arch) (target-architecture: \(recipe.package.targetArchitecture.joined(separator: ", ")))")
         }
+        guard !req.arch.isEmpty, req.arch.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+            throw KilnMessage("architecture `\(req.arch)` is not valid (e.g. x86_64, aarch64)")
+        }
         let library = try DirectoryPipelineLibrary.standard(extra: req.pipelineDirectories, lenient: req.lenient)
         let plan = try PipelineExpander(library: library, arch: req.arch).plan(recipe)
         for w in plan.warnings { progress.log("kiln: \(w)") }
+        // Every name below becomes a directory under <out>/trees/<arch>/ (checked at parse/plan time too).
+        for n in [name] + plan.subpackages.map(\.name) {
+            try RecipeParser.checkName(n, "package name", at: recipe.package.location)
+        }
         let epoch = Self.sourceDateEpoch(for: req.recipePath, given: req.sourceDateEpoch)
 
         // Sources: digest-checked, from the cache (downloaded outside the sandbox when missing).
         let cache = SourceCache(root: absolute(req.sourceCacheDirectory))
         var sources: [SourceUsed] = []
         var sourceFiles: [FetchRequest: String] = [:]
+        let recipeDir = absolute(recipe.directory.isEmpty ? "." : recipe.directory)
+        try FetchPolicy.checkEnvironment()
+        let policy = FetchPolicy(localRoots: [recipeDir] + [req.sourceDirectory].compactMap { $0.map(absolute) })
         for f in plan.fetches {
-            let got = try cache.fetch(f, download: req.download) { self.progress.log("kiln: \($0)") }
+            let got = try cache.fetch(f, download: req.download, policy: policy) { self.progress.log("kiln: \($0)") }
             sourceFiles[f] = got.path
             sources.append(SourceUsed(uri: f.uri, sha256: got.sha256, sha512: got.sha512, location: f.location.description))
         }
-        let gitCache = GitCache(sourceCache: cache.root)
+        let gitCache = GitCache(sourceCache: cache.root, policy: policy)
         var checkouts: [GitCheckoutRequest: (mirror: String, commit: String)] = [:]
         for g in plan.gitCheckouts {
             let got = try gitCache.ensure(g, download: req.download) { self.progress.log("kiln: \($0)") }
@@ -212,15 +222,12 @@ public final class Builder {
 
         var sandbox = Sandbox(toolchain: req.toolchain, workspace: ws, sourceDateEpoch: epoch)
         sandbox.variation = req.variation
-        // melange copies the source directory into the workspace; the recipe's own directory (fallback)
-        // is only visible read-only at /home/build/.kiln-source-dir.
-        let recipeDir = absolute(recipe.directory.isEmpty ? "." : recipe.directory)
-        if let sd = req.sourceDirectory ?? (isDirectory("\(recipeDir)/\(name)") ? "\(recipeDir)/\(name)" : nil) {
+        // melange copies the source directory (`--source-dir`, else `<recipe dir>/<name>/` when it
+        // exists) into the workspace. Nothing else of the recipe's directory reaches the sandbox: it may
+        // hold `keys/` (the project layout), and a step could copy a key into the package it builds.
+        if let sd = sourceDirectory(req, recipe: recipe) {
             guard isDirectory(sd) else { throw KilnMessage("source directory \(sd) does not exist") }
             try copyContents(of: absolute(sd), into: ws)
-        } else {
-            try fm.createDirectory(atPath: "\(ws)/.kiln-source-dir", withIntermediateDirectories: true)
-            sandbox.readOnlyBinds.append((recipeDir, "\(SandboxPaths.workspace)/.kiln-source-dir"))
         }
 
         // Build-time packages: kiln's own repository first, the toolchain root for the rest.
@@ -246,6 +253,8 @@ public final class Builder {
         let logName = "\(name)-\(recipe.package.fullVersion)-\(req.arch)\(recipe.variant == "standard" ? "" : "-" + recipe.variant).log"
         let logPath = "\(out)/logs/\(logName)"
         try fm.createDirectory(atPath: "\(out)/logs", withIntermediateDirectories: true)
+        AtomicFile.removeStaleTemporaries(in: "\(out)/logs")
+        AtomicFile.removeStaleTemporaries(in: "\(out)/trees/\(req.arch)")
         let tmpLog = AtomicFile.temporaryPath(for: logPath)
         _ = fm.createFile(atPath: tmpLog, contents: nil)
         defer { try? AtomicFile.rename(tmpLog, to: logPath) }
@@ -255,15 +264,14 @@ public final class Builder {
         for (i, step) in plan.steps.enumerated() {
             let label = "\(name): \(step.package == name ? "" : step.package + ": ")\(step.name)"
             if let prep = step.preparation, case .fetch(let f) = prep, let file = sourceFiles[f] {
-                let dir = hostPath(step.workingDirectory, workspace: ws)
-                try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                let dir = try hostPath(step.workingDirectory, workspace: ws, at: step.location)
                 let dest = "\(dir)/\(f.fileName)"
                 try? fm.removeItem(atPath: dest)
                 try fm.copyItem(atPath: file, toPath: dest)
                 chmod(dest, 0o644)
             }
             if let prep = step.preparation, case .gitCheckout(let g) = prep, let got = checkouts[g] {
-                let dir = hostPath(g.destination, workspace: ws)
+                let dir = try hostPath(g.destination, workspace: ws, at: g.location)
                 appendLog(tmpLog, "\n==> git-checkout \(g.repository) at \(got.commit) into \(g.destination)\n"
                           + g.cherryPicks.map { "    cherry-pick \($0.commit): \($0.comment)\n" }.joined())
                 try gitCache.checkout(g, mirror: got.mirror, commit: got.commit, into: dir, download: req.download,
@@ -291,6 +299,7 @@ public final class Builder {
         // Trees: normalized (mtimes = SOURCE_DATE_EPOCH), then renamed into place.
         let treesDir = "\(out)/trees/\(req.arch)"
         try fm.createDirectory(atPath: treesDir, withIntermediateDirectories: true)
+        try checkTrees(packages, workspace: ws, location: recipe.package.location)
         for p in packages { try normalizeTree("\(ws)/melange-out/\(p)", epoch: epoch) }
         for p in packages { try installTree(from: "\(ws)/melange-out/\(p)", to: "\(treesDir)/\(p)") }
 
@@ -355,6 +364,15 @@ public final class Builder {
 
     // MARK: helpers
 
+    /// The directory whose contents seed the workspace: `--source-dir`, else `<recipe dir>/<name>/`
+    /// when it is a directory, else none (the recipe's own directory is never used).
+    func sourceDirectory(_ req: BuildRequest, recipe: Recipe) -> String? {
+        if let sd = req.sourceDirectory { return sd }
+        let recipeDir = absolute(recipe.directory.isEmpty ? "." : recipe.directory)
+        let candidate = "\(recipeDir)/\(recipe.package.name)"
+        return isDirectory(candidate) ? candidate : nil
+    }
+
     private func runWithProgress(label: String, step: Int, of total: Int, log: String, _ body: @escaping () throws -> Int32) throws -> Int32 {
         guard progress.isTerminal && !progress.quiet else {
             progress.update(label, step: step, of: total)
@@ -390,10 +408,52 @@ public final class Builder {
             .reversed().drop { $0.isEmpty }.reversed().suffix(n))
     }
 
-    func hostPath(_ sandboxPath: String, workspace: String) -> String {
-        if sandboxPath == SandboxPaths.workspace { return workspace }
-        if sandboxPath.hasPrefix(SandboxPaths.workspace + "/") { return workspace + sandboxPath.dropFirst(SandboxPaths.workspace.count) }
-        return workspace + "/" + sandboxPath   // outside the workspace: keep it inside anyway
+    /// The host directory for a sandbox path kiln itself writes into (fetch, git-checkout); a `..`
+    /// component is refused, so no recipe can make kiln write outside the workspace.
+    func hostPath(_ sandboxPath: String, workspace: String, at location: SourceLocation) throws -> String {
+        if sandboxPath.split(separator: "/").contains("..") {
+            throw KilnMessage("\(location): `\(sandboxPath)` contains `..`; kiln writes sources only inside the workspace (\(SandboxPaths.workspace))")
+        }
+        let rel: Substring
+        if sandboxPath == SandboxPaths.workspace { rel = "" }
+        else if sandboxPath.hasPrefix(SandboxPaths.workspace + "/") { rel = sandboxPath.dropFirst(SandboxPaths.workspace.count) }
+        else { rel = Substring(sandboxPath) }   // outside the workspace: keep it inside anyway
+        return try realDirectory(rel.split(separator: "/").map(String.init), under: workspace, at: location)
+    }
+
+    /// `workspace/<components>` as a real directory (missing ones are made): kiln runs on the host, and
+    /// an earlier step may have left a symlink there (`ln -s /etc /home/build/src`) to make kiln copy a
+    /// source through it — a link or non-directory on the way is refused.
+    func realDirectory(_ components: [String], under workspace: String, at location: SourceLocation) throws -> String {
+        var cur = workspace
+        for c in components where c != "." {
+            cur += "/" + c
+            var st = stat()
+            if lstat(cur, &st) != 0 {
+                guard mkdir(cur, 0o755) == 0 else {
+                    throw KilnMessage("\(location): cannot create \(cur): \(String(cString: strerror(errno)))")
+                }
+                continue
+            }
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw KilnMessage("\(location): \(cur.dropFirst(workspace.count).isEmpty ? "/" : String(cur.dropFirst(workspace.count))) in the workspace "
+                                  + "is a \((st.st_mode & S_IFMT) == S_IFLNK ? "symlink" : "non-directory") left by an earlier step; "
+                                  + "kiln never writes sources through it")
+            }
+        }
+        return cur
+    }
+
+    /// Each package's tree must still be a real directory when the steps are done: a step that
+    /// replaced `${{targets.destdir}}` with a link would make kiln stamp and package host files.
+    func checkTrees(_ packages: [String], workspace ws: String, location: SourceLocation) throws {
+        for p in ["melange-out"] + packages.map({ "melange-out/\($0)" }) {
+            var st = stat()
+            guard lstat("\(ws)/\(p)", &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw KilnMessage("\(location): \(SandboxPaths.workspace)/\(p) is not a directory after the build "
+                                  + "(a step removed it or replaced it with a link); refusing to package it")
+            }
+        }
     }
 
     func absolute(_ p: String) -> String {

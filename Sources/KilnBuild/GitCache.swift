@@ -20,7 +20,39 @@ public struct CommitMismatch: KilnError {
 /// updated only when a wanted commit or ref is missing, so builds run offline once it holds them.
 public struct GitCache: Sendable {
     public var root: String
-    public init(sourceCache: String) { root = "\(sourceCache)/git" }
+    /// What a clone or fetch may reach (as for `fetch`): local repositories only below these roots,
+    /// http(s)/git/ssh only to addresses that are not this machine's own. Empty roots: no local repositories.
+    public var policy: FetchPolicy
+    public init(sourceCache: String, policy: FetchPolicy = FetchPolicy()) { root = "\(sourceCache)/git"; self.policy = policy }
+
+    /// Refuses a repository URL the policy does not allow, before git is run on it.
+    public func checkAllowed(_ url: String, at location: SourceLocation) throws {
+        let lower = url.lowercased()
+        if lower.hasPrefix("file://") || url.hasPrefix("/") || url.hasPrefix(".") {
+            let path = lower.hasPrefix("file://") ? String(url.dropFirst(7)) : url
+            let roots = policy.localRoots.compactMap(Downloader.realPath)
+            guard let real = Downloader.realPath(path), roots.contains(where: { real == $0 || real.hasPrefix($0 + "/") }) else {
+                throw FetchRefused(location: location, uri: url, reason: "local repositories must be inside the recipe's directory or --source-dir; "
+                                       + "add a copy with `kiln source add-git URL PATH_OR_BUNDLE`")
+            }
+            return
+        }
+        var host: String?
+        if let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), ["http", "https", "git", "ssh"].contains(scheme) {
+            host = c.host
+        } else if !url.contains("://"), !url.contains("::"), let at = url.firstIndex(of: ":"), !url[..<at].contains("/") {
+            // scp-like user@host:path (`transport::address` is a remote helper, never allowed)
+            host = String(url[..<at].split(separator: "@").last ?? "")
+        }
+        guard var h = host, !h.isEmpty else {
+            throw FetchRefused(location: location, uri: url, reason: "only http, https, git and ssh repositories (or a local one beside the recipe) are cloned")
+        }
+        if h.hasPrefix("[") && h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        if !policy.allowLoopback, let bad = Downloader.resolve(h).first(where: Downloader.isHostOnly) {
+            throw FetchRefused(location: location, uri: url, reason: "\(h) is a loopback, link-local or unspecified address (\(bad)); "
+                                   + "kiln never reaches this machine's own services (tests set KILN_FETCH_ALLOW_LOOPBACK=1)")
+        }
+    }
 
     /// `<root>/<last path component>-<sha256(url) prefix>.git`
     public func mirrorPath(for url: String) throws -> String {
@@ -33,8 +65,9 @@ public struct GitCache: Sendable {
 
     static func git(_ args: [String], in dir: String? = nil, environment extra: [String: String] = [:]) throws -> Subprocess.Result {
         guard Subprocess.which("git") != nil else { throw KilnMessage("git is not installed: run `make deps`") }
+        // GIT_ALLOW_PROTOCOL: never ext:: (runs a command) or other transports, whatever a URL or .gitmodules says.
         var env = ["PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "GIT_TERMINAL_PROMPT": "0",
-                   "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"]
+                   "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C", "GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh"]
         if let p = ProcessInfo.processInfo.environment["PATH"] { env["PATH"] = p }
         env.merge(extra) { $1 }
         return try Subprocess("git", (dir.map { ["-C", $0] } ?? []) + args, environment: env).run()
@@ -99,6 +132,7 @@ public struct GitCache: Sendable {
                 throw KilnMessage("\(req.location): \(req.repository) (\(req.expectedCommit ?? ref ?? "HEAD")) is not in the git cache \(root)\n"
                                   + "run `kiln source fetch` (needs network) or `kiln source add-git \(req.repository) PATH_OR_BUNDLE`")
             }
+            try checkAllowed(req.repository, at: req.location)
             log?("fetching \(req.repository) into the git cache")
             try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
             if fm.fileExists(atPath: mirror) {

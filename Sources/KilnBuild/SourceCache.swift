@@ -10,8 +10,17 @@ public struct DigestMismatch: KilnError {
     public var expected: String
     public var actual: String
     public var location: SourceLocation?
+    /// A local file (`file://` or a path): its digest is never shown — kiln runs as root, and the
+    /// digest of any file it can read must not leak through a recipe's error message.
+    public var isLocal = false
     public var description: String {
-        (location.map { "\($0): " } ?? "") + "\(algorithm) mismatch for \(uri)\n  expected: \(expected)\n  actual:   \(actual)\n"
+        let at = location.map { "\($0): " } ?? ""
+        if isLocal {
+            return at + "\(algorithm) mismatch: the local file \(uri) does not match expected-\(algorithm) \(expected)\n"
+                + "the file was not kept; check that the recipe names the right file, or fix expected-\(algorithm) "
+                + "(compute it yourself, e.g. with sha256sum)"
+        }
+        return at + "\(algorithm) mismatch for \(uri)\n  expected: \(expected)\n  actual:   \(actual)\n"
             + "the file was not kept; check the URI or fix expected-\(algorithm) in the recipe"
     }
 }
@@ -83,21 +92,24 @@ public struct SourceCache: Sendable {
         return Entry(sha256: d.sha256, sha512: d.sha512, size: d.size, path: dest)
     }
 
-    /// Checks `file` against the request's digests; on a mismatch the error names both digests.
+    /// Checks `file` against the request's digests; on a mismatch the error names both digests
+    /// (only the expected one for a local source).
     public static func verify(file: String, against r: FetchRequest) throws -> (sha256: String, sha512: String) {
         let d = try digests(of: file)
+        let local = Downloader.isLocal(r.uri)
         if let e = r.sha256, e != d.sha256 {
-            throw DigestMismatch(uri: r.uri, algorithm: "sha256", expected: e, actual: d.sha256, location: r.location)
+            throw DigestMismatch(uri: r.uri, algorithm: "sha256", expected: e, actual: d.sha256, location: r.location, isLocal: local)
         }
         if let e = r.sha512, e != d.sha512 {
-            throw DigestMismatch(uri: r.uri, algorithm: "sha512", expected: e, actual: d.sha512, location: r.location)
+            throw DigestMismatch(uri: r.uri, algorithm: "sha512", expected: e, actual: d.sha512, location: r.location, isLocal: local)
         }
         return (d.sha256, d.sha512)
     }
 
     /// The cached source for `r`, re-verified; downloads it first when missing and `download` is set.
     /// A download with the wrong digest is deleted and reported.
-    public func fetch(_ r: FetchRequest, download: Bool, log: ((String) -> Void)? = nil) throws -> (path: String, sha256: String, sha512: String) {
+    public func fetch(_ r: FetchRequest, download: Bool, policy: FetchPolicy = FetchPolicy(),
+                      log: ((String) -> Void)? = nil) throws -> (path: String, sha256: String, sha512: String) {
         if let p = lookup(r) {
             do {
                 let d = try Self.verify(file: p, against: r)
@@ -111,13 +123,27 @@ public struct SourceCache: Sendable {
                               + "run `kiln source fetch` (needs network) or `kiln source add FILE` with a copy of it")
         }
         try FileManager.default.createDirectory(atPath: "\(root)/tmp", withIntermediateDirectories: true)
+        removeStaleDownloads()
         let tmp = "\(root)/tmp/download-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         log?("downloading \(r.uri)")
-        try Downloader.download(r.uri, to: tmp)
+        try Downloader.download(r.uri, to: tmp, policy: policy, at: r.location)
         _ = try Self.verify(file: tmp, against: r)   // a bad file is removed by the defer
         let e = try add(file: tmp)
         return (e.path, e.sha256, e.sha512)
+    }
+
+    /// Removes `<root>/tmp/download-PID-…` files of killed runs (their process is gone), and stale
+    /// temporaries of `add` in `<root>/sha256` and `<root>/sha512`.
+    func removeStaleDownloads() {
+        let tmp = "\(root)/tmp"
+        for n in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where n.hasPrefix("download-") {
+            let parts = n.split(separator: "-")
+            guard parts.count >= 3, let pid = pid_t(parts[1]), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: "\(tmp)/\(n)")
+        }
+        AtomicFile.removeStaleTemporaries(in: "\(root)/sha256")
+        AtomicFile.removeStaleTemporaries(in: "\(root)/sha512")
     }
 
     /// Every cached file (by sha256), sorted.
@@ -139,19 +165,3 @@ public struct SourceCache: Sendable {
     }
 }
 
-/// Downloads with curl (outside the sandbox). `file://` URIs and local paths are copied.
-public enum Downloader {
-    public static func download(_ uri: String, to path: String, timeout: Int = 30) throws {
-        if uri.hasPrefix("/") {
-            try FileManager.default.copyItem(atPath: uri, toPath: path); return
-        }
-        guard Subprocess.which("curl") != nil else {
-            throw KilnMessage("cannot download \(uri): curl is not installed (run `make deps`), or add the file with `kiln source add`")
-        }
-        let r = try Subprocess("curl", ["-fsSL", "--proto", "=https,http,file,ftp", "--retry", "3",
-                                        "--connect-timeout", String(timeout), "-o", path, uri]).run()
-        guard r.succeeded else {
-            throw KilnMessage("cannot download \(uri): curl exit \(r.status): \(r.stderrString.trimmingCharacters(in: .whitespacesAndNewlines))")
-        }
-    }
-}

@@ -60,8 +60,7 @@ extension Builder {
             let ws = "\(scratch)/workspace"
             try fm.createDirectory(atPath: ws, withIntermediateDirectories: true)
             defer { if !req.keepWorkspace { try? removeTree(scratch) } }
-            let recipeDir = absolute(recipe.directory.isEmpty ? "." : recipe.directory)
-            if let sd = req.sourceDirectory ?? (isDirectory("\(recipeDir)/\(recipe.package.name)") ? "\(recipeDir)/\(recipe.package.name)" : nil) {
+            if let sd = sourceDirectory(req, recipe: recipe) {
                 try copyContents(of: absolute(sd), into: ws)
             }
             var sandbox = Sandbox(toolchain: req.toolchain, workspace: ws, sourceDateEpoch: epoch)

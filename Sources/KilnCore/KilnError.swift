@@ -23,3 +23,21 @@ public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
         line > 0 ? (column > 0 ? "\(file):\(line):\(column)" : "\(file):\(line)") : file
     }
 }
+
+/// Sizes given on the command line or in the environment: `1048576`, `512K`, `100M`, `4G` (powers of 1024).
+public enum ByteSize {
+    /// The byte count `text` names; `what` (the option) is named in the error.
+    public static func parse(_ text: String, what: String) throws -> Int64 {
+        let t = text.trimmingCharacters(in: .whitespaces).uppercased()
+        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var digits = Substring(t), factor: Int64 = 1
+        if let last = t.last, let f = units[last] { factor = f; digits = t.dropLast() }
+        if digits.hasSuffix("I") || digits.hasSuffix("B") { digits = digits.dropLast() }
+        guard let n = Int64(digits), n > 0 else {
+            throw KilnMessage("\(what) \(text): expected a size like 1048576, 512K, 100M or 4G")
+        }
+        let (v, overflow) = n.multipliedReportingOverflow(by: factor)
+        guard !overflow else { throw KilnMessage("\(what) \(text): too large") }
+        return v
+    }
+}

@@ -30,7 +30,9 @@ public enum CryptoError: KilnError, Equatable {
         case let .unsupported(alg, reason):
             return "unsupported algorithm \(alg): \(reason)"
         case let .notApproved(alg, reason):
-            return "\(alg) is not allowed in FIPS mode: \(reason)"
+            // kiln applies the FIPS algorithm rules in every mode; say "FIPS mode" only when it is on.
+            return CryptoProvider.isFIPS ? "\(alg) is not allowed in FIPS mode: \(reason)"
+                : "\(alg) is refused: \(reason) (kiln accepts only FIPS-approved algorithms and key sizes, in every mode)"
         case let .badKey(source, problem):
             return "\(source): \(problem)"
         case let .passwordRequired(source):

@@ -52,10 +52,7 @@ public final class PrivateKey: @unchecked Sendable {   // EVP_PKEY is read-only 
 
     /// Loads a PEM private key file; `password` defaults to $KILN_KEY_PASSWORD.
     public static func load(path: String, password: String? = nil) throws -> PrivateKey {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw CryptoError.io(path: path, detail: "cannot read the private key: \(posixReason(error))")
-        }
+        let data = try readKeyFile(path, "private")
         return try PrivateKey(pem: data, password: password, source: path)
     }
 
@@ -119,10 +116,7 @@ public final class PublicKey: @unchecked Sendable {
     deinit { EVP_PKEY_free(pkey) }
 
     public static func load(path: String) throws -> PublicKey {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw CryptoError.io(path: path, detail: "cannot read the public key: \(posixReason(error))")
-        }
+        let data = try readKeyFile(path, "public")
         return try PublicKey(pem: data, source: path)
     }
 
@@ -159,6 +153,18 @@ public final class PublicKey: @unchecked Sendable {
 }
 
 /// "No such file or directory" rather than Foundation's long NSError text.
+/// The bytes of a key file; a directory, FIFO or device is refused before it is opened (a FIFO would hang).
+func readKeyFile(_ path: String, _ what: String) throws -> Data {
+    var st = stat()
+    if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+        let kind = (st.st_mode & S_IFMT) == S_IFDIR ? "a directory" : "not a regular file"
+        throw CryptoError.io(path: path, detail: "cannot read the \(what) key: it is \(kind); give the path of the key file")
+    }
+    do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        throw CryptoError.io(path: path, detail: "cannot read the \(what) key: \(posixReason(error))")
+    }
+}
+
 func posixReason(_ error: Error) -> String {
     let ns = error as NSError
     if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {

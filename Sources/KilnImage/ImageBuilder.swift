@@ -173,10 +173,15 @@ public final class ImageBuilder {
 
     // MARK: build
 
+    /// The layout is written beside `layoutPath` under a temporary name and renamed into place; an
+    /// existing file, symlink or non-layout directory at `layoutPath` is refused before anything is built.
     public func build(out layoutPath: String) throws -> [VariantResult] {
-        let res = try resolve()
         var results: [VariantResult] = []
-        try AtomicFile.replaceDirectory(layoutPath) { tmp in
+        try AtomicFile.checkReplaceable(layoutPath, marker: "oci-layout")
+        let parent = (layoutPath as NSString).deletingLastPathComponent
+        AtomicFile.removeStaleTemporaries(in: parent.isEmpty ? "." : parent)
+        let res = try resolve()
+        try AtomicFile.replaceDirectory(layoutPath, marker: "oci-layout") { tmp in
             results = try build(res, layout: OCILayout.create(at: tmp))
         }
         return results
@@ -290,6 +295,27 @@ public final class ImageBuilder {
         return "latest"
     }
 
+    /// `run-as` must name an account the image has: `user`, `uid`, `user:group` or `uid:gid`, where
+    /// a name must be in the image's `etc/passwd` (`etc/group` for the group); numbers are taken as given.
+    func checkRunAs(in tree: ImageTree) throws {
+        guard let runAs = config.runAs else { return }
+        let parts = runAs.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        func names(_ file: String) -> Set<String> {
+            guard let n = tree.node(file), n.kind == .file else { return [] }
+            return Set(String(decoding: n.data, as: UTF8.self).split(separator: "\n").compactMap {
+                $0.split(separator: ":", omittingEmptySubsequences: false).first.map(String.init)
+            })
+        }
+        for (i, part) in parts.enumerated() where UInt32(part) == nil {
+            let file = i == 0 ? "etc/passwd" : "etc/group"
+            guard !part.isEmpty, names(file).contains(part) else {
+                throw ConfigError(SourceLocation(file: config.file),
+                                  "accounts.run-as: `\(runAs)`: no \(i == 0 ? "user" : "group") `\(part)` in the image's /\(file); "
+                                      + "add it under accounts.\(i == 0 ? "users" : "groups") or use a numeric id")
+            }
+        }
+    }
+
     func writeImage(_ v: ImageVariant, layers: [LayerResult], history: [OCI.ImageConfig.History], tree: ImageTree,
                     packages: [APKRepositoryPackage], epoch: Int64, layout: OCILayout, res: Resolution) throws -> VariantResult {
         let created = SourceDateEpoch.rfc3339(epoch)
@@ -302,6 +328,7 @@ public final class ImageBuilder {
             else if let cmd = e.command { c.Entrypoint = try ShellWords.split(cmd, location: SourceLocation(file: config.file)) }
         }
         if let cmd = config.cmd { c.Cmd = try ShellWords.split(cmd, location: SourceLocation(file: config.file)) }
+        try checkRunAs(in: tree)
         c.User = config.runAs
         c.WorkingDir = config.workDir
         c.StopSignal = config.stopSignal

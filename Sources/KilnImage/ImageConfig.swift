@@ -1,6 +1,7 @@
 import Foundation
 import KilnAPK
 import KilnCore
+import KilnRecipe
 import Yams
 
 /// An error in an image config; names file:line:col.
@@ -73,7 +74,31 @@ public struct ImageConfig {
     /// Loads `path`, following `include`s (the included file is the base; this file's values win,
     /// lists are appended). Unknown keys become warnings; errors name file:line:col.
     public static func load(path: String) throws -> ImageConfig {
-        try load(path: path, seen: [])
+        let cfg = try load(path: path, seen: [])
+        if cfg.name == nil { try checkImageName(cfg.imageName, at: SourceLocation(file: path)) }
+        return cfg
+    }
+
+    /// The image name becomes a directory (`out/images/<name>`) and the tag's repository, so it must
+    /// be one safe path component: ASCII letters, digits and `. _ -`, starting with a letter or digit.
+    public static func checkImageName(_ name: String, at location: SourceLocation) throws {
+        guard isSafeComponent(name, first: { $0.isLetter || $0.isNumber }) else {
+            throw ConfigError(location, "name: `\(name)` is not a valid image name (letters, digits and . _ - only, "
+                                  + "starting with a letter or digit, at most 128 characters — no `/` or `..`)")
+        }
+    }
+
+    /// The version is the image tag (OCI: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`).
+    public static func checkTag(_ version: String, at location: SourceLocation) throws {
+        guard isSafeComponent(version, first: { $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            throw ConfigError(location, "version: `\(version)` is not a valid image tag (letters, digits and . _ - only, "
+                                  + "not starting with `.` or `-`, at most 128 characters)")
+        }
+    }
+
+    static func isSafeComponent(_ s: String, first: (Character) -> Bool) -> Bool {
+        guard let c = s.first, c.isASCII, first(c), s.count <= 128 else { return false }
+        return s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
     }
 
     static func load(path: String, seen: [String]) throws -> ImageConfig {
@@ -81,7 +106,9 @@ public struct ImageConfig {
         if seen.contains(abs) {
             throw ConfigError(SourceLocation(file: path), "include cycle: \((seen + [abs]).joined(separator: " → "))")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let read: Data?
+        do { read = try YAMLLimits.readFile(path) } catch let e as RecipeError { throw ConfigError(e.location, e.message) }
+        guard let data = read else {
             throw ConfigError(SourceLocation(file: path), "cannot read image config (does the file exist?)")
         }
         let text = String(decoding: data, as: UTF8.self)
@@ -91,6 +118,9 @@ public struct ImageConfig {
     }
 
     public static func parse(_ text: String, file: String, seen: [String] = []) throws -> ImageConfig {
+        do { try YAMLLimits.standard.check(text, file: file) } catch let e as RecipeError {
+            throw ConfigError(e.location, e.message)
+        }
         let node: Node?
         do { node = try Yams.compose(yaml: text) } catch let e as YamlError {
             throw ConfigError(yamlLocation(e, file: file), "invalid YAML: \(yamlProblem(e))")
@@ -111,8 +141,12 @@ public struct ImageConfig {
                     throw ConfigError(r.loc(value), "included file \(inc) not found (looked at \(incPath))")
                 }
                 base = try load(path: incPath, seen: seen)
-            case "name": cfg.name = try r.string(value, key)
-            case "version": cfg.version = try r.string(value, key)
+            case "name":
+                cfg.name = try r.string(value, key)
+                try checkImageName(cfg.name!, at: r.loc(value))
+            case "version":
+                cfg.version = try r.string(value, key)
+                try checkTag(cfg.version!, at: r.loc(value))
             case "contents":
                 for (k, _, v) in try r.mapping(value, "contents") {
                     switch k {
@@ -281,7 +315,10 @@ public struct ImageConfig {
     }
 
     static func parsePackages(_ v: Node, _ r: NodeReader) throws -> [Package] {
-        try r.strings(v, "packages").map { s, n in
+        guard case .sequence = v else {
+            throw ConfigError(r.loc(v), "packages must be a list (`packages: [name, ...]` or one `- name` per line)")
+        }
+        return try r.strings(v, "packages").map { s, n in
             guard let d = APKDependency.parse(s), !d.conflict || true else {
                 throw ConfigError(r.loc(n), "malformed package '\(s)'; write name, name=1.2-r0, name>=1.2, name<2 or name~1.2")
             }

@@ -22,6 +22,16 @@ public struct FSNode: Sendable {
         self.kind = kind; self.mode = mode; self.data = data; self.owner = owner
     }
 
+    /// "regular file", "directory", "symlink" or "hardlink", for messages.
+    var kindName: String {
+        switch kind {
+        case .file: return "regular file"
+        case .directory: return "directory"
+        case .symlink: return "symlink"
+        case .hardlink: return "hardlink"
+        }
+    }
+
     /// Same bytes in a layer (owner and checksum bookkeeping aside).
     func sameContent(_ o: FSNode) -> Bool {
         kind == o.kind && mode == o.mode && uid == o.uid && gid == o.gid && uname == o.uname && gname == o.gname
@@ -144,9 +154,27 @@ public struct ImageTree {
                     throw InstallError(message: "\(what): trying to overwrite \(path) owned by \(o); the two packages conflict (remove one from the image or fix the recipes)")
                 }
             }
+            try checkParentsAreDirectories(real, path: path, what: what)
+            if let existing = nodes[path], existing.kind == .directory, node.kind != .directory,
+               nodes.keys.contains(where: { $0.hasPrefix(path + "/") }) {
+                throw InstallError(message: "\(what): \(path) is a directory with entries in the image; refusing to replace it with a \(node.kindName)")
+            }
             ensureParents(real)
             nodes[path] = node
             owned[package, default: []].append(path)
+        }
+    }
+
+    /// Every existing parent of `comps` must be a directory: a path under a regular file (even from
+    /// another package or layer) is an impossible tree, refused naming both paths.
+    func checkParentsAreDirectories(_ comps: [String], path: String, what: String) throws {
+        var cur = ""
+        for c in comps.dropLast() {
+            cur = cur.isEmpty ? c : cur + "/" + c
+            if let n = nodes[cur], n.kind != .directory {
+                throw InstallError(message: "\(what): cannot install \(path): its parent \(cur) is a \(n.kindName)"
+                                       + (n.owner.map { " installed by \($0)" } ?? "") + ", not a directory")
+            }
         }
     }
 

@@ -33,6 +33,23 @@ public enum OCI {
         public var config: Config
         public var rootfs: RootFS
         public var history: [History]
+
+        /// An image config with every field given.
+        public init(created: String?, architecture: String, os: String, config: Config, rootfs: RootFS, history: [History]) {
+            self.created = created; self.architecture = architecture; self.os = os
+            self.config = config; self.rootfs = rootfs; self.history = history
+        }
+
+        /// Decodes a config; `config` and `history` are optional in the image spec (absent: empty).
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            created = try c.decodeIfPresent(String.self, forKey: .created)
+            architecture = try c.decode(String.self, forKey: .architecture)
+            os = try c.decode(String.self, forKey: .os)
+            config = try c.decodeIfPresent(Config.self, forKey: .config) ?? Config()
+            rootfs = try c.decode(RootFS.self, forKey: .rootfs)
+            history = try c.decodeIfPresent([History].self, forKey: .history) ?? []
+        }
     }
 
     public struct Manifest: Codable, Sendable {
@@ -48,6 +65,20 @@ public enum OCI {
         public var mediaType: String? = OCIMediaType.imageIndex
         public var manifests: [OCIDescriptor]
         public var annotations: [String: String]?
+    }
+
+    /// A decoding error as "missing key `x` at a.b" (not Swift's debug dump).
+    public static func describe(_ e: DecodingError) -> String {
+        func path(_ c: DecodingError.Context) -> String {
+            let p = c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+            return p.isEmpty ? "" : " at \(p)"
+        }
+        switch e {
+        case .keyNotFound(let k, let c): return "missing key `\(k.stringValue)`\(path(c))"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "wrong type\(path(c)): \(c.debugDescription)"
+        case .dataCorrupted(let c): return "\(c.debugDescription)\(path(c))"
+        @unknown default: return "\(e)"
+        }
     }
 
     public static func encode<T: Encodable>(_ value: T) throws -> Data {
@@ -78,7 +109,7 @@ extension OCILayout {
             throw KilnMessage("\(indexPath): not an OCI image layout (no index.json); build one with `kiln image`")
         }
         do { return try JSONDecoder().decode(OCI.Index.self, from: d) } catch {
-            throw KilnMessage("\(indexPath): unreadable index.json: \(error)")
+            throw KilnMessage("\(indexPath): unreadable index.json: \((error as? DecodingError).map(OCI.describe) ?? "\(error)")")
         }
     }
 
@@ -97,7 +128,10 @@ extension OCILayout {
             let tags = index.manifests.compactMap { $0.annotations[OCIMediaType.refName] }
             throw KilnMessage("\(path): no image tagged '\(ref ?? "")' (tags: \(tags.joined(separator: ", ")))")
         }
-        let m = try JSONDecoder().decode(OCI.Manifest.self, from: try readBlob(digest: d.digest))
+        let m: OCI.Manifest
+        do { m = try JSONDecoder().decode(OCI.Manifest.self, from: try readBlob(digest: d.digest)) } catch let e as DecodingError {
+            throw KilnMessage("\(path): manifest \(d.digest) is not a valid OCI image manifest: \(OCI.describe(e))")
+        }
         return (d, m)
     }
 }

@@ -7,13 +7,43 @@ import KilnOCI
 /// in bubblewrap — all namespaces unshared (no network), nothing from the host mounted, a fresh
 /// /proc, /dev and /tmp, a clean environment (the image's Env only), as the image's user.
 public enum ImageRunner {
-    /// Unpacks the image's layers in order into `root` (digests checked, safe extraction).
-    public static func unpack(layout: OCILayout, ref: String?, into root: String) throws -> OCI.ImageConfig {
+    /// Default cap on the file data `kiln run` unpacks from all layers together: 4 GiB
+    /// (`--max-unpacked`, `KILN_RUN_MAX_UNPACKED`).
+    public static let defaultMaxUnpackedBytes: Int64 = 4 << 30
+    /// Cap on the entries `kiln run` unpacks from all layers together: 2,000,000.
+    public static let maxUnpackedEntries = 2_000_000
+
+    /// Unpacks the image's layers in order into `root` (digests checked, safe extraction: links are
+    /// re-checked against the finished tree of each layer, file data capped at `maxUnpackedBytes`).
+    public static func unpack(layout: OCILayout, ref: String?, into root: String,
+                              maxUnpackedBytes: Int64 = defaultMaxUnpackedBytes) throws -> OCI.ImageConfig {
         let (_, manifest) = try layout.imageManifest(ref: ref)
-        let config = try JSONDecoder().decode(OCI.ImageConfig.self, from: try layout.readBlob(digest: manifest.config.digest))
+        let config: OCI.ImageConfig
+        do {
+            config = try JSONDecoder().decode(OCI.ImageConfig.self, from: try layout.readBlob(digest: manifest.config.digest))
+        } catch let e as DecodingError {
+            throw KilnMessage("\(layout.path): image config \(manifest.config.digest) is not a valid OCI image config: \(OCI.describe(e))")
+        }
+        var remaining = maxUnpackedBytes
+        var entriesLeft = maxUnpackedEntries
         for l in manifest.layers {
             _ = try layout.readBlob(digest: l.digest)   // verifies the digest before anything is extracted
-            _ = try ArchiveReader.extract(path: try layout.blobPath(l.digest), to: root, options: ExtractOptions())
+            let entries: [TarEntry]
+            do {
+                entries = try ArchiveReader.extract(path: try layout.blobPath(l.digest), to: root,
+                                                    options: ExtractOptions(maxTotalBytes: remaining, maxEntries: entriesLeft))
+            } catch let e as ArchiveError {
+                if case .tooManyEntries(_, let entry, _) = e {
+                    throw KilnMessage("\(layout.path): layer \(l.digest) stopped at entry '\(entry)': the image has more than "
+                                      + "\(maxUnpackedEntries) entries (a possible decompression bomb)")
+                }
+                guard case .tooLarge(_, let entry, _) = e else { throw e }
+                throw KilnMessage("\(layout.path): layer \(l.digest) stopped at entry '\(entry)': "
+                                  + "the image unpacks to more than \(maxUnpackedBytes) bytes of file data (a possible decompression bomb)\nkiln run unpacks at most \(maxUnpackedBytes) bytes of file data; "
+                                  + "pass --max-unpacked SIZE (or set KILN_RUN_MAX_UNPACKED) for a larger image you trust")
+            }
+            remaining -= entries.reduce(Int64(0)) { $0 + $1.size }
+            entriesLeft -= entries.count
         }
         return config
     }
@@ -23,9 +53,11 @@ public enum ImageRunner {
     public static func resolveUser(_ user: String?, root: String) throws -> (uid: Int, gid: Int) {
         guard let user, !user.isEmpty else { return (0, 0) }
         let parts = user.split(separator: ":", maxSplits: 1).map(String.init)
+        // Read as the image sees them: a link in the image can never lead to a host file.
         func table(_ f: String) -> [[String]] {
-            (try? String(contentsOfFile: root + "/etc/" + f, encoding: .utf8))?
-                .split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) } ?? []
+            guard case .success(let d) = RootedFile.read(root: root, path: "etc/" + f) else { return [] }
+            return String(decoding: d, as: UTF8.self)
+                .split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
         }
         let passwd = table("passwd"), group = table("group")
         var uid: Int, gid: Int?
@@ -64,7 +96,8 @@ public enum ImageRunner {
 
     /// Runs the image; returns the command's exit status. stdin/stdout/stderr are passed through.
     /// `entrypoint`, when given, replaces the image's ENTRYPOINT (`[]` clears it).
-    public static func run(reference: String, command: [String], entrypoint: [String]? = nil) throws -> Int32 {
+    public static func run(reference: String, command: [String], entrypoint: [String]? = nil,
+                           maxUnpackedBytes: Int64 = defaultMaxUnpackedBytes) throws -> Int32 {
         let ref = try LayoutReference.parse(reference)
         let (layoutPath, tag) = (ref.layout, ref.tag)
         let layout = try OCILayout(path: layoutPath)
@@ -72,7 +105,7 @@ public enum ImageRunner {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         chmod(root, 0o755)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let config = try unpack(layout: layout, ref: tag, into: root)
+        let config = try unpack(layout: layout, ref: tag, into: root, maxUnpackedBytes: maxUnpackedBytes)
         // docker run semantics: --entrypoint drops the image's CMD too unless arguments are given.
         let argv = entrypoint.map { $0 + command }
             ?? (config.config.Entrypoint ?? []) + (command.isEmpty ? (config.config.Cmd ?? []) : command)

@@ -25,7 +25,7 @@ public struct PipelineDefinition: Sendable {
 
     /// Parses a pipeline file; `id` is its name for `uses:`.
     public static func parse(path: String, id: String, lenient: Bool = false) throws -> PipelineDefinition {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = try YAMLLimits.readFile(path), let text = String(data: data, encoding: .utf8) else {
             throw RecipeError(.io, SourceLocation(file: path), "cannot read pipeline file")
         }
         return try parse(text: text, file: path, id: id, lenient: lenient)

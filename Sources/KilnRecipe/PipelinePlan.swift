@@ -18,7 +18,7 @@ public struct FetchRequest: Sendable, Equatable, Hashable {
     public var fileName: String {
         let noQuery = uri.split(separator: "?").first.map(String.init) ?? uri
         let base = (noQuery as NSString).lastPathComponent
-        return base.isEmpty ? "source" : base
+        return base.isEmpty || base == "." || base == ".." || base == "/" ? "source" : base
     }
     public init(uri: String, sha256: String?, sha512: String?, location: SourceLocation) {
         self.uri = uri; self.sha256 = sha256; self.sha512 = sha512; self.location = location
@@ -124,6 +124,7 @@ public struct PipelineExpander {
             var rc = base
             for (k, v) in rangeValues { rc[k] = v }
             let name = try rc.substitute(sp.name, at: sp.location)
+            try RecipeParser.checkName(name, "subpackage name `\(sp.name)`", at: sp.location)
             var c = try recipe.substitutionContext(arch: arch, subpackage: name)
             for (k, v) in rangeValues { c[k] = v }
             c["subpkg.name"] = name
@@ -153,6 +154,7 @@ public struct PipelineExpander {
         for sp in recipe.subpackages {
             guard let t = sp.test else { continue }
             let name = try base.substitute(sp.name, at: sp.location)
+            try RecipeParser.checkName(name, "subpackage name `\(sp.name)`", at: sp.location)
             blocks.append((name, t, try recipe.substitutionContext(arch: arch, subpackage: name)))
         }
         for (name, t, c) in blocks {

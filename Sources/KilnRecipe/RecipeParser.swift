@@ -35,7 +35,7 @@ public struct RecipeParser {
 
     /// Parses the recipe at `path`. Warnings (lenient mode) are returned alongside.
     public func parse(path: String) throws -> (recipe: Recipe, warnings: [RecipeWarning]) {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = try YAMLLimits.readFile(path) else {
             throw RecipeError(.io, SourceLocation(file: path), "cannot read recipe: no such file or not readable")
         }
         guard let text = String(data: data, encoding: .utf8) else {
@@ -113,8 +113,10 @@ public struct RecipeParser {
                         location: r.location(node), versionLocation: r.location(versionNode))
         guard !p.name.isEmpty else { throw RecipeError(.invalidValue, r.location(nameNode), "package.name: must not be empty") }
         guard !p.version.isEmpty else { throw RecipeError(.invalidValue, r.location(versionNode), "package.version: must not be empty") }
-        if p.name.contains("/") || p.name.hasPrefix(".") || p.name.contains(" ") {
-            throw RecipeError(.invalidValue, r.location(nameNode), "package.name: `\(p.name)` is not a valid package name (no `/`, spaces or leading `.`)")
+        try Self.checkName(p.name, "package.name", at: r.location(nameNode))
+        guard PackageSyntax.isValidVersion(p.version), !p.version.contains("-") else {
+            throw RecipeError(.invalidValue, r.location(versionNode),
+                              "package.version: `\(p.version)` is not a valid apk version (\(PackageSyntax.versionRule))")
         }
         let extra = try r.fields(node, "package", known: Self.packageKeys) { key, v in
             switch key {
@@ -141,6 +143,15 @@ public struct RecipeParser {
         }
         p.kept += extra
         return p
+    }
+
+    /// A package or subpackage name must be one apk name (never `/`, `..` or spaces): it becomes a
+    /// directory under `<out>/trees/<arch>/`, a log name and a file name, so it is checked before any of them.
+    public static func checkName(_ name: String, _ what: String, at location: SourceLocation) throws {
+        guard PackageSyntax.isValidName(name) else {
+            throw RecipeError(.invalidValue, location,
+                              "\(what): `\(name)` is not a valid package name (\(PackageSyntax.nameRule))")
+        }
     }
 
     func parseCopyright(_ r: YAMLReader, _ node: Node, _ what: String) throws -> Copyright {
@@ -277,6 +288,7 @@ public struct RecipeParser {
                            dependencies: Dependencies(), options: PackageOptions(), scriptlets: [:], url: nil,
                            commit: nil, condition: nil, test: nil, range: nil, kept: [], location: r.location(node))
         guard !s.name.isEmpty else { throw RecipeError(.invalidValue, r.location(nameNode), "\(what).name: must not be empty") }
+        if !s.name.contains("${{") { try Self.checkName(s.name, "\(what).name", at: r.location(nameNode)) }
         _ = try r.fields(node, what, known: Self.subpackageKeys) { key, v in
             switch key {
             case "name": break
@@ -318,6 +330,8 @@ public struct RecipeParser {
 
     func parseBuildOption(_ r: YAMLReader, name: String, _ node: Node, keyNode: Node) throws -> BuildOption {
         var o = BuildOption(name: name, vars: [], addPackages: [], removePackages: [], location: r.location(keyNode))
+        // The option name becomes part of the log name (`--variant NAME`).
+        try Self.checkName(name, "options key", at: r.location(keyNode))
         let what = "options.\(name)"
         _ = try r.fields(node, what, known: Self.buildOptionKeys) { key, v in
             if key == "vars" {

@@ -14,6 +14,7 @@ public struct RecipeError: KilnError, Equatable {
         case unknownSubstitution // `${{...}}` names nothing known
         case invalidValue       // a value of the right type but not allowed (bad regex, empty name, ...)
         case io                 // cannot read the file
+        case limit              // the document is too deep or expands to too many nodes (YAMLLimits)
     }
     public var kind: Kind
     public var location: SourceLocation
@@ -88,6 +89,7 @@ public final class YAMLReader {
 
     /// Parses `text` into the root node; YAML syntax errors keep Yams' line:column.
     func root(_ text: String) throws -> Node {
+        try YAMLLimits.standard.check(text, file: file)
         do {
             guard let node = try Yams.compose(yaml: text) else {
                 throw RecipeError(.missingKey, SourceLocation(file: file, line: 1, column: 1),

@@ -67,13 +67,13 @@ struct BuildCommand: ParsableCommand {
 
     func run() throws {
         let progress = Progress.shared
-        let builder = Builder(progress: progress, installer: try packaging.installer(out: location.out))
-        // Parse everything first so that errors show before any build starts, then order.
+        // Parse everything first so that errors show before any build starts (or any key is made), then order.
         var recipesByPath: [(path: String, recipe: Recipe)] = []
         for path in recipes {
             let (r, _) = try RecipeParser(lenient: lenient).parse(path: path)   // warnings are printed by the build
             recipesByPath.append((path, r))
         }
+        let builder = Builder(progress: progress, installer: try packaging.installer(out: location.out))
         let ordered = try Builder.order(recipesByPath.map(\.recipe))
         let tc = try resolveToolchain(toolchain, out: location.out)
         try checkFIPSVariantToolchain(variant, tc)   // BuildCommand+FIPS.swift

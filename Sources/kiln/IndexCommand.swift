@@ -24,12 +24,24 @@ struct IndexCommand: ParsableCommand {
     var directories: [String]
 
     func run() throws {
+        for d in directories { try Self.checkRepositoryDirectory(d) }
         let signer = try APKSigner.load(path: signingKey)
         var ring = APKKeyring()
         for k in key { try ring.add(path: k) }
         for d in directories {
             let r = try APKRepository.updateIndex(directory: d, signer: signer, keyring: ring, description: description)
             print("\(r.indexPath): \(r.records.count) packages, signed with \(signer.signatureEntryName)")
+        }
+    }
+
+    /// The directory must already exist: an index of a mistyped path would be an empty, signed index.
+    static func checkRepositoryDirectory(_ d: String) throws {
+        var st = stat()
+        guard stat(d, &st) == 0 else {
+            throw KilnMessage("\(d): no such repository directory; create it and put the .apk files in it (kiln index never makes an empty index of a missing directory)")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw KilnMessage("\(d): not a directory; give a repository directory (<repo>/<arch>) holding .apk files")
         }
     }
 }

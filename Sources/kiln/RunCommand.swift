@@ -22,12 +22,17 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Run this instead of the image's ENTRYPOINT (\"\" clears it).")
     var entrypoint: String?
 
-    @Argument(parsing: .postTerminator, help: "Arguments that replace the image's CMD (after its ENTRYPOINT).")
+    @Option(name: .long, help: "Most file data to unpack from the layers, e.g. 512M or 8G (default 4G, or $KILN_RUN_MAX_UNPACKED).")
+    var maxUnpacked: String?
+
+        @Argument(parsing: .postTerminator, help: "Arguments that replace the image's CMD (after its ENTRYPOINT).")
     var command: [String] = []
 
     func run() throws {
+        let spec = maxUnpacked ?? ProcessInfo.processInfo.environment["KILN_RUN_MAX_UNPACKED"]
+        let cap = try spec.map { try ByteSize.parse($0, what: "--max-unpacked") } ?? ImageRunner.defaultMaxUnpackedBytes
         let status = try ImageRunner.run(reference: image, command: command,
-                                         entrypoint: entrypoint.map { $0.isEmpty ? [] : [$0] })
+                                         entrypoint: entrypoint.map { $0.isEmpty ? [] : [$0] }, maxUnpackedBytes: cap)
         if status != 0 { throw ExitStatus(code: status, message: "command in the image exited with status \(status)") }
     }
 }

@@ -51,17 +51,24 @@ struct SourceCommand: ParsableCommand {
         @Argument(help: "Recipe files.") var recipes: [String]
 
         func run() throws {
+            try FetchPolicy.checkEnvironment()
             let cache = SourceCache(root: location.sourceCacheDirectory)
-            let git = GitCache(sourceCache: location.sourceCacheDirectory)
             for (path, g) in try gitRequests(recipes, pipelineDirs: pipelineDir, lenient: lenient) {
+                let git = GitCache(sourceCache: location.sourceCacheDirectory, policy: Self.policy(forRecipe: path))
                 let got = try git.ensure(g, download: true) { Progress.shared.log("kiln: \($0)") }
                 print("git     \(got.commit)  \(g.repository)  (\((path as NSString).lastPathComponent))")
             }
             for (path, f) in try sourceRequests(recipes, pipelineDirs: pipelineDir, lenient: lenient) {
                 let had = cache.lookup(f) != nil
-                let got = try cache.fetch(f, download: true) { Progress.shared.log("kiln: \($0)") }
+                let got = try cache.fetch(f, download: true, policy: Self.policy(forRecipe: path)) { Progress.shared.log("kiln: \($0)") }
                 print("\(had ? "cached " : "fetched") \(got.sha256)  \(f.uri)  (\((path as NSString).lastPathComponent))")
             }
+        }
+
+        /// Local sources and repositories may come only from the recipe's own directory.
+        static func policy(forRecipe path: String) -> FetchPolicy {
+            let dir = (path as NSString).deletingLastPathComponent
+            return FetchPolicy(localRoots: [URL(fileURLWithPath: dir.isEmpty ? "." : dir).standardizedFileURL.path])
         }
     }
 

@@ -1,0 +1,1 @@
+../KilnImageTests/TestRepo.swift
