@@ -1,4 +1,5 @@
 import Foundation
+import KilnRecipe
 
 /// apk's version ordering (`digit{.digit}...{letter}{_suffix{#}}...{-r#}`), following apk-tools
 /// version.c: more numeric components sort higher (1.2.1 > 1.2), a letter sorts below a further
@@ -30,7 +31,9 @@ public enum APKVersion {
 
     /// Whether `version` is a valid apk version string (with or without the `-rN` release): the one
     /// validity check kiln uses for recipes, `.PKGINFO`, APKINDEX `V:` and dependency constraints.
-    public static func isValid(_ version: String) -> Bool { tokens(version) != nil }
+    /// The rule lives in KilnRecipe (`PackageSyntax.isValidVersion`), which checks recipes with it
+    /// before any path is made; the ordering below parses the same grammar.
+    public static func isValid(_ version: String) -> Bool { PackageSyntax.isValidVersion(version) }
 
     static func tokens(_ version: String) -> [Token]? {
         let s = Array(version.unicodeScalars)
