@@ -13,12 +13,12 @@ DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewr
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils \
                 libfaketime disorderfs
 
-.PHONY: deps browser-deps build test test-full test-fips-provider demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider demo-images
+.PHONY: fuzz deps browser-deps build test test-full test-fips-provider demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider demo-images
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
 	@echo "make test   - install what is missing, build and run the test suite"
-	@echo "make deps | build | keys | clean | test-full"
+	@echo "make deps | build | keys | clean | test-full | fuzz (FUZZ_SECONDS=60 per parser)"
 	@echo "make toolchain - bootstrap (once) the pinned Debian build root; toolchain-lock - re-pin it"
 	@echo "make sources   - fill the source cache from Debian's archive (apt); fips-provider - out/fips/"
 
@@ -145,5 +145,12 @@ demo-attest: build $(COSIGN_KEY)
 	echo "== kiln verify (all images)"; $(BIN) verify $$layouts --key $(COSIGN_KEY:.key=.pub) > $(OUT)/verify.log || { cat $(OUT)/verify.log; exit 1; }; \
 	sed -n '/^verified /,$$p' $(OUT)/verify.log
 
+# Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of every parser of untrusted bytes
+# (Sources/KilnFuzz), FUZZ_SECONDS per target; crashes land in $(OUT)/fuzz/crashes/<target>/.
+# `make test` replays Tests/fuzz-corpus/ and a deterministic mutation run (KilnFuzzTests).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) OUT=$(OUT) scripts/fuzz.sh
+
 clean:
-	rm -rf .build $(OUT)
+	rm -rf .build .build-fuzz $(OUT)

@@ -49,6 +49,12 @@ targets.append(.testTarget(name: "KilnHostileTests",
                            dependencies: ["KilnRecipe", "KilnBuild", "KilnImage", "KilnArchive", "KilnCrypto", "KilnCore",
                                           "KilnTestSupport"],
                            path: "Tests/KilnHostileTests"))
+// Fuzzing (make fuzz; not part of the kiln binary): every parser of untrusted bytes behind one entry
+// point, run by `kiln-fuzz` under libFuzzer and replayed by KilnFuzzTests in `make test`.
+targets.append(.target(name: "KilnFuzz", dependencies: ["KilnAPK", "KilnArchive", "KilnBuild", "KilnCore", "KilnCrypto",
+                                                        "KilnImage", "KilnOCI", "KilnRecipe"], path: "Sources/KilnFuzz"))
+targets.append(.executableTarget(name: "kiln-fuzz", dependencies: ["KilnFuzz"], path: "Sources/kiln-fuzz"))
+targets.append(.testTarget(name: "KilnFuzzTests", dependencies: ["KilnFuzz", "KilnCore", "KilnTestSupport"], path: "Tests/KilnFuzzTests"))
 targets.append(.target(name: "KilnTestSupport", dependencies: ["KilnCrypto", "KilnBuild"], path: "Tests/KilnTestSupport"))
 
 let package = Package(
