@@ -123,7 +123,9 @@ struct RawEntry {
             case 0o040000: kind = .directory
             case 0o120000: kind = .symlink(target: symlink ?? "")
             default:
-                throw ArchiveError.unsafeEntry(archive: archive, entry: path, reason: "device node, fifo or socket (type \(String(type, radix: 8)))")
+                let what = [0o020000: "a character device", 0o060000: "a block device", 0o010000: "a fifo", 0o140000: "a socket"][Int(type)]
+                    ?? "an entry of unknown type \(String(type, radix: 8))"
+                throw ArchiveError.unsafeEntry(archive: archive, entry: path, reason: "\(what); kiln reads only files, directories and links")
             }
         }
         var t = TarEntry(path: ArchiveReader.clean(path), kind: kind, mode: perm, size: kind == .file ? size : 0)
