@@ -31,6 +31,8 @@ public struct RecipeReproRequest {
     public var published: [String: String]?
     /// Where to copy the rebuild's log.
     public var logPath: String?
+    /// The content-addressed source cache the rebuild fetches from (default `<out>/sources`, as `kiln build`).
+    public var sourceCache: String?
 
     /// A request with the required parts.
     public init(recipePath: String, variant: String?, outputRoot: String, publishedRepository: String?,
@@ -73,7 +75,7 @@ public enum RecipeRepro {
         try? FileManager.default.removeItem(atPath: work)
         defer { try? FileManager.default.removeItem(atPath: work) }
         var req = BuildRequest(recipePath: recipePath, outputDirectory: work)   // arch: the host
-        req.sourceCache = outputRoot + "/sources"      // the same digest-checked sources
+        req.sourceCache = r.sourceCache ?? outputRoot + "/sources"      // the same digest-checked sources
         req.variant = variant
         req.toolchain = r.toolchain
         req.variation = env

@@ -48,6 +48,9 @@ struct ReproCommand: ParsableCommand {
     @Option(name: .long, help: "Output directory.")
     var out: String = "out"
 
+    @Option(name: .long, help: "Content-addressed source cache the rebuild fetches from (default: <out>/sources), as for kiln build.")
+    var sourceCache: String?
+
     @Option(name: .long, help: "Toolchain root: `host`, `debian` (the pinned bookworm root) or a root directory.")
     var toolchain: String = "host"
 
@@ -93,7 +96,14 @@ struct ReproCommand: ParsableCommand {
                                              toolchain: try reproToolchain(toolchain, recipePath: target, variant: variant, out: out),
                                              signer: try packaging.signer(), distro: packaging.distro, supplier: packaging.supplier)
             request.diffoscope = diffoscope
-            let outcome = try RecipeRepro.reproduce(request)
+            request.sourceCache = sourceCache.map(absolutePath)
+            let outcome: (outcome: ReproOutcome, directory: String)
+            do { outcome = try RecipeRepro.reproduce(request) } catch let e as APKError {
+                guard case .untrusted = e else { throw e }
+                // kiln repro trusts exactly the public key of its --signing-key (it has no --key/--keyring).
+                throw KilnMessage("\(String(describing: e).replacingOccurrences(of: " (pass the matching key with --key or --keyring DIR)", with: ""))\n"
+                                 + "kiln repro trusts the public key beside --signing-key (\(packaging.signingKey).pub): pass the key that signed the repository with --signing-key")
+            }
             let attestation = try attest(outcome.outcome, directory: outcome.directory)
             if json {
                 try emit(try encodeJSON(ReproOutcomeJSON(outcome: outcome.outcome, attestation: attestation)))
