@@ -24,6 +24,10 @@ public struct DebFile: Sendable, Equatable {
               let p = s["Package"], let v = s["Version"], let a = s["Architecture"] else {
             throw KilnMessage("\(path): not a Debian package (dpkg-deb -f: \(r.stderrString.trimmingCharacters(in: .whitespacesAndNewlines)))")
         }
+        // The fields name files in the source cache's index: they must be names, never paths.
+        guard DebianToolchain.isPackageName(p), DebianToolchain.isVersion(v), DebianToolchain.isPackageName(a) else {
+            throw KilnMessage("\(path): control fields '\(p.prefix(80)) \(v.prefix(80)) \(a.prefix(40))' are not a Debian package name, version and architecture; refused")
+        }
         return DebFile(path: path, package: p, version: v, arch: a, sha256: try SourceCache.sha256(of: path),
                        control: r.stdoutString.trimmingCharacters(in: .newlines))
     }

@@ -59,6 +59,13 @@ public protocol DebianArchive: Sendable {
     func sourceVersions(of package: String) throws -> [ArchiveSource]
     /// Downloads the files of source `package=version` into `directory`; returns their names.
     func downloadSource(package: String, version: String, into directory: String) throws -> [String]
+    /// Runs `body` with source look-ups enabled (apt needs a temporary `deb-src` entry; others need nothing).
+    func withSourceIndex<T>(_ body: () throws -> T) throws -> T
+}
+
+extension DebianArchive {
+    /// Source look-ups need no set-up by default.
+    public func withSourceIndex<T>(_ body: () throws -> T) throws -> T { try body() }
 }
 
 /// Debian's archive through this machine's apt configuration: mmdebstrap for roots, `apt-get

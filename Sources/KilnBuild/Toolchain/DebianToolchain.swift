@@ -86,9 +86,12 @@ public struct DebianToolchain: Sendable, Equatable {
             case "include": t.include = Array(f.dropFirst())
             case "remove": t.remove = Array(f.dropFirst())
             case "package" where f.count == 4 || f.count == 5:
+                guard isPackageName(f[1]), isVersion(f[2]), isPackageName(f[3]) else {
+                    throw KilnMessage("\(loc): '\(f[1]) \(f[2]) \(f[3])' is not a Debian package name, version and architecture; regenerate the lock with `make toolchain-lock`")
+                }
                 t.packages[f[1]] = "\(f[2]) \(f[3])"
                 if f.count == 5 {
-                    guard f[4].count == 64, f[4].allSatisfy(\.isHexDigit) else {
+                    guard isSHA256(f[4].lowercased()) else {
                         throw KilnMessage("\(loc): '\(f[4])' is not a sha256 (64 hex digits); regenerate the lock with `make toolchain-lock`")
                     }
                     t.digests[f[1]] = f[4].lowercased()
@@ -99,6 +102,23 @@ public struct DebianToolchain: Sendable, Equatable {
         }
         guard sawSuite else { throw KilnMessage("\(file): toolchain lock has no 'suite' line; regenerate it with `make toolchain-lock`") }
         return t
+    }
+
+    /// Debian's package-name syntax (also used for architectures): `[a-z0-9][a-z0-9+.-]+`.
+    public static func isPackageName(_ s: String) -> Bool {
+        s.count >= 2 && s.count <= 128 && s.first.map { $0.isASCII && ($0.isLowercase || $0.isNumber) } == true
+            && s.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || "+.-".contains($0)) }
+    }
+
+    /// Debian's version syntax (`[epoch:]upstream[-revision]`, characters `A-Za-z0-9.+~:-`), never a path.
+    public static func isVersion(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 128 && s.first.map { $0.isASCII && $0.isNumber } == true
+            && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".+~:-".contains($0)) }
+    }
+
+    /// 64 lowercase hex digits.
+    public static func isSHA256(_ s: String) -> Bool {
+        s.utf8.count == 64 && s.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
     /// Reads and parses a lock file; returns it with the sha256 of its bytes (the root's identity).

@@ -65,13 +65,19 @@ public struct ToolchainStore: Sendable {
 
     static let stampName = "kiln-toolchain.lock"
 
-    /// A complete cached root for that lock digest, or nil.
+    /// A complete cached root for that lock digest, or nil (also for anything that is not a sha256).
     public func root(suite: String, digest: String) -> Toolchain? {
+        guard DebianToolchain.isSHA256(digest) else { return nil }
         let dir = DebianToolchain.cacheDirectory(outDir: outDir, suite: suite, digest: digest)
         guard let stamp = FileManager.default.contents(atPath: "\(dir)/\(Self.stampName)"),
               (try? Digest.sha256Hex(stamp)) == digest,
               FileManager.default.fileExists(atPath: "\(dir)/root/bin/sh") else { return nil }
         return Toolchain(name: "debian-\(suite)", rootPath: DebianToolchain.absolute("\(dir)/root"), lockDigest: digest)
+    }
+
+    /// The parsed lock of a cached root.
+    public func lock(suite: String, digest: String) -> DebianToolchain? {
+        lockText(suite: suite, digest: digest).flatMap { try? DebianToolchain.parseLock($0, file: "resolved lock \(digest.prefix(16))") }
     }
 
     /// The lock text of a cached root.
@@ -84,7 +90,8 @@ public struct ToolchainStore: Sendable {
 
     /// The digest a committed lock resolved to last time, if recorded.
     public func resolvedDigest(forCommitted committed: String) -> String? {
-        (try? String(contentsOfFile: pointerPath(committed), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = (try? String(contentsOfFile: pointerPath(committed), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.flatMap { DebianToolchain.isSHA256($0) ? $0 : nil }
     }
 
     /// Records that the committed lock resolved to `resolved`.
@@ -157,9 +164,7 @@ public struct ToolchainBootstrap {
                 return t
             }
             if mode == .resolve, let r = store.resolvedDigest(forCommitted: digest), let t = store.root(suite: lock.suite, digest: r) {
-                let moved = store.lockText(suite: lock.suite, digest: r)
-                    .flatMap { try? DebianToolchain.parseLock($0, file: "resolved lock") }
-                    .map { DebianToolchain.drift(from: lock.packages, to: $0.packages).count } ?? 0
+                let moved = store.lock(suite: lock.suite, digest: r).map { DebianToolchain.drift(from: lock.packages, to: $0.packages).count } ?? 0
                 progress.log("toolchain: reusing \(t.name) root \(t.rootPath), resolved from \(lockPath) with \(moved) package(s) moved since the lock (lock sha256 \(r.prefix(16)); `make toolchain-lock` pins them)")
                 return t
             }
@@ -176,11 +181,9 @@ public struct ToolchainBootstrap {
         }
         let committed = try DebianToolchain.load(lockPath: lockPath)
         let lastDigest = store.resolvedDigest(forCommitted: committed.digest) ?? committed.digest
-        let last = store.lockText(suite: committed.toolchain.suite, digest: lastDigest)
-            .flatMap { try? DebianToolchain.parseLock($0, file: "resolved lock") } ?? committed.toolchain
+        let last = store.lock(suite: committed.toolchain.suite, digest: lastDigest) ?? committed.toolchain
         let t = try resolve(committed: committed)
-        let now = store.lockText(suite: committed.toolchain.suite, digest: t.lockDigest!)
-            .flatMap { try? DebianToolchain.parseLock($0, file: "resolved lock") } ?? committed.toolchain
+        let now = store.lock(suite: committed.toolchain.suite, digest: t.lockDigest!) ?? committed.toolchain
         if t.lockDigest == committed.digest { try? FileManager.default.removeItem(atPath: store.pointerPath(committed.digest)) }
         return (t, DebianToolchain.drift(from: last.packages, to: now.packages))
     }
@@ -260,6 +263,9 @@ public struct ToolchainBootstrap {
     /// The root a package's provenance names by lock digest: cached, else recreated from the lock text
     /// kept in the source cache. `ToolchainUnavailable` when it cannot be had.
     public func root(forDigest digest: String, suite: String = "bookworm") throws -> Toolchain {
+        guard DebianToolchain.isSHA256(digest) else {
+            throw KilnMessage("'\(digest.prefix(80))' is not a toolchain lock digest (64 lowercase hex digits); the build result that records it is damaged — rebuild the package")
+        }
         if let t = store.root(suite: suite, digest: digest) { return t }
         let path = sourceCache.path(sha256: digest)
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {

@@ -69,7 +69,7 @@ public struct DebianSourceFetcher {
                 try self.cache.add(file: path)
             }
         }
-        if needSources, let apt = archive as? AptArchive { try apt.withSourceIndex(body) } else { try body() }
+        if needSources { try archive.withSourceIndex(body) } else { try body() }
         progress.log("sources: \(todo.count) file(s) added to \(cache.root)")
         return todo.count
     }
@@ -117,13 +117,8 @@ public struct DebianSourceFetcher {
         return path
     }
 
-    /// Recipe files under `recipesDirectory` whose text contains `sha256`.
+    /// Recipe files under `recipesDirectory` that pin `sha256`.
     func recipesPinning(_ sha256: String) -> [String] {
-        guard let dir = recipesDirectory, let e = FileManager.default.enumerator(atPath: dir) else { return [] }
-        var out: [String] = []
-        while let rel = e.nextObject() as? String {
-            if rel.hasSuffix(".yaml"), let t = try? String(contentsOfFile: "\(dir)/\(rel)", encoding: .utf8), t.contains(sha256) { out.append("\(dir)/\(rel)") }
-        }
-        return out.sorted()
+        recipesDirectory.map { RecipeUpdater.recipes(pinning: sha256, in: $0) } ?? []
     }
 }

@@ -73,8 +73,7 @@ public struct RecipeUpdater {
     /// The table for `recipes` (asks the archive; sources need a deb-src entry, added for the call).
     public func plan(_ recipes: [String]) throws -> [RecipeUpdate] {
         let body = { try recipes.map { try self.plan(recipe: $0) } }
-        if let apt = archive as? AptArchive, list.rows.contains(where: { $0.kind == .source }) { return try apt.withSourceIndex(body) }
-        return try body()
+        return list.rows.contains(where: { $0.kind == .source }) ? try archive.withSourceIndex(body) : try body()
     }
 
     func plan(recipe path: String) throws -> RecipeUpdate {
@@ -101,6 +100,7 @@ public struct RecipeUpdater {
             }
             u.newVersion = DebianVersion.recipeVersion(upstream: src.upstreamVersion)
             u.newFile = orig; u.newSHA256 = src.files[orig]
+            try Self.checkArchiveFile(orig, sha256: src.files[orig], package: row.package)
         case .binary:
             let arch = row.file.hasSuffix("_all.deb") ? "all" : "amd64"
             let versions = try archive.binaryVersions(of: row.package).filter { $0.arch == arch }
@@ -111,6 +111,7 @@ public struct RecipeUpdater {
             if bin.sha256 == row.sha256 { u.action = .upToDate; u.note = "pinned .deb is current"; return u }
             u.newVersion = DebianVersion.recipeVersion(importing: newest)
             u.newFile = (bin.filename as NSString).lastPathComponent; u.newSHA256 = bin.sha256
+            try Self.checkArchiveFile(u.newFile!, sha256: bin.sha256, package: row.package)
         }
         if Self.heldRecipes.contains(r.package.name) {
             u.action = .hold; u.note = "a FIPS module: review and bump by hand (the module is chosen, not updated)"
@@ -118,6 +119,14 @@ public struct RecipeUpdater {
             u.action = .bump; u.note = "\(row.version) -> \(u.available!)"
         }
         return u
+    }
+
+    /// What the archive's index says goes into the list and the recipe: a plain file name and a sha256.
+    static func checkArchiveFile(_ name: String, sha256: String?, package: String) throws {
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != "..", name.allSatisfy({ $0.isASCII && !$0.isWhitespace }),
+              let sha = sha256, DebianToolchain.isSHA256(sha) else {
+            throw KilnMessage("the archive's index lists '\(name.prefix(120))' (sha256 \(sha256?.prefix(80) ?? "none")) for \(package): not a plain file name with a sha256; refused")
+        }
     }
 
     /// Applies every `.bump` of `plan`: fetches the new file into the cache (digest checked), rewrites
@@ -146,8 +155,7 @@ public struct RecipeUpdater {
             try AtomicFile.write(listText, to: self.list.path)
             return bumps
         }
-        if let apt = archive as? AptArchive, bumps.contains(where: { self.list.rows[$0.row!].kind == .source }) { return try apt.withSourceIndex(body) }
-        return try body()
+        return bumps.contains(where: { self.list.rows[$0.row!].kind == .source }) ? try archive.withSourceIndex(body) : try body()
     }
 
     /// Downloads the new file and adds it to the cache; its bytes must have the digest the index lists.
@@ -203,13 +211,15 @@ public struct RecipeUpdater {
         try AtomicFile.write(lines.joined(separator: "\n"), to: u.file)
     }
 
+    /// Recipe files under `directory` (as `recipeFiles`) whose text contains `sha256`.
+    public static func recipes(pinning sha256: String, in directory: String) -> [String] {
+        recipeFiles(in: directory).filter { ((try? String(contentsOfFile: $0, encoding: .utf8))?.contains(sha256)) ?? false }
+    }
+
     /// Whether a recipe other than `except` under `directory` pins `sha256`.
     static func pinnedElsewhere(_ sha256: String, except: [String], in directory: String) -> Bool {
         let skip = Set(except.map { ($0 as NSString).standardizingPath })
-        return recipeFiles(in: directory).contains { f in
-            !skip.contains((f as NSString).standardizingPath)
-                && ((try? String(contentsOfFile: f, encoding: .utf8))?.contains(sha256) ?? false)
-        }
+        return recipes(pinning: sha256, in: directory).contains { !skip.contains(($0 as NSString).standardizingPath) }
     }
 
     /// The table as text: recipe, pinned, available, action.
