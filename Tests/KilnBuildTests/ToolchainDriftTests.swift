@@ -110,6 +110,19 @@ final class ToolchainDriftTests: XCTestCase {
         XCTAssertEqual(t2.lockDigest, committed)
     }
 
+    func testACorruptCachedDebIsRefusedNotUsed() throws {
+        let (archive, _, _) = try makeLockThenMoveArchive()
+        let (lock, _) = try DebianToolchain.load(lockPath: lockPath)
+        let fresh = Machine(out: tmp + "/fresh")
+        let cache = SourceCache(root: fresh.out + "/sources")
+        let entry = cache.path(sha256: try XCTUnwrap(lock.digests["pkg-a"]))
+        try FileManager.default.createDirectory(atPath: (entry as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try archive.deb("pkg-b", "2.0"), toPath: entry)   // the wrong bytes under pkg-a's digest
+        XCTAssertThrowsError(try fresh.bootstrap(lockPath, archive, .frozen)) { e in
+            XCTAssertTrue("\(e)".contains(entry) && "\(e)".contains("delete it"), "\(e)")
+        }
+    }
+
     func testRootForADigestIsRecreatedFromTheCacheOrReportedUnavailable() throws {
         let (archive, first, committed) = try makeLockThenMoveArchive()
         archive.online = false

@@ -229,18 +229,21 @@ public struct ToolchainBootstrap {
                 let f = lock.packages[pkg]!.split(separator: " ").map(String.init)
                 let (version, arch) = (f[0], f.count > 1 ? f[1] : "amd64")
                 var path = sourceCache.cachedDeb(package: pkg, version: version, arch: arch, sha256: lock.digests[pkg])
-                if path == nil, let got = try archive.download(package: pkg, version: version, arch: arch, into: "\(work)/download") {
-                    let deb = try DebFile.read(got)
-                    if let want = lock.digests[pkg], want != deb.sha256 {
-                        throw KilnMessage("\(name): \(pkg) \(version) from the archive has sha256 \(deb.sha256), the lock pins \(want); the archive republished it — run `make toolchain-lock`")
-                    }
-                    path = try sourceCache.addDeb(deb); fetched += 1
-                }
+                let fromArchive = path == nil
+                if fromArchive { path = try archive.download(package: pkg, version: version, arch: arch, into: "\(work)/download") }
                 guard let p = path else { missing.append("\(pkg) \(version) \(arch)"); continue }
+                // One read per .deb: its control and digest must be what the lock says, wherever it came from.
                 let deb = try DebFile.read(p)
+                let origin = fromArchive ? "the archive's \(pkg) \(version)" : "source cache entry \(p)"
                 guard deb.package == pkg, deb.version == version else {
-                    throw KilnMessage("source cache entry \(p) is \(deb.package) \(deb.version), not \(pkg) \(version); delete it")
+                    throw KilnMessage("\(origin) is \(deb.package) \(deb.version), not \(pkg) \(version)" + (fromArchive ? "" : "; delete it"))
                 }
+                if let want = lock.digests[pkg], want != deb.sha256 {
+                    throw KilnMessage(fromArchive
+                        ? "\(name): \(pkg) \(version) from the archive has sha256 \(deb.sha256), the lock pins \(want); the archive republished it — run `make toolchain-lock`"
+                        : "\(origin) is corrupt (sha256 \(deb.sha256), the lock pins \(want)); delete it")
+                }
+                if fromArchive { try sourceCache.addDeb(deb); fetched += 1 }
                 debs.append(deb)
             }
             guard missing.isEmpty else { throw ToolchainUnavailable(lock: name, missing: missing) }
@@ -268,9 +271,13 @@ public struct ToolchainBootstrap {
         }
         if let t = store.root(suite: suite, digest: digest) { return t }
         let path = sourceCache.path(sha256: digest)
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path) else {
             throw ToolchainUnavailable(lock: "lock sha256 \(digest)", missing: ["the lock text itself (not in the source cache \(sourceCache.root))"])
         }
+        guard try Digest.sha256Hex(data) == digest else {
+            throw KilnMessage("source cache entry \(path) does not hash to its name (a corrupt lock text); delete it and rebuild the package")
+        }
+        let text = String(decoding: data, as: UTF8.self)
         return try recreate(try DebianToolchain.parseLock(text, file: path), lockText: text, name: "lock sha256 \(digest.prefix(16))")
     }
 
