@@ -107,10 +107,13 @@ struct BuildCommand: ParsableCommand {
     }
 }
 
+/// Whether `--toolchain` names the pinned Debian root (`debian`, or its suite `bookworm`).
+func isDebianToolchain(_ spec: String) -> Bool { spec == "debian" || spec == "bookworm" }
+
 /// `--toolchain NAME|DIR`: `host`, or a prepared root directory.
 func resolveToolchain(_ spec: String, out: String = "out") throws -> Toolchain {
     if spec == "host" { return .host }
-    if spec == "debian" || spec == "bookworm" {   // the pinned Debian root (DebianToolchain.swift), bootstrapped once
+    if isDebianToolchain(spec) {   // the pinned Debian root (DebianToolchain.swift), bootstrapped once
         return try DebianToolchain.ensure(lockPath: DebianToolchain.defaultLockPath, outDir: out, mode: LockMode.resolve.honouringEnvironment())
     }
     var isDir: ObjCBool = false

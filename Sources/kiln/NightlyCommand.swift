@@ -99,7 +99,7 @@ struct NightlyCommand: ParsableCommand {
         if update && !dryRun {
             let bumped = try NightlyUpdate.bumpRecipes(recipes: recipes, list: debianSources ?? recipes + "/debian-sources.txt",
                                                        cache: SourceCache(root: outAbs + "/sources"))
-            if toolchain == "debian" || toolchain == "bookworm" {
+            if isDebianToolchain(toolchain) {
                 let (t, moved) = try NightlyUpdate.refreshToolchain(ToolchainBootstrap(lockPath: DebianToolchain.defaultLockPath, outDir: out,
                                                                                        mode: LockMode.resolve.honouringEnvironment()))
                 tc = t; updates = bumped + moved

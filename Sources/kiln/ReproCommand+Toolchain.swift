@@ -8,7 +8,7 @@ import KilnRecipe
 /// cache or the archive when it is not cached; `ToolchainUnavailable` (exit 2) when neither has its
 /// packages — a root that cannot be had is "could not run", never "not reproducible".
 func reproToolchain(_ spec: String, recipePath: String, variant: String?, out: String) throws -> Toolchain {
-    guard spec == "debian" || spec == "bookworm" else { return try resolveToolchain(spec, out: out) }
+    guard isDebianToolchain(spec) else { return try resolveToolchain(spec, out: out) }
     let name = try RecipeParser(lenient: true).parse(path: recipePath).recipe.package.name
     let candidates = (variant.map { ["\(out)/variants/\($0)/trees/\(Architecture.host)", "\(out)/trees/\(Architecture.host)"] }
                       ?? ["\(out)/trees/\(Architecture.host)"]).map { "\($0)/\(name).build.json" }

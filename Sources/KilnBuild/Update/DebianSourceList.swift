@@ -18,6 +18,8 @@ public struct DebianSourceList: Sendable {
         public var sha256: String
         /// Where the row is (file:line).
         public var location: SourceLocation
+        /// A binary row's architecture, from its file name (`…_all.deb` → `all`, else `amd64`).
+        public var binaryArch: String { file.hasSuffix("_all.deb") ? "all" : "amd64" }
     }
 
     /// The list's path.

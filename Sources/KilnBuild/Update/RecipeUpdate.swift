@@ -102,7 +102,7 @@ public struct RecipeUpdater {
             u.newFile = orig; u.newSHA256 = src.files[orig]
             try Self.checkArchiveFile(orig, sha256: src.files[orig], package: row.package)
         case .binary:
-            let arch = row.file.hasSuffix("_all.deb") ? "all" : "amd64"
+            let arch = row.binaryArch
             let versions = try archive.binaryVersions(of: row.package).filter { $0.arch == arch }
             guard let newest = try DebianVersion.newest(versions.map(\.version)), let bin = versions.first(where: { $0.version == newest }) else {
                 u.note = "the archive carries no binary package \(row.package) for \(arch)"; return u
@@ -145,7 +145,7 @@ public struct RecipeUpdater {
                 try self.fetch(new)
                 try self.rewriteRecipe(u, old: old, new: new)
                 // Another recipe that stays (held, or not in this run) may still pin the old file.
-                let stillPinned = Self.pinnedElsewhere(old.sha256, except: plan.filter { $0.action == .bump }.map(\.file),
+                let stillPinned = Self.pinnedElsewhere(old.sha256, except: bumps.map(\.file),
                                                        in: (self.list.path as NSString).deletingLastPathComponent)
                 let row = current.rows.first { $0.sha256 == old.sha256 } ?? old
                 listText = current.replacing(row, with: new, keepOld: stillPinned)
@@ -170,7 +170,7 @@ public struct RecipeUpdater {
             path = "\(dir)/\(row.file)"
         case .binary:
             guard let p = try archive.download(package: row.package, version: row.version,
-                                               arch: row.file.hasSuffix("_all.deb") ? "all" : "amd64", into: dir) else {
+                                               arch: row.binaryArch, into: dir) else {
                 throw KilnMessage("update: the archive listed \(row.package) \(row.version) but did not deliver it; try again after `apt-get update`")
             }
             path = p
