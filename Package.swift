@@ -16,9 +16,9 @@ let domains: [(name: String, deps: [Target.Dependency])] = [
     ("KilnOCI", ["KilnCrypto", "KilnCore"]),
     ("KilnImage", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnRecipe", "KilnCore", .product(name: "Yams", package: "Yams")]),
     ("KilnAttest", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnCore"]),
-    ("KilnNightly", ["KilnBuild", "KilnImage", "KilnRecipe", "KilnCrypto", "KilnCore"]),
+    ("KilnNightly", ["KilnAPK", "KilnAttest", "KilnBuild", "KilnImage", "KilnOCI", "KilnPipeline", "KilnRecipe", "KilnRepro", "KilnCrypto", "KilnCore"]),
     ("KilnPipeline", ["KilnBuild", "KilnAPK", "KilnFIPS", "KilnCrypto", "KilnCore"]),
-    ("KilnRepro", ["KilnBuild", "KilnAttest", "KilnAPK", "KilnPipeline", "KilnArchive", "KilnCrypto", "KilnOCI", "KilnCore"]),
+    ("KilnRepro", ["KilnBuild", "KilnAttest", "KilnAPK", "KilnImage", "KilnPipeline", "KilnRecipe", "KilnArchive", "KilnCrypto", "KilnOCI", "KilnCore"]),
 ]
 
 var targets: [Target] = [

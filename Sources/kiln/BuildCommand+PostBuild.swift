@@ -6,13 +6,10 @@ import KilnCore
 import KilnCrypto
 import KilnPipeline
 
-/// `kiln build` packaging options: where the repository is and which key signs it.
-struct PackagingOptions: ParsableArguments {
-    @Option(name: .long, help: "APK repository the packages go to (<repository>/<arch>/*.apk + APKINDEX.tar.gz; default: <out>/packages).")
-    var repository: String?
-
+/// The key that signs packages and what their purls and SBOMs say: `kiln build`, `kiln nightly`, `kiln repro`.
+struct PackageSigningOptions: ParsableArguments {
     @Option(name: .long, help: "RSA key that signs packages and the index (default: keys/kiln-dev.rsa; created like `make keys` does when missing).")
-    var signingKey: String = "keys/kiln-dev.rsa"
+    var signingKey: String = PackageSigningOptions.defaultSigningKey
 
     @Option(name: .long, help: "Distribution name for the packages' purls (pkg:apk/<distro>/...).")
     var distro: String = "kiln"
@@ -20,15 +17,28 @@ struct PackagingOptions: ParsableArguments {
     @Option(name: .long, help: "SBOM supplier, e.g. \"Example Corp\" (default: NOASSERTION).")
     var supplier: String?
 
-    @Flag(name: .long, help: "Only build the trees; write no packages and no index.")
-    var noPackage = false
-
     static let defaultSigningKey = "keys/kiln-dev.rsa"
 
     /// The signer; the default development key is created (as `make keys` does) when it is missing.
     func signer() throws -> APKSigner {
-        signingKey == PackagingOptions.defaultSigningKey ? try DevelopmentKey.signer(at: signingKey) : try APKSigner.load(path: signingKey)
+        signingKey == Self.defaultSigningKey ? try DevelopmentKey.signer(at: signingKey) : try APKSigner.load(path: signingKey)
     }
+}
+
+/// `kiln build` / `kiln nightly` packaging options: where the repository is and which key signs it.
+struct PackagingOptions: ParsableArguments {
+    @Option(name: .long, help: "APK repository the packages go to (<repository>/<arch>/*.apk + APKINDEX.tar.gz; default: <out>/packages).")
+    var repository: String?
+
+    @OptionGroup var signing: PackageSigningOptions
+
+    @Flag(name: .long, help: "Only build the trees; write no packages and no index.")
+    var noPackage = false
+
+    var signingKey: String { signing.signingKey }
+    var distro: String { signing.distro }
+    var supplier: String? { signing.supplier }
+    func signer() throws -> APKSigner { try signing.signer() }
 
     /// The packaging context for `signer`.
     func context(signer: APKSigner) -> PackagingContext {

@@ -107,21 +107,8 @@ struct BuildCommand: ParsableCommand {
     }
 }
 
-/// Whether `--toolchain` names the pinned Debian root (`debian`, or its suite `bookworm`).
-func isDebianToolchain(_ spec: String) -> Bool { spec == "debian" || spec == "bookworm" }
+/// Whether `--toolchain` names the pinned Debian root (see `ToolchainSpec`).
+func isDebianToolchain(_ spec: String) -> Bool { ToolchainSpec.isDebian(spec) }
 
-/// `--toolchain NAME|DIR`: `host`, or a prepared root directory.
-func resolveToolchain(_ spec: String, out: String = "out") throws -> Toolchain {
-    if spec == "host" { return .host }
-    if isDebianToolchain(spec) {   // the pinned Debian root (DebianToolchain.swift), bootstrapped once
-        return try DebianToolchain.ensure(lockPath: DebianToolchain.defaultLockPath, outDir: out, mode: LockMode.resolve.honouringEnvironment())
-    }
-    var isDir: ObjCBool = false
-    if FileManager.default.fileExists(atPath: spec, isDirectory: &isDir), isDir.boolValue {
-        let abs = spec.hasPrefix("/") ? spec : FileManager.default.currentDirectoryPath + "/" + spec
-        let tc = Toolchain(name: (abs as NSString).lastPathComponent, rootPath: abs)
-        try tc.validate()
-        return tc
-    }
-    throw KilnMessage("--toolchain \(spec): expected `host` or an existing root directory")
-}
+/// `--toolchain NAME|DIR` (see `ToolchainSpec.resolve`).
+func resolveToolchain(_ spec: String, out: String = "out") throws -> Toolchain { try ToolchainSpec.resolve(spec, out: out) }

@@ -14,6 +14,11 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
+    /// These options as arguments for a child `kiln` process (FIPS mode carries over).
+    var childArguments: [String] {
+        (fipsRequested ? ["--fips"] : []) + (fipsConfig.map { ["--fips-config", $0] } ?? []) + ["--log-level", logLevel]
+    }
+
     /// FIPS mode requested by flag or environment.
     var fipsRequested: Bool {
         fips || GlobalOptions.fipsFromEnvironment
@@ -57,4 +62,9 @@ struct GlobalOptions: ParsableArguments {
         out.insert(contentsOf: globals, at: out.firstIndex(of: "--") ?? out.endIndex)
         return out
     }
+}
+
+/// `p` made absolute against the working directory (the CLI resolves paths once, libraries take them absolute).
+func absolutePath(_ p: String) -> String {
+    p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
 }
