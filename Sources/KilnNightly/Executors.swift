@@ -39,6 +39,8 @@ public struct RecipeNodeExecutor: NodeExecutor {
     public var distro: String
     /// SBOM supplier.
     public var supplier: String?
+    /// The content-addressed source cache (default `<out>/sources`).
+    public var sourceCache: String?
 
     /// An executor with every input explicit.
     public init(arch: String, toolchain: Toolchain, pipelineDirectories: [String], download: Bool, signer: SignerBox,
@@ -54,7 +56,7 @@ public struct RecipeNodeExecutor: NodeExecutor {
         }
         let base = payload.variant.map { "\(ctx.outputRoot)/variants/\($0)" } ?? ctx.outputRoot
         var req = BuildRequest(recipePath: payload.recipePath, outputDirectory: base, arch: arch)
-        req.sourceCache = ctx.outputRoot + "/sources"
+        req.sourceCache = sourceCache ?? ctx.outputRoot + "/sources"
         req.variant = payload.variant
         req.toolchain = toolchain
         req.pipelineDirectories = pipelineDirectories

@@ -22,6 +22,8 @@ public struct NightlyRequest: Sendable {
     public var toolchainLock: String = DebianToolchain.defaultLockPath
     /// Extra pipeline directories.
     public var pipelineDirectories: [String] = []
+    /// The content-addressed source cache (default `<out>/sources`).
+    public var sourceCache: String?
     /// Whether sources may be downloaded.
     public var download = true
     /// Signs the packages (nil signer: `--no-package`, trees only, no repro checks).
@@ -63,7 +65,7 @@ public enum NightlyLaunch {
         var options = r.options
         let tc: Toolchain
         if let list = r.updateList {
-            let bumped = try NightlyUpdate.bumpRecipes(recipes: r.recipes, list: list, cache: SourceCache(root: options.outputRoot + "/sources"))
+            let bumped = try NightlyUpdate.bumpRecipes(recipes: r.recipes, list: list, cache: SourceCache(root: r.sourceCache ?? options.outputRoot + "/sources"))
             if ToolchainSpec.isDebian(r.toolchain) {
                 let (t, moved) = try NightlyUpdate.refreshToolchain(ToolchainBootstrap(lockPath: r.toolchainLock, outDir: options.outputRoot,
                                                                                        mode: LockMode.resolve.honouringEnvironment()))
@@ -75,8 +77,10 @@ public enum NightlyLaunch {
         } else {
             tc = try ToolchainSpec.resolve(r.toolchain, out: options.outputRoot, lockPath: r.toolchainLock)
         }
-        let recipes = RecipeNodeExecutor(arch: r.arch, toolchain: tc, pipelineDirectories: r.pipelineDirectories, download: r.download,
+        var recipeExecutor = RecipeNodeExecutor(arch: r.arch, toolchain: tc, pipelineDirectories: r.pipelineDirectories, download: r.download,
                                          signer: r.signer, repository: r.repository, distro: r.distro, supplier: r.supplier)
+        recipeExecutor.sourceCache = r.sourceCache
+        let recipes = recipeExecutor
         let images = ImageNodeExecutor(repository: r.repository, packageKey: r.packageKey, imageKey: r.imageKey)
         let executor = ClosureExecutor { ctx in
             ctx.node.kind == .image ? try images.execute(ctx) : try recipes.execute(ctx)
@@ -94,7 +98,7 @@ public enum NightlyLaunch {
     /// The repro check of a built recipe node: `kiln repro` with every variation, against the
     /// nightly's repository (standard packages) or the variant's published packages.
     static func verifier(_ r: NightlyRequest, toolchain: Toolchain) -> ReproVerifier {
-        let (signerBox, outputRoot, repository, distro, supplier) = (r.signer, r.options.outputRoot, r.repository, r.distro, r.supplier)
+        let (signerBox, outputRoot, repository, distro, supplier, cache) = (r.signer, r.options.outputRoot, r.repository, r.distro, r.supplier, r.sourceCache)
         return { node, _, logPath in
             guard let payload = node.payload as? RecipeNodePayload, let signer = signerBox.signer else {
                 throw KilnMessage("\(node.id): only packaged recipe nodes can be re-verified")
@@ -104,6 +108,7 @@ public enum NightlyLaunch {
                                              variations: try ReproVariations("all"), toolchain: toolchain, signer: signer,
                                              distro: distro, supplier: supplier)
             request.logPath = logPath
+            request.sourceCache = cache
             let o = try RecipeRepro.reproduce(request).outcome
             return .init(node: node.id, reproducible: o.reproducible, verdict: o.verdict, differingEntries: o.differingEntries)
         }

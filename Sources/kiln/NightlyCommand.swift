@@ -11,16 +11,18 @@ struct NightlyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nightly",
         abstract: "Rebuild the catalog in dependency order, only what changed; write a JSON + HTML report (exit 0 ok, 1 failures, 2 could not run).",
-        discussion: """
-        Every recipe variant (standard and each build option) is a node; a node is rebuilt when its
-        input key (recipe bytes, expanded steps, pipelines, source digests, patches, toolchain lock,
-        variant, kiln version, keys of what is installed into its build root) differs from its last
-        successful build stored under <out>/nightly/state/. Reports: <out>/reports/<run-id>/report.json
-        and report.html, and <out>/reports/index.html for all runs.
-        """)
+        discussion: "Every recipe variant (standard and each build option) is a node; a node is rebuilt when its input key "
+            + "(recipe bytes, expanded steps, pipelines, source digests, patches, toolchain lock, variant, kiln version, keys of "
+            + "what is installed into its build root) differs from its last successful build stored under <out>/nightly/state/. "
+            + "Reports: <out>/reports/<run-id>/report.json and report.html, and <out>/reports/index.html for all runs.")
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var location: BuildLocationOptions
     @OptionGroup var packaging: PackagingOptions
+    @OptionGroup var arch: ArchOption
+    @OptionGroup var toolchain: ToolchainOption
+    @OptionGroup var pipelines: PipelineDirOption
+    @OptionGroup var offline: OfflineOption
 
     @Option(name: .long, help: "Recipe directory.")
     var recipes: String = "recipes"
@@ -31,11 +33,8 @@ struct NightlyCommand: ParsableCommand {
     @Flag(name: .long, help: "Packages only: no image nodes even when <recipes>/images exists.")
     var noImages = false
 
-    @Option(name: .long, help: "Output directory.")
-    var out: String = "out"
-
-    @Option(name: .long, help: "Builds at once (default: number of CPUs).")
-    var jobs: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    @Option(name: .long, help: "Builds at once (default: the number of CPUs).")
+    var jobs: Int?
 
     @Flag(name: .long, help: "Keep building independent nodes after a failure.")
     var keepGoing = false
@@ -48,18 +47,6 @@ struct NightlyCommand: ParsableCommand {
 
     @Option(name: .long, help: "Re-verify this percentage of the packages built in the run (at least one) with `kiln repro`.")
     var reproSample: Double?
-
-    @Option(name: .long, help: "Toolchain root: `host`, `debian` (the pinned bookworm root) or a root directory.")
-    var toolchain: String = "host"
-
-    @Option(name: .long, help: "Target architecture.")
-    var arch: String = Architecture.host
-
-    @Option(name: .long, help: "Directory of extra pipelines (repeatable).")
-    var pipelineDir: [String] = []
-
-    @Flag(name: .long, help: "Never download: every source must already be in the cache.")
-    var offline = false
 
     @Option(name: .long, help: "ECDSA key that signs the images (as `kiln sign --key`); its .pub verifies them.")
     var imageKey: String = "keys/cosign-dev.key"
@@ -83,10 +70,11 @@ struct NightlyCommand: ParsableCommand {
     }
 
     func runNightly() throws {
+        let jobs = self.jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         if let p = reproSample, !(p > 0 && p <= 100) { throw ValidationError("--repro-sample takes a percentage in (0, 100]") }
         if noImages && images != nil { throw ValidationError("--no-images and --images exclude each other") }
-        let outAbs = absolutePath(out)
+        let outAbs = absolutePath(location.out)
         var options = NightlyOptions(outputRoot: outAbs)
         options.jobs = jobs
         options.keepGoing = keepGoing
@@ -94,12 +82,13 @@ struct NightlyCommand: ParsableCommand {
         options.reproSamplePercent = reproSample
         // Images: --images DIR, or <recipes>/images when it exists.
         let imageDir = noImages ? nil : images ?? (FileManager.default.fileExists(atPath: recipes + "/images") ? recipes + "/images" : nil)
-        var request = NightlyRequest(recipes: recipes, images: imageDir, options: options, arch: arch, toolchain: toolchain,
+        var request = NightlyRequest(recipes: recipes, images: imageDir, options: options, arch: arch.arch, toolchain: toolchain.toolchain,
                                      signer: SignerBox(packaging.noPackage || dryRun ? nil : try packaging.signer()),
                                      repository: packaging.repository.map(absolutePath) ?? outAbs + "/packages",
                                      packageKey: absolutePath(packaging.signingKey) + ".pub", imageKey: absolutePath(imageKey))
-        request.pipelineDirectories = pipelineDir
-        request.download = !offline
+        request.pipelineDirectories = pipelines.pipelineDir
+        request.download = !offline.offline
+        request.sourceCache = location.sourceCache.map(absolutePath)
         request.distro = packaging.distro
         request.supplier = packaging.supplier
         if update { request.updateList = debianSources ?? recipes + "/debian-sources.txt" }

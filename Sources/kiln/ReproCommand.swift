@@ -10,42 +10,33 @@ struct ReproCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repro",
         abstract: "Rebuild a recipe in a varied environment and compare with the published packages (exit 0 reproducible, 1 not, 2 could not run).",
-        discussion: """
-        kiln repro RECIPE rebuilds the recipe's packages from the same inputs in a fresh workspace,
-        with the environment varied (--vary: build-path, time, umask, timezone, locale, hostname,
-        domain, user, cpus, dir-order; default all), and compares each with the published one (default: the local
-        repository <out>/packages, or --against REPO): first by digest, then entry by entry
-        (only-on-one-side, mode, owner, mtime, size, link target, content digest), with a unified
-        diff of the first lines of differing text files, the ELF sections that differ, and the first
-        byte where the files diverge. The verdict is signed as an in-toto attestation (predicate
-        \(ReproOutcome.predicateType)) in <out>/repro/<package>/.
-
-        kiln repro --compare A B compares two .apk files, tar/tar.gz layers or OCI image layouts.
-        """)
+        discussion: "kiln repro RECIPE rebuilds the recipe's packages from the same inputs in a fresh workspace, with the "
+            + "environment varied (--vary: build-path, time, umask, timezone, locale, hostname, domain, user, cpus, dir-order; "
+            + "default all), and compares each with the published one (default: the local repository <out>/packages, or "
+            + "--against REPO): first by digest, then entry by entry (only-on-one-side, mode, owner, mtime, size, link target, "
+            + "content digest), with a unified diff of the first lines of differing text files, the ELF sections that differ, "
+            + "and the first byte where the files diverge. The verdict is signed as an in-toto attestation (predicate "
+            + "\(ReproOutcome.predicateType)) in <out>/repro/<package>/.\n\n"
+            + "kiln repro CONFIG assembles an image config again (build-path, umask, timezone and locale varied, in a child "
+            + "process) from <out>/packages and compares every image with the published layout (<out>/images/<name>, or "
+            + "--against LAYOUT); the verdict is also attached to each image.\n\n"
+            + "kiln repro --compare A B compares two .apk files, tar/tar.gz layers or OCI image layouts.")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var signing: PackageSigningOptions
 
-    @Argument(help: "Recipe to rebuild.")
+    @OptionGroup var location: BuildLocationOptions
+    @OptionGroup var toolchain: ToolchainOption
+    @OptionGroup var variant: VariantOption
+
+    @Argument(help: "Recipe to rebuild, or image config to assemble again.")
     var target: String?
 
-    @Option(name: .long, help: "Build variant (a build option of the recipe), default standard.")
-    var variant: String?
-
-    @Option(name: .long, help: "Repository holding the published packages, standard and variant (default: <out>/packages).")
+    @Option(name: .long, help: "The published packages (a repository; default: <out>/packages) or image layout (default: <out>/images/<name>).")
     var against: String?
 
     @Option(name: .long, help: "Variations: all (default), a comma list, or all,-NAME to leave some out.")
     var vary: String = "all"
-
-    @Option(name: .long, help: "Output directory.")
-    var out: String = "out"
-
-    @Option(name: .long, help: "Content-addressed source cache the rebuild fetches from (default: <out>/sources), as for kiln build.")
-    var sourceCache: String?
-
-    @Option(name: .long, help: "Toolchain root: `host`, `debian` (the pinned bookworm root) or a root directory.")
-    var toolchain: String = "host"
 
     @Option(name: .long, help: "ECDSA key that signs the attestation (default keys/cosign-dev.key; skipped with a note when that is missing).")
     var attestKey: String?
@@ -72,7 +63,7 @@ struct ReproCommand: ParsableCommand {
     }
 
     func reproduce() throws {
-        let outAbs = absolutePath(out)
+        let outAbs = absolutePath(location.out)
         let key = ReproAttestationKey(path: attestKey, defaultPath: "keys/cosign-dev.key")
         if !compare.isEmpty {
             guard compare.count == 2, target == nil else {
@@ -96,12 +87,12 @@ struct ReproCommand: ParsableCommand {
             let result = try ImageRepro.reproduce(request)
             (outcome, attestation, note) = (result.outcome, try ReproAttestation.write(result, key: key), " (also attached to each image)")
         } else {
-            var request = RecipeReproRequest(recipePath: target, variant: variant, outputRoot: outAbs,
+            var request = RecipeReproRequest(recipePath: target, variant: variant.variant, outputRoot: outAbs,
                                              publishedRepository: against.map(absolutePath), variations: variations,
-                                             toolchain: try ReproToolchain.root(toolchain, recipePath: target, variant: variant, out: out),
+                                             toolchain: try ReproToolchain.root(toolchain.toolchain, recipePath: target, variant: variant.variant, out: location.out),
                                              signer: try signing.signer(), distro: signing.distro, supplier: signing.supplier)
             request.diffoscope = diffoscope
-            request.sourceCache = sourceCache.map(absolutePath)
+            request.sourceCache = location.sourceCache.map(absolutePath)
             let result = try withRepositoryAdvice { try RecipeRepro.reproduce(request) }
             (outcome, attestation, note) = (result.outcome, try ReproAttestation.write(result.outcome, directory: result.directory, key: key), "")
         }

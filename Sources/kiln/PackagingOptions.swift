@@ -1,14 +1,12 @@
 import ArgumentParser
 import Foundation
 import KilnAPK
-import KilnBuild
 import KilnCore
-import KilnCrypto
 import KilnPipeline
 
 /// The key that signs packages and what their purls and SBOMs say: `kiln build`, `kiln nightly`, `kiln repro`.
 struct PackageSigningOptions: ParsableArguments {
-    @Option(name: .long, help: "RSA key that signs packages and the index (default: keys/kiln-dev.rsa; created like `make keys` does when missing).")
+    @Option(name: .long, help: "RSA key that signs packages and the index; the default development key is created (as `make keys` does) when it is missing.")
     var signingKey: String = PackageSigningOptions.defaultSigningKey
 
     @Option(name: .long, help: "Distribution name for the packages' purls (pkg:apk/<distro>/...).")
@@ -46,27 +44,10 @@ struct PackagingOptions: ParsableArguments {
     }
 }
 
-extension BuildCommand {
-    /// Runs after each recipe's trees have landed: packages every tree as a signed .apk in
-    /// `<repository>/<arch>/`, then rewrites that directory's signed APKINDEX.tar.gz. Each package
-    /// file is complete (renamed into place) before the index names it.
-    func afterBuild(_ result: BuildResult) throws {
-        try PackageStage.stampFIPSModules(result)   // first: the identity file must be in the tree before packaging
-        guard !packaging.noPackage else { return }
-        let signer = try packaging.signer()
-        let repo = packaging.repository ?? "\(location.out)/packages"
-        for (_, out) in try PackageStage.writePackages(result, repository: repo, context: packaging.context(signer: signer)) {
-            Progress.shared.log("packaged \(out.path) (\(out.checksum))")
-        }
-        let idx = try APKRepository.updateIndex(directory: "\(repo)/\(result.arch)", signer: signer)
-        Progress.shared.log("indexed \(idx.indexPath): \(idx.records.count) packages")
-    }
-}
-
 extension PackagingOptions {
-    /// The installer for build-time packages (nil with --no-package).
-    func installer(out: String) throws -> APKBuildInstaller? {
-        guard !noPackage else { return nil }
-        return try APKBuildInstaller(repository: repository ?? "\(out)/packages", signer: try signer())
+    /// The pipeline's packaging settings (the repository defaults to `<out>/packages`).
+    func pipelinePackaging(out: String) -> BuildPipelineRequest.Packaging {
+        .init(repository: repository ?? "\(out)/packages", signingKey: signingKey,
+              createKeyIfMissing: signingKey == PackageSigningOptions.defaultSigningKey, distro: distro, supplier: supplier)
     }
 }

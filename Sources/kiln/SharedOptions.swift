@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import KilnRecipe
+
+// Options that mean the same thing in several subcommands, declared once so that their name, help
+// and default are the same everywhere.
+
+/// `--toolchain`: kiln build, test, nightly, repro.
+struct ToolchainOption: ParsableArguments {
+    @Option(name: .long, help: "Toolchain root: `host` (this machine's /usr, read-only), `debian` (the pinned bookworm root of recipes/toolchain/bookworm.lock) or a root directory.")
+    var toolchain: String = "host"
+}
+
+/// `--arch`: kiln build, test, nightly.
+struct ArchOption: ParsableArguments {
+    @Option(name: .long, help: "Target architecture (APK name, e.g. x86_64).")
+    var arch: String = Architecture.host
+}
+
+/// `--variant`: kiln build, test, repro (a recipe's build option; `kiln image --variant` is the image variant).
+struct VariantOption: ParsableArguments {
+    @Option(name: .long, help: "Build variant: a build option of the recipe (`options:`), e.g. fips. Default: standard.")
+    var variant: String?
+}
+
+/// `--pipeline-dir`: kiln build, test, nightly, source fetch/list.
+struct PipelineDirOption: ParsableArguments {
+    @Option(name: .long, help: "Directory of extra pipelines for `uses:` (repeatable; overrides built-ins).")
+    var pipelineDir: [String] = []
+}
+
+/// `--lenient`: kiln build, test, source fetch/list.
+struct LenientOption: ParsableArguments {
+    @Flag(name: .long, help: "Warn about unknown recipe keys instead of failing (melange rejects them).")
+    var lenient = false
+}
+
+/// `--offline`: kiln build, nightly.
+struct OfflineOption: ParsableArguments {
+    @Flag(name: .long, help: "Never download: every source must already be in the cache.")
+    var offline = false
+}
+
+/// `--source-dir` and `--keep-workspace`: kiln build, test.
+struct WorkspaceOptions: ParsableArguments {
+    @Option(name: .long, help: "Directory with files for the build and its tests (patches...); default <recipe dir>/<package name>/.")
+    var sourceDir: String?
+
+    @Flag(name: .long, help: "Keep the build or test workspace (its path is printed) instead of removing it.")
+    var keepWorkspace = false
+}
+
+/// `--out` and `--source-cache`: kiln build, test, nightly, repro, source, update.
+struct BuildLocationOptions: ParsableArguments {
+    @Option(name: .long, help: "Output directory (trees, packages, logs, reports, source cache).")
+    var out: String = "out"
+
+    @Option(name: .long, help: "Content-addressed source cache (default: <out>/sources).")
+    var sourceCache: String?
+
+    var sourceCacheDirectory: String { sourceCache ?? "\(out)/sources" }
+}
