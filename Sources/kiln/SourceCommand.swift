@@ -46,29 +46,24 @@ struct SourceCommand: ParsableCommand {
             abstract: "Download the sources recipes need that are not cached yet (digests checked).")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var location: BuildLocationOptions
-        @Option(name: .long, help: "Directory of extra pipelines for `uses:` (repeatable).") var pipelineDir: [String] = []
-        @Flag(name: .long, help: "Warn about unknown recipe keys instead of failing.") var lenient = false
+        @OptionGroup var pipelines: PipelineDirOption
+        @OptionGroup var lenient: LenientOption
         @Argument(help: "Recipe files.") var recipes: [String]
 
         func run() throws {
             try FetchPolicy.checkEnvironment()
             let cache = SourceCache(root: location.sourceCacheDirectory)
-            for (path, g) in try gitRequests(recipes, pipelineDirs: pipelineDir, lenient: lenient) {
-                let git = GitCache(sourceCache: location.sourceCacheDirectory, policy: Self.policy(forRecipe: path))
+            let needed = try RecipeSources(recipes: recipes, pipelineDirectories: pipelines.pipelineDir, lenient: lenient.lenient)
+            for (path, g) in needed.repositories {
+                let git = GitCache(sourceCache: location.sourceCacheDirectory, policy: RecipeSources.policy(forRecipe: path))
                 let got = try git.ensure(g, download: true) { Progress.shared.log("kiln: \($0)") }
                 print("git     \(got.commit)  \(g.repository)  (\((path as NSString).lastPathComponent))")
             }
-            for (path, f) in try sourceRequests(recipes, pipelineDirs: pipelineDir, lenient: lenient) {
+            for (path, f) in needed.files {
                 let had = cache.lookup(f) != nil
-                let got = try cache.fetch(f, download: true, policy: Self.policy(forRecipe: path)) { Progress.shared.log("kiln: \($0)") }
+                let got = try cache.fetch(f, download: true, policy: RecipeSources.policy(forRecipe: path)) { Progress.shared.log("kiln: \($0)") }
                 print("\(had ? "cached " : "fetched") \(got.sha256)  \(f.uri)  (\((path as NSString).lastPathComponent))")
             }
-        }
-
-        /// Local sources and repositories may come only from the recipe's own directory.
-        static func policy(forRecipe path: String) -> FetchPolicy {
-            let dir = (path as NSString).deletingLastPathComponent
-            return FetchPolicy(localRoots: [URL(fileURLWithPath: dir.isEmpty ? "." : dir).standardizedFileURL.path])
         }
     }
 
@@ -77,8 +72,8 @@ struct SourceCommand: ParsableCommand {
             abstract: "Show what recipes need and whether it is cached (or, without recipes, the cache's contents).")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var location: BuildLocationOptions
-        @Option(name: .long, help: "Directory of extra pipelines for `uses:` (repeatable).") var pipelineDir: [String] = []
-        @Flag(name: .long, help: "Warn about unknown recipe keys instead of failing.") var lenient = false
+        @OptionGroup var pipelines: PipelineDirOption
+        @OptionGroup var lenient: LenientOption
         @Argument(help: "Recipe files.") var recipes: [String] = []
 
         func run() throws {
@@ -88,14 +83,15 @@ struct SourceCommand: ParsableCommand {
                 return
             }
             var missing = 0
-            for (path, f) in try sourceRequests(recipes, pipelineDirs: pipelineDir, lenient: lenient) {
+            let needed = try RecipeSources(recipes: recipes, pipelineDirectories: pipelines.pipelineDir, lenient: lenient.lenient)
+            for (path, f) in needed.files {
                 let cached = cache.lookup(f) != nil
                 if !cached { missing += 1 }
                 let digest = f.sha256.map { "sha256:\($0)" } ?? f.sha512.map { "sha512:\($0)" } ?? "-"
                 print("\(cached ? "cached " : "MISSING")  \(digest)  \(f.uri)  (\((path as NSString).lastPathComponent))")
             }
             let git = GitCache(sourceCache: location.sourceCacheDirectory)
-            for (path, g) in try gitRequests(recipes, pipelineDirs: pipelineDir, lenient: lenient) {
+            for (path, g) in needed.repositories {
                 let got = try? git.ensure(g, download: false)
                 if got == nil { missing += 1 }
                 print("\(got == nil ? "MISSING" : "cached ")  git:\(got?.commit ?? g.expectedCommit ?? g.tag ?? g.branch ?? "HEAD")  \(g.repository)  (\((path as NSString).lastPathComponent))")
@@ -105,31 +101,4 @@ struct SourceCommand: ParsableCommand {
             }
         }
     }
-}
-
-/// The plans of recipes (for their `fetch` and `git-checkout` steps): the standard variant and every
-/// build option (a variant may fetch other sources through its vars).
-func plans(_ recipes: [String], pipelineDirs: [String], lenient: Bool) throws -> [(String, BuildPlan)] {
-    let library = try DirectoryPipelineLibrary.standard(extra: pipelineDirs, lenient: lenient)
-    var out: [(String, BuildPlan)] = []
-    for path in recipes {
-        let (r, warnings) = try RecipeParser(lenient: lenient).parse(path: path)
-        for w in warnings { Progress.shared.log("kiln: \(w)") }
-        let expander = PipelineExpander(library: library, arch: Architecture.host)
-        out.append((path, try expander.plan(r)))
-        for o in r.options { out.append((path, try expander.plan(try r.applying(buildOption: o.name)))) }
-    }
-    return out
-}
-
-func sourceRequests(_ recipes: [String], pipelineDirs: [String], lenient: Bool) throws -> [(String, FetchRequest)] {
-    var seen = Set<String>()
-    return try plans(recipes, pipelineDirs: pipelineDirs, lenient: lenient).flatMap { p in p.1.fetches.map { (p.0, $0) } }
-        .filter { seen.insert("\($0.1.uri) \($0.1.sha256 ?? "") \($0.1.sha512 ?? "")").inserted }
-}
-
-func gitRequests(_ recipes: [String], pipelineDirs: [String], lenient: Bool) throws -> [(String, GitCheckoutRequest)] {
-    var seen = Set<String>()
-    return try plans(recipes, pipelineDirs: pipelineDirs, lenient: lenient).flatMap { p in p.1.gitCheckouts.map { (p.0, $0) } }
-        .filter { seen.insert("\($0.1.repository) \($0.1.expectedCommit ?? "") \($0.1.tag ?? "") \($0.1.branch ?? "")").inserted }
 }
