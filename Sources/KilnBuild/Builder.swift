@@ -246,7 +246,7 @@ public final class Builder {
         }
         let fromToolchain = wanted.filter { !installed.contains($0) }
         if !fromToolchain.isEmpty {
-            progress.log("kiln: \(name): build packages provided by the \(req.toolchain.name) toolchain root: \(fromToolchain.joined(separator: ", "))")
+            progress.log("kiln: \(name): build packages provided by \(req.toolchain.described): \(fromToolchain.joined(separator: ", "))")
         }
 
         // Log: written under a temporary name, renamed to <out>/logs/ when the build ends either way.
@@ -261,6 +261,7 @@ public final class Builder {
         appendLog(tmpLog, "kiln \(KilnVersion.current): building \(name) \(recipe.package.fullVersion) for \(req.arch), variant \(recipe.variant), SOURCE_DATE_EPOCH=\(epoch), toolchain \(sandbox.toolchain.name)\n")
 
         let started = Date()
+        let numbering = StepNumbering(plan.steps)
         for (i, step) in plan.steps.enumerated() {
             let label = "\(name): \(step.package == name ? "" : step.package + ": ")\(step.name)"
             if let prep = step.preparation, case .fetch(let f) = prep, let file = sourceFiles[f] {
@@ -279,10 +280,10 @@ public final class Builder {
                 try normalizeTree(dir, epoch: epoch)
             }
             guard let script = step.script else { continue }
-            appendLog(tmpLog, "\n==> [\(i + 1)/\(plan.steps.count)] \(step.package): \(step.name) (\(step.location))\n")
+            appendLog(tmpLog, "\n==> [\(numbering.number[i])/\(numbering.total)] \(step.package): \(step.name)\(numbering.part[i]) (\(step.location))\n")
             var env: [String: String] = [:]
             for (k, v) in step.environment { env[k] = v }
-            let status = try runWithProgress(label: label, step: i + 1, of: plan.steps.count, log: tmpLog) {
+            let status = try runWithProgress(label: label + numbering.part[i], step: numbering.number[i], of: numbering.total, log: tmpLog) {
                 try sandbox.run(script: script, workingDirectory: step.workingDirectory, environment: env, logFile: tmpLog)
             }
             if status != 0 {

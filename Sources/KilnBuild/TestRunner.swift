@@ -51,7 +51,7 @@ extension Builder {
                 if isDirectory("\(trees)/\(p)") { layers.append("\(trees)/\(p)") } else { fromToolchain.append(p) }
             }
             if !fromToolchain.isEmpty {
-                progress.log("kiln: \(plan.package) test: packages provided by the \(req.toolchain.name) toolchain root: \(fromToolchain.joined(separator: ", "))")
+                progress.log("kiln: \(plan.package) test: packages provided by \(req.toolchain.described): \(fromToolchain.joined(separator: ", "))")
             }
             let skipped = plan.warnings.filter { $0.message.hasPrefix("skipped:") }.map(\.description)
             for w in plan.warnings { progress.log("kiln: \(w)") }
@@ -72,10 +72,11 @@ extension Builder {
             _ = fm.createFile(atPath: tmpLog, contents: nil)
             defer { try? AtomicFile.rename(tmpLog, to: logPath) }
             appendLog(tmpLog, "kiln \(KilnVersion.current): testing \(plan.package) \(recipe.package.fullVersion) (\(req.arch))\n")
+            let numbering = StepNumbering(plan.steps)
             for (i, step) in plan.steps.enumerated() {
                 guard let script = step.script else { continue }
-                appendLog(tmpLog, "\n==> [\(i + 1)/\(plan.steps.count)] test \(plan.package): \(step.name) (\(step.location))\n")
-                progress.update("test \(plan.package): \(step.name)", step: i + 1, of: plan.steps.count)
+                appendLog(tmpLog, "\n==> [\(numbering.number[i])/\(numbering.total)] test \(plan.package): \(step.name)\(numbering.part[i]) (\(step.location))\n")
+                progress.update("test \(plan.package): \(step.name)\(numbering.part[i])", step: numbering.number[i], of: numbering.total)
                 let status = try sandbox.run(script: script, workingDirectory: step.workingDirectory,
                                              environment: step.environment, logFile: tmpLog)
                 if status != 0 {

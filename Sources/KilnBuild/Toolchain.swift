@@ -28,6 +28,9 @@ public struct Toolchain: Sendable, Equatable {
     /// True for the host toolchain (only a minimal part of the host's `/etc` is exposed).
     public var isHost: Bool { rootPath == "/" }
 
+    /// For messages: "the host's toolchain (/usr)" or "the toolchain root <path>".
+    public var described: String { isHost ? "the host's toolchain (/usr)" : "the toolchain root \(rootPath)" }
+
     /// Top-level directories of a root that the sandbox binds read-only (when they exist).
     public static let systemDirectories = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "opt"]
 

@@ -11,7 +11,7 @@ struct IndexCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: "RSA private key that signs the index (default: keys/kiln-dev.rsa, made by `make keys`).")
+    @Option(name: .long, help: "RSA private key that signs the index (make it with `make keys` or `kiln keygen`).")
     var signingKey: String = "keys/kiln-dev.rsa"
 
     @Option(name: .long, help: "Text for the index's DESCRIPTION entry.")

@@ -8,10 +8,12 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run an image from an OCI layout in bubblewrap (no network, nothing from the host).",
         discussion: """
-            As with `docker run`, arguments after `--` replace the image's CMD and follow its ENTRYPOINT;
-            `--entrypoint` replaces the ENTRYPOINT (an empty string clears it).
+            As with `docker run`, arguments after `--` replace the image's CMD and follow its ENTRYPOINT; \
+            `--entrypoint` replaces the ENTRYPOINT (an empty string clears it). Examples:
+
               kiln run out/images/openssl:openssl:3.0.22-r0 -- version -a
-              kiln run --entrypoint /usr/bin/openssl out/images/curl:curl:7.88.1-r0-fips -- list -providers
+              kiln run --entrypoint /usr/bin/openssl \\
+                  out/images/curl:curl:7.88.1-r0-fips -- list -providers
             """)
 
     @OptionGroup var global: GlobalOptions

@@ -10,9 +10,9 @@ struct SignCommand: ParsableCommand {
         commandName: "sign",
         abstract: "Sign images in an OCI layout (cosign simple signing, tag sha256-<hex>.sig) and attach SBOM + SLSA provenance (sha256-<hex>.att).",
         discussion: """
-        LAYOUT[:TAG] names one tagged image, or with no TAG every image in the layout. The key is an ECDSA P-256
-        PKCS#8 key from `kiln keygen --type ecdsa` ($KILN_KEY_PASSWORD when encrypted); cosign's own key format is
-        refused (scrypt + secretbox are not FIPS-approved). The SBOM is made from the image's installed apk
+        LAYOUT[:TAG] names one tagged image, or with no TAG every image in the layout. The key is an ECDSA P-256 \
+        PKCS#8 key from `kiln keygen --type ecdsa` ($KILN_KEY_PASSWORD when encrypted); cosign's own key format is \
+        refused (scrypt + secretbox are not FIPS-approved). The SBOM is made from the image's installed apk \
         database and the packages' own SBOMs; `created` is $SOURCE_DATE_EPOCH (else the image's created time).
         """)
 

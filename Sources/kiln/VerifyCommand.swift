@@ -10,10 +10,10 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Verify an OCI layout offline: blob digests, signatures, attestations, SBOM vs installed packages.",
         discussion: """
-        Prints one line per check and stops with a non-zero exit at the first failed one, naming the reason.
-        Checks: every blob's sha256 and size against its descriptor; the simple-signing signature under
-        sha256-<hex>.sig verifies with --key and names the manifest digest; each DSSE attestation under
-        sha256-<hex>.att verifies and its subject is the manifest; the SPDX SBOM lists exactly the packages of
+        Prints one line per check and stops with a non-zero exit at the first failed one, naming the reason. \
+        Checks: every blob's sha256 and size against its descriptor; the simple-signing signature under \
+        sha256-<hex>.sig verifies with --key and names the manifest digest; each DSSE attestation under \
+        sha256-<hex>.att verifies and its subject is the manifest; the SPDX SBOM lists exactly the packages of \
         lib/apk/db/installed; with --require-fips, the image is the fips variant with provider and config present.
         """)
 
