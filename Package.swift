@@ -59,7 +59,7 @@ targets.append(.target(name: "KilnFuzz", dependencies: ["KilnAPK", "KilnArchive"
                                                         "KilnImage", "KilnOCI", "KilnRecipe"], path: "Sources/KilnFuzz"))
 targets.append(.executableTarget(name: "kiln-fuzz", dependencies: ["KilnFuzz"], path: "Sources/kiln-fuzz"))
 targets.append(.testTarget(name: "KilnFuzzTests", dependencies: ["KilnFuzz", "KilnCore", "KilnTestSupport"], path: "Tests/KilnFuzzTests"))
-targets.append(.target(name: "KilnTestSupport", dependencies: ["KilnCrypto", "KilnBuild"], path: "Tests/KilnTestSupport"))
+targets.append(.target(name: "KilnTestSupport", dependencies: ["KilnArchive", "KilnCrypto", "KilnBuild"], path: "Tests/KilnTestSupport"))
 
 let package = Package(
     name: "kiln",

@@ -104,7 +104,7 @@ public enum APKWriter {
             throw APKError.io("package \(spec.name): tree \(root) is not a directory")
         }
         let epoch = spec.buildDate
-        var entries = try PackageTree.entries(root: root)
+        var entries = try TreeScanner.entries(root: root)   // the one directory walker (KilnArchive)
         for e in entries {
             if !e.path.contains("/") && e.path.hasPrefix(".") {
                 throw APKError.invalidSpec("package \(spec.name): \(root)/\(e.path): top-level names starting with `.` are not allowed (apk would read them as control data)")

@@ -123,7 +123,7 @@ public struct ImageConfig {
         }
         let node: Node?
         do { node = try Yams.compose(yaml: text) } catch let e as YamlError {
-            throw ConfigError(yamlLocation(e, file: file), "invalid YAML: \(yamlProblem(e))")
+            throw ConfigError(YAMLDiagnostics.location(of: e, file: file), "invalid YAML: \(YAMLDiagnostics.problem(e))")
         }
         guard let root = node else { throw ConfigError(SourceLocation(file: file), "empty image config") }
         let r = NodeReader(file: file)
@@ -353,22 +353,6 @@ public struct ImageConfig {
         m.warnings = base.warnings + over.warnings
         m.sourceFiles = over.sourceFiles + base.sourceFiles
         return m
-    }
-
-    static func yamlLocation(_ e: YamlError, file: String) -> SourceLocation {
-        switch e {
-        case let .scanner(_, _, mark, _), let .parser(_, _, mark, _), let .composer(_, _, mark, _):
-            return SourceLocation(file: file, line: mark.line, column: mark.column)
-        default: return SourceLocation(file: file)
-        }
-    }
-
-    static func yamlProblem(_ e: YamlError) -> String {
-        switch e {
-        case let .scanner(ctx, problem, _, _), let .parser(ctx, problem, _, _), let .composer(ctx, problem, _, _):
-            return problem + (ctx.map { " (\($0.text))" } ?? "")
-        default: return "\(e)"
-        }
     }
 }
 

@@ -105,30 +105,9 @@ public final class YAMLReader {
         }
     }
 
-    private func yamlErrorLocation(_ e: YamlError) -> SourceLocation {
-        switch e {
-        case .scanner(_, _, let m, _), .parser(_, _, let m, _), .composer(_, _, let m, _):
-            return SourceLocation(file: file, line: m.line, column: m.column)
-        case .reader(_, let offset, _, let yaml):
-            if let offset {
-                let prefix = yaml.utf8.prefix(offset)
-                let line = prefix.filter { $0 == 0x0A }.count + 1
-                let col = prefix.count - (prefix.lastIndex(of: 0x0A).map { prefix.distance(from: prefix.startIndex, to: $0) + 1 } ?? 0) + 1
-                return SourceLocation(file: file, line: line, column: col)
-            }
-            return SourceLocation(file: file)
-        default: return SourceLocation(file: file)
-        }
-    }
+    private func yamlErrorLocation(_ e: YamlError) -> SourceLocation { YAMLDiagnostics.location(of: e, file: file) }
 
-    private func yamlProblem(_ e: YamlError) -> String {
-        switch e {
-        case .scanner(let c, let p, _, _), .parser(let c, let p, _, _), .composer(let c, let p, _, _):
-            return (c.map { "\($0.text) " } ?? "") + p
-        case .reader(let p, _, _, _): return p
-        default: return "\(e)"
-        }
-    }
+    private func yamlProblem(_ e: YamlError) -> String { YAMLDiagnostics.problem(e) }
 
     // MARK: typed accessors (each error names the key, its place and what was expected)
 

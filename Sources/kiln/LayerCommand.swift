@@ -32,7 +32,7 @@ struct LayerCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
             throw KilnMessage("\(directory): not a directory")
         }
-        let entries = try DirectoryTree.entries(root: directory)
+        let entries = try TreeScanner.entries(root: directory)
         let epoch = sourceDateEpoch ?? SourceDateEpoch.fromEnvironment() ?? 0
         let outDir = URL(fileURLWithPath: output).deletingLastPathComponent().path
         let tmpDir = outDir + "/.kiln-layer-\(getpid())"

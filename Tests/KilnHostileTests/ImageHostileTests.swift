@@ -1,6 +1,7 @@
 import Foundation
 import KilnArchive
 import KilnImage
+import KilnTestSupport
 import XCTest
 
 /// Hostile image configs and output paths (the real kiln binary).

@@ -1,57 +1,72 @@
 import Foundation
 import KilnArchive
 import KilnCrypto
-import KilnImage
 import XCTest
 
 /// Builds signed APK v2 packages and a signed APKINDEX for tests, byte for byte as
 /// docs/apk-format.md describes (sig || control || data gzip members, RSA-SHA256).
-final class TestRepo {
-    struct Pkg {
-        var name: String
-        var version: String
-        var origin: String?
-        var depends: [String] = []
-        var provides: [String] = []
-        var priority: Int?
-        var files: [TarEntry] = []
-        var builddate: Int64 = 1_700_000_000
+/// (Shared by KilnImageTests and KilnHostileTests; KilnImage's reader is also checked against
+/// kiln's own APK writer in KilnAPKInteropTests.)
+public final class TestRepo {
+    /// One package to write.
+    public struct Pkg {
+        public var name: String
+        public var version: String
+        public var origin: String?
+        public var depends: [String]
+        public var provides: [String]
+        public var priority: Int?
+        public var files: [TarEntry]
+        public var builddate: Int64
+
+        /// A package; everything but the name and version is optional.
+        public init(name: String, version: String, origin: String? = nil, depends: [String] = [], provides: [String] = [],
+                    priority: Int? = nil, files: [TarEntry] = [], builddate: Int64 = 1_700_000_000) {
+            self.name = name; self.version = version; self.origin = origin; self.depends = depends; self.provides = provides
+            self.priority = priority; self.files = files; self.builddate = builddate
+        }
     }
 
-    let dir: String
-    let key: PrivateKey
-    let keyName = "test-image.rsa.pub"
-    var keyPath: String { dir + "/" + keyName }
-    var repoDir: String { dir + "/repo" }
-    var records: [String] = []
+    public let dir: String
+    public let key: PrivateKey
+    public let keyName = "test-image.rsa.pub"
+    public var keyPath: String { dir + "/" + keyName }
+    public var repoDir: String { dir + "/repo" }
+    public var records: [String] = []
 
-    init(dir: String) throws {
+    /// A repository under `dir` (`dir/repo/x86_64`) signed with the shared test key.
+    public init(dir: String) throws {
         self.dir = dir
         key = try TestRepo.sharedKey()
         try FileManager.default.createDirectory(atPath: repoDir + "/x86_64", withIntermediateDirectories: true)
         try key.publicKey.pem().write(to: URL(fileURLWithPath: keyPath))
     }
 
-    nonisolated(unsafe) static var cachedKey: PrivateKey?
-    static func sharedKey() throws -> PrivateKey {
+    // Safe: every access holds `keyLock` (one RSA key generated per test process).
+    nonisolated(unsafe) private static var cachedKey: PrivateKey?
+    private static let keyLock = NSLock()
+    /// One RSA-2048 key for the whole test process (generating one per test is slow).
+    public static func sharedKey() throws -> PrivateKey {
+        keyLock.lock()
+        defer { keyLock.unlock() }
         if let k = cachedKey { return k }
         let k = try PrivateKey.generate(.rsa(bits: 2048))
         cachedKey = k
         return k
     }
 
-    static func gzipFragment(_ entries: [TarEntry]) throws -> Data {
+    public static func gzipFragment(_ entries: [TarEntry]) throws -> Data {
         try Gzip.compress(TarWriter.archive(entries, options: TarWriterOptions(epoch: 1_700_000_000, endOfArchive: false)))
     }
 
-    func signatureMember(over data: Data) throws -> Data {
+    public func signatureMember(over data: Data) throws -> Data {
         let sig = try key.sign(data, digest: .sha256)
         return try TestRepo.gzipFragment([.file(".SIGN.RSA256." + keyName, Data(sig))])
     }
 
     /// Writes `<name>-<version>.apk` and remembers its index record.
     @discardableResult
-    func add(_ p: Pkg) throws -> String {
+    public func add(_ p: Pkg) throws -> String {
         var files = p.files
         for i in files.indices {
             switch files[i].kind {
@@ -88,7 +103,7 @@ final class TestRepo {
     }
 
     /// Writes the signed APKINDEX.tar.gz.
-    func writeIndex(signed: Bool = true) throws {
+    public func writeIndex(signed: Bool = true) throws {
         let text = records.joined(separator: "\n") + "\n"
         let index = try Gzip.compress(TarWriter.archive([.file("DESCRIPTION", Data("test".utf8)), .file("APKINDEX", Data(text.utf8))],
                                                         options: TarWriterOptions(epoch: 1_700_000_000)))
@@ -96,12 +111,12 @@ final class TestRepo {
         try out.write(to: URL(fileURLWithPath: repoDir + "/x86_64/APKINDEX.tar.gz"))
     }
 
-    static func file(_ path: String, _ text: String, mode: UInt32 = 0o644) -> TarEntry {
+    public static func file(_ path: String, _ text: String, mode: UInt32 = 0o644) -> TarEntry {
         .file(path, Data(text.utf8), mode: mode)
     }
 
     /// A statically linked program printing `message` (built with the host's gcc).
-    static func staticProgram(_ message: String, dir: String) throws -> Data {
+    public static func staticProgram(_ message: String, dir: String) throws -> Data {
         let src = dir + "/prog-\(UUID().uuidString).c"
         let bin = src + ".bin"
         let escaped = message.replacingOccurrences(of: "\"", with: "\\\"")

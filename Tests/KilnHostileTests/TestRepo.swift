@@ -1,1 +1,0 @@
-../KilnImageTests/TestRepo.swift
