@@ -36,12 +36,11 @@ var targets: [Target] = [
         name: "kiln",
         dependencies: cliModules.map { .target(name: $0) } + [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
         ],
         path: "Sources/kiln"),
 ]
 for d in domains {
-    targets.append(.target(name: d.name, dependencies: d.deps + [.product(name: "Logging", package: "swift-log")],
+    targets.append(.target(name: d.name, dependencies: d.deps,
                            path: "Sources/\(d.name)",
                            resources: d.name == "KilnBuild" ? [.copy("Pipelines")] : nil))
     targets.append(.testTarget(name: "\(d.name)Tests",
@@ -67,7 +66,6 @@ let package = Package(
     products: [.executable(name: "kiln", targets: ["kiln"])],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: targets,

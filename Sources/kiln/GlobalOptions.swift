@@ -11,12 +11,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "OpenSSL config that loads the FIPS provider (default: $OPENSSL_CONF).")
     var fipsConfig: String?
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
-    var logLevel: String = "info"
-
     /// These options as arguments for a child `kiln` process (FIPS mode carries over).
     var childArguments: [String] {
-        (fipsRequested ? ["--fips"] : []) + (fipsConfig.map { ["--fips-config", $0] } ?? []) + ["--log-level", logLevel]
+        (fipsRequested ? ["--fips"] : []) + (fipsConfig.map { ["--fips-config", $0] } ?? [])
     }
 
     /// FIPS mode requested by flag or environment.
@@ -51,9 +48,9 @@ struct GlobalOptions: ParsableArguments {
         while let first = rest.first {
             if first == "--fips" {
                 globals.append(first); rest = rest.dropFirst()
-            } else if ["--fips-config", "--log-level"].contains(first), rest.count >= 2 {
+            } else if first == "--fips-config", rest.count >= 2 {
                 globals += rest.prefix(2); rest = rest.dropFirst(2)
-            } else if first.hasPrefix("--fips-config=") || first.hasPrefix("--log-level=") {
+            } else if first.hasPrefix("--fips-config=") {
                 globals.append(first); rest = rest.dropFirst()
             } else { break }
         }
