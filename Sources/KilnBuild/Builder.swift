@@ -379,11 +379,17 @@ public final class Builder {
             progress.update(label, step: step, of: total)
             return try body()
         }
-        final class Box: @unchecked Sendable { var result: Result<Int32, Error> = .success(0) }
-        let box = Box()
+        // Unchecked, and safe: the step (and whatever it captured) runs only on the detached thread while
+        // this thread waits on `done`, polling nothing but the log file; `result` is read after the signal.
+        final class Box: @unchecked Sendable {
+            let body: () throws -> Int32
+            var result: Result<Int32, Error> = .success(0)
+            init(_ body: @escaping () throws -> Int32) { self.body = body }
+        }
+        let box = Box(body)
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            do { box.result = .success(try body()) } catch { box.result = .failure(error) }
+            do { box.result = .success(try box.body()) } catch { box.result = .failure(error) }
             done.signal()
         }
         repeat {

@@ -78,12 +78,16 @@ public struct Subprocess: Sendable {
         var out = Data(), err = Data()
         if logHandle == nil {
             let group = DispatchGroup()
+            let errRead = LockedValue(Data())   // filled by the reader thread, read after group.wait()
             group.enter()
             DispatchQueue.global().async {
-                err = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave()
+                let d = errPipe.fileHandleForReading.readDataToEndOfFile()
+                errRead.withLock { $0 = d }
+                group.leave()
             }
             out = outPipe.fileHandleForReading.readDataToEndOfFile()
             group.wait()
+            err = errRead.value
         }
         p.waitUntilExit()
         try? logHandle?.close()

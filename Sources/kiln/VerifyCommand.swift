@@ -43,7 +43,7 @@ struct VerifyCommand: ParsableCommand {
             let layout = try OCILayout(path: ref.layout)
             var v = Verifier(layout: layout, tag: ref.tag, key: pub, requireFIPS: requireFips) { c in
                 checks.append(c)
-                if !json { print(c.line); fflush(stdout) }
+                if !json { print(c.line); fflush(nil) }   // fflush(nil): every output stream, without touching the `stdout` global
             }
             v.imageVerified = { images.append($0) }
             do { try v.run() } catch let f as VerificationFailure { failure = f }

@@ -269,16 +269,16 @@ final class NightlyEngineTests: XCTestCase {
         let out = try TestSupport.temporaryDirectory(self)
         let exec = FakeExecutor()
         var o = NightlyOptions(outputRoot: out); o.jobs = 2; o.reproSamplePercent = 1
-        let checked = NSMutableArray()
+        let checked = LockedValue<[String]>([])
         let runner = NightlyRunner(loader: StaticCatalog(smallCatalog().nodes()), executor: exec, options: o,
                                    reproVerifier: { node, stored, _ in
-            checked.add(node.id)
+            checked.withLock { $0.append(node.id) }
             XCTAssertEqual(node.kind, .package)
             return .init(node: node.id, reproducible: node.id != "a" ? true : false,
                          verdict: node.id != "a" ? "reproducible" : "NOT reproducible (1 differing entries)", differingEntries: 0)
         })
         let r = try runner.run()
-        XCTAssertEqual(checked.count, 1)
+        XCTAssertEqual(checked.value.count, 1)
         XCTAssertEqual(r.report.repro.count, 1)
         XCTAssertEqual(r.report.summary.reproChecked, 1)
         o.reproSamplePercent = 100

@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 import XCTest
 
 /// Helpers shared by every test target.
@@ -43,11 +44,16 @@ public enum TestSupport {
         p.standardOutput = o; p.standardError = e
         p.standardInput = FileHandle.nullDevice
         try p.run()
-        var errData = Data()
+        let errRead = LockedValue(Data())   // filled by the reader thread, read after g.wait()
         let g = DispatchGroup(); g.enter()
-        DispatchQueue.global().async { errData = e.fileHandleForReading.readDataToEndOfFile(); g.leave() }
+        DispatchQueue.global().async {
+            let d = e.fileHandleForReading.readDataToEndOfFile()
+            errRead.withLock { $0 = d }
+            g.leave()
+        }
         let outData = o.fileHandleForReading.readDataToEndOfFile()
         g.wait(); p.waitUntilExit()
+        let errData = errRead.value
         return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
     }
 
