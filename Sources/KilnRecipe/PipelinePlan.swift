@@ -143,34 +143,50 @@ public struct PipelineExpander {
                          buildPackages: needs.sorted(), warnings: warnings)
     }
 
+    /// One `test:` block to plan: the package it tests, the block and the substitutions it sees.
+    public struct TestBlockRef: Sendable {
+        public var package: String
+        public var block: TestBlock
+        public var context: SubstitutionContext
+        public var environment: [String: String]
+    }
+
     /// The steps of the recipe's `test:` blocks: the main package's, then each subpackage's.
     public func planTests(_ recipe: Recipe) throws -> [TestPlan] {
-        var out: [TestPlan] = []
+        try testBlocks(recipe).map { try planTest($0) }
+    }
+
+    /// The recipe's test blocks, in order, each with its package name and substitution context.
+    public func testBlocks(_ recipe: Recipe) throws -> [TestBlockRef] {
         let base = try recipe.substitutionContext(arch: arch)
         var env: [String: String] = [:]
         for v in recipe.environment.variables { env[v.name] = try base.substitute(v.value, at: v.location) }
-        var blocks: [(String, TestBlock, SubstitutionContext)] = []
-        if let t = recipe.test { blocks.append((recipe.package.name, t, base)) }
+        var blocks: [TestBlockRef] = []
+        if let t = recipe.test { blocks.append(TestBlockRef(package: recipe.package.name, block: t, context: base, environment: env)) }
         for sp in recipe.subpackages {
             guard let t = sp.test else { continue }
             let name = try base.substitute(sp.name, at: sp.location)
             try RecipeParser.checkName(name, "subpackage name `\(sp.name)`", at: sp.location)
-            blocks.append((name, t, try recipe.substitutionContext(arch: arch, subpackage: name)))
+            blocks.append(TestBlockRef(package: name, block: t, context: try recipe.substitutionContext(arch: arch, subpackage: name),
+                                       environment: env))
         }
-        for (name, t, c) in blocks {
-            var steps: [ResolvedStep] = [], needs = Set<String>(), warnings: [RecipeWarning] = []
-            var tenv = env
-            for v in t.environment.variables { tenv[v.name] = try c.substitute(v.value, at: v.location) }
-            var me = self
-            me.skipUnknownPipelines = true
-            for s in t.pipeline {
-                try me.expand(s, context: c, env: tenv, workdir: SandboxPaths.workspace, package: name, outer: nil,
-                              depth: 0, into: &steps, needs: &needs, warnings: &warnings)
-            }
-            let packages = try t.environment.packages.map { try c.substitute($0, at: t.location) }
-            out.append(TestPlan(package: name, steps: steps, packages: packages, warnings: warnings, location: t.location))
+        return blocks
+    }
+
+    /// Plans one test block (unknown pipelines are skipped with a warning).
+    public func planTest(_ ref: TestBlockRef) throws -> TestPlan {
+        let (name, t, c) = (ref.package, ref.block, ref.context)
+        var steps: [ResolvedStep] = [], needs = Set<String>(), warnings: [RecipeWarning] = []
+        var tenv = ref.environment
+        for v in t.environment.variables { tenv[v.name] = try c.substitute(v.value, at: v.location) }
+        var me = self
+        me.skipUnknownPipelines = true
+        for s in t.pipeline {
+            try me.expand(s, context: c, env: tenv, workdir: SandboxPaths.workspace, package: name, outer: nil,
+                          depth: 0, into: &steps, needs: &needs, warnings: &warnings)
         }
-        return out
+        let packages = try t.environment.packages.map { try c.substitute($0, at: t.location) }
+        return TestPlan(package: name, steps: steps, packages: packages, warnings: warnings, location: t.location)
     }
 
     /// Checks every `uses`, input and substitution without building (what `kiln build` does first).
