@@ -108,37 +108,15 @@ public struct PipelineExpander {
                        outer: nil, depth: 0, into: &steps, needs: &needs, warnings: &warnings)
         }
         var subs: [Subpackage] = []
-        // Ranged subpackages expand once per item of the named `data:` entry (keys sorted, like melange).
-        var expanded: [(Subpackage, [String: String])] = []
-        for sp in recipe.subpackages {
-            guard let range = sp.range else { expanded.append((sp, [:])); continue }
-            let entry = recipe.data?.array?.first { $0["name"]?.string == range }
-            guard let items = entry?["items"], case .mapping(let kvs) = items else {
-                throw RecipeError(.invalidValue, sp.location, "subpackage `\(sp.name)`: range `\(range)` names no `data:` entry with `items`")
-            }
-            for kv in kvs.sorted(by: { $0.key < $1.key }) {
-                expanded.append((sp, ["range.key": kv.key, "range.value": kv.value.string ?? ""]))
-            }
-        }
-        for (sp, rangeValues) in expanded {
-            var rc = base
-            for (k, v) in rangeValues { rc[k] = v }
-            let name = try rc.substitute(sp.name, at: sp.location)
-            try RecipeParser.checkName(name, "subpackage name `\(sp.name)`", at: sp.location)
-            var c = try recipe.substitutionContext(arch: arch, subpackage: name)
-            for (k, v) in rangeValues { c[k] = v }
-            c["subpkg.name"] = name
-            if let cond = sp.condition, !(try Condition.evaluate(try c.substitute(cond, at: sp.location), at: sp.location)) { continue }
-            var resolved = sp
-            resolved.name = name
-            resolved.description = try c.substitute(sp.description, at: sp.location)
-            resolved.range = nil
-            subs.append(resolved)
+        for (sp, c) in try subpackages(recipe) {
+            subs.append(sp)
             for s in sp.pipeline {
-                try expand(s, context: c, env: env, workdir: SandboxPaths.workspace, package: name, outer: nil,
+                try expand(s, context: c, env: env, workdir: SandboxPaths.workspace, package: sp.name, outer: nil,
                            depth: 0, into: &steps, needs: &needs, warnings: &warnings)
             }
         }
+        var recipe = recipe
+        recipe.package.description = base.substituteKnown(recipe.package.description)
         return BuildPlan(recipe: recipe, arch: arch, steps: steps, subpackages: subs,
                          buildPackages: needs.sorted(), warnings: warnings)
     }
@@ -156,19 +134,52 @@ public struct PipelineExpander {
         try testBlocks(recipe).map { try planTest($0) }
     }
 
-    /// The recipe's test blocks, in order, each with its package name and substitution context.
+    /// The subpackages that exist for this arch, in order, each with the substitutions its pipeline
+    /// and test see: ranged ones expanded once per item of their `data:` entry (keys sorted, like
+    /// melange), names substituted and checked, those whose `if:` is false left out. Descriptions
+    /// keep an unknown `${{...}}` as written (melange substitutes them with a plain replacer).
+    public func subpackages(_ recipe: Recipe) throws -> [(Subpackage, SubstitutionContext)] {
+        let base = try recipe.substitutionContext(arch: arch)
+        var expanded: [(Subpackage, [String: String])] = []
+        for sp in recipe.subpackages {
+            guard let range = sp.range, !range.isEmpty else { expanded.append((sp, [:])); continue }
+            let entry = recipe.data?.array?.first { $0["name"]?.string == range }
+            guard let items = entry?["items"], case .mapping(let kvs) = items else {
+                throw RecipeError(.invalidValue, sp.location, "subpackage `\(sp.name)`: range `\(range)` names no `data:` entry with `items`")
+            }
+            for kv in kvs.sorted(by: { $0.key < $1.key }) {
+                expanded.append((sp, ["range.key": kv.key, "range.value": kv.value.string ?? ""]))
+            }
+        }
+        var out: [(Subpackage, SubstitutionContext)] = []
+        for (sp, rangeValues) in expanded {
+            var rc = base
+            for (k, v) in rangeValues { rc[k] = v }
+            let name = try rc.substitute(sp.name, at: sp.location)
+            try RecipeParser.checkName(name, "subpackage name `\(sp.name)`", at: sp.location)
+            var c = try recipe.substitutionContext(arch: arch, subpackage: name)
+            for (k, v) in rangeValues { c[k] = v }
+            if let cond = sp.condition, !(try Condition.evaluate(try c.substitute(cond, at: sp.location), at: sp.location)) { continue }
+            var resolved = sp
+            resolved.name = name
+            resolved.description = c.substituteKnown(sp.description)
+            resolved.range = nil
+            out.append((resolved, c))
+        }
+        return out
+    }
+
+    /// The recipe's test blocks, in order, each with its package name and substitution context: the
+    /// main package's, then those of the subpackages that exist (ranges expanded, `if:` applied).
     public func testBlocks(_ recipe: Recipe) throws -> [TestBlockRef] {
         let base = try recipe.substitutionContext(arch: arch)
         var env: [String: String] = [:]
         for v in recipe.environment.variables { env[v.name] = try base.substitute(v.value, at: v.location) }
         var blocks: [TestBlockRef] = []
         if let t = recipe.test { blocks.append(TestBlockRef(package: recipe.package.name, block: t, context: base, environment: env)) }
-        for sp in recipe.subpackages {
+        for (sp, c) in try subpackages(recipe) {
             guard let t = sp.test else { continue }
-            let name = try base.substitute(sp.name, at: sp.location)
-            try RecipeParser.checkName(name, "subpackage name `\(sp.name)`", at: sp.location)
-            blocks.append(TestBlockRef(package: name, block: t, context: try recipe.substitutionContext(arch: arch, subpackage: name),
-                                       environment: env))
+            blocks.append(TestBlockRef(package: sp.name, block: t, context: c, environment: env))
         }
         return blocks
     }
@@ -223,7 +234,7 @@ public struct PipelineExpander {
 
         if let uses = step.uses {
             let usesAt = step.usesLocation ?? step.location
-            guard let def = library.definition(named: uses) else {
+            guard let def = try library.definition(named: uses) else {
                 if skipUnknownPipelines {
                     warnings.append(RecipeWarning(usesAt, "skipped: pipeline `\(uses)` is not known to kiln (add it with --pipeline-dir)"))
                     return
@@ -236,8 +247,12 @@ public struct PipelineExpander {
             var inner = context
             for key in context.values.keys where key.hasPrefix("inputs.") { inner.values.removeValue(forKey: key) }
             for a in step.with {
+                // melange: "undefined input %q to pipeline %q" (compile.go) — an error, not a warning.
                 if def.input(a.name) == nil {
-                    warnings.append(RecipeWarning(a.location, "pipeline `\(uses)` has no input `\(a.name)` (ignored)"))
+                    let known = def.inputs.map(\.name).sorted()
+                    throw RecipeError(.unknownInput, a.location, "pipeline `\(uses)` has no input `\(a.name)` "
+                                      + (known.isEmpty ? "(it takes none)" : "(it takes: \(known.joined(separator: ", ")))")
+                                      + " — fix the name or remove it (\(def.file))")
                 }
                 inner["inputs.\(a.name)"] = try context.substitute(a.value, at: a.location)
             }

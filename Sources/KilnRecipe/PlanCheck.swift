@@ -41,6 +41,9 @@ public struct PlanCheck: Sendable {
                 let what = place.split(separator: " ").first.map(String.init) ?? ""
                 return "unknown key \(subject ?? "?") in \(stripIndices(what))"
             case .missingInput: return "missing input: " + stripIndices(String(e.message.prefix(80)))
+            case .unknownInput:
+                let words = e.message.split(separator: "`")
+                return words.count >= 4 ? "unknown input \(words[1]).\(words[3])" : "unknown input"
             default: return "\(e.kind.rawValue): " + stripIndices(String(e.message.prefix(70)))
             }
         }

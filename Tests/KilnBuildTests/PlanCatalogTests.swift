@@ -78,3 +78,32 @@ final class PlanCatalogTests: XCTestCase {
         XCTAssertTrue(r.err.contains("kiln plan: recipes planned: 0/1 (0.0%)"), r.err)
     }
 }
+
+/// The directory library loads a pipeline when a recipe names it (melange's behaviour).
+final class DirectoryPipelineLibraryTests: XCTestCase {
+    func testOneBadFileFailsOnlyTheRecipesThatUseIt() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        try FileManager.default.createDirectory(atPath: "\(dir)/py", withIntermediateDirectories: true)
+        try "name: good\ndescription: tolerated\npipeline:\n  - runs: echo good\n".write(toFile: "\(dir)/py/good.yaml", atomically: true, encoding: .utf8)
+        try "name: bad\npipeline: [unclosed\n".write(toFile: "\(dir)/bad.yaml", atomically: true, encoding: .utf8)
+        let lib = try DirectoryPipelineLibrary.standard(extra: [dir])
+        XCTAssertTrue(lib.names.contains("bad") && lib.names.contains("py/good") && lib.names.contains("fetch"))
+        XCTAssertEqual(try lib.definition(named: "py/good")?.pipeline.count, 1)
+        XCTAssertNil(try lib.definition(named: "../bad"))
+        XCTAssertNil(try lib.definition(named: "nope"))
+        for _ in 0..<2 {   // cached, same error each time
+            XCTAssertThrowsError(try lib.definition(named: "bad")) {
+                XCTAssertTrue("\($0)".hasPrefix("\(dir)/bad.yaml:"), "\($0)")
+                XCTAssertTrue("\($0)".contains("pipeline `bad` (\(dir)/bad.yaml) is not valid: invalid YAML"), "\($0)")
+            }
+        }
+        // A recipe using the good one plans; one using the bad one names the file.
+        let p = RecipeParser()
+        let good = try p.parse(text: "package: {name: a, version: '1'}\npipeline: [{uses: py/good}]\n", file: "a.yaml").recipe
+        XCTAssertEqual(try PipelineExpander(library: lib, arch: "x86_64").plan(good).steps.first?.script, "echo good")
+        let bad = try p.parse(text: "package: {name: b, version: '1'}\npipeline: [{uses: bad}]\n", file: "b.yaml").recipe
+        XCTAssertThrowsError(try PipelineExpander(library: lib, arch: "x86_64").plan(bad)) {
+            XCTAssertTrue("\($0)".contains("\(dir)/bad.yaml"), "\($0)")
+        }
+    }
+}
