@@ -249,6 +249,8 @@ public final class Builder {
             progress.log("kiln: \(name): build packages provided by the \(req.toolchain.name) toolchain root: \(fromToolchain.joined(separator: ", "))")
         }
 
+        try BuildRootCheck.check(plan.requiredCommands, toolchain: sandbox.toolchain, layers: sandbox.layers, what: name)
+
         // Log: written under a temporary name, renamed to <out>/logs/ when the build ends either way.
         let logName = "\(name)-\(recipe.package.fullVersion)-\(req.arch)\(recipe.variant == "standard" ? "" : "-" + recipe.variant).log"
         let logPath = "\(out)/logs/\(logName)"

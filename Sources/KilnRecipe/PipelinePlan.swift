@@ -72,6 +72,16 @@ public struct BuildPlan: Sendable {
         steps.compactMap { if case .gitCheckout(let g)? = $0.preparation { return g }; return nil }
     }
     public var warnings: [RecipeWarning] = []
+    /// Commands the pipelines used declare in `needs.commands` (first use of each), checked against
+    /// the build root before the first step.
+    public var requiredCommands: [RequiredCommand] = []
+}
+
+/// A command a pipeline needs on the root's PATH, and where the recipe uses that pipeline.
+public struct RequiredCommand: Sendable, Equatable {
+    public var command: String
+    public var pipeline: String
+    public var location: SourceLocation
 }
 
 /// The test of one package: steps to run in a sandbox holding the package and `packages`.
@@ -83,6 +93,7 @@ public struct TestPlan: Sendable {
     /// Includes the skipped (unknown) pipelines.
     public var warnings: [RecipeWarning]
     public var location: SourceLocation
+    public var requiredCommands: [RequiredCommand] = []
 }
 
 public struct PipelineExpander {
@@ -99,26 +110,27 @@ public struct PipelineExpander {
         var steps: [ResolvedStep] = []
         var needs = Set(recipe.environment.packages)
         var warnings: [RecipeWarning] = []
+        var commands: [RequiredCommand] = []
         let base = try recipe.substitutionContext(arch: arch)
         var env: [String: String] = [:]
         for v in recipe.environment.variables { env[v.name] = try base.substitute(v.value, at: v.location) }
 
         for s in recipe.pipeline {
             try expand(s, context: base, env: env, workdir: SandboxPaths.workspace, package: recipe.package.name,
-                       outer: nil, depth: 0, into: &steps, needs: &needs, warnings: &warnings)
+                       outer: nil, depth: 0, into: &steps, needs: &needs, warnings: &warnings, commands: &commands)
         }
         var subs: [Subpackage] = []
         for (sp, c) in try subpackages(recipe) {
             subs.append(sp)
             for s in sp.pipeline {
                 try expand(s, context: c, env: env, workdir: SandboxPaths.workspace, package: sp.name, outer: nil,
-                           depth: 0, into: &steps, needs: &needs, warnings: &warnings)
+                           depth: 0, into: &steps, needs: &needs, warnings: &warnings, commands: &commands)
             }
         }
         var recipe = recipe
         recipe.package.description = base.substituteKnown(recipe.package.description)
         return BuildPlan(recipe: recipe, arch: arch, steps: steps, subpackages: subs,
-                         buildPackages: needs.sorted(), warnings: warnings)
+                         buildPackages: needs.sorted(), warnings: warnings, requiredCommands: commands)
     }
 
     /// One `test:` block to plan: the package it tests, the block and the substitutions it sees.
@@ -188,16 +200,18 @@ public struct PipelineExpander {
     public func planTest(_ ref: TestBlockRef) throws -> TestPlan {
         let (name, t, c) = (ref.package, ref.block, ref.context)
         var steps: [ResolvedStep] = [], needs = Set<String>(), warnings: [RecipeWarning] = []
+        var commands: [RequiredCommand] = []
         var tenv = ref.environment
         for v in t.environment.variables { tenv[v.name] = try c.substitute(v.value, at: v.location) }
         var me = self
         me.skipUnknownPipelines = true
         for s in t.pipeline {
             try me.expand(s, context: c, env: tenv, workdir: SandboxPaths.workspace, package: name, outer: nil,
-                          depth: 0, into: &steps, needs: &needs, warnings: &warnings)
+                          depth: 0, into: &steps, needs: &needs, warnings: &warnings, commands: &commands)
         }
         let packages = try t.environment.packages.map { try c.substitute($0, at: t.location) }
-        return TestPlan(package: name, steps: steps, packages: packages, warnings: warnings, location: t.location)
+        return TestPlan(package: name, steps: steps, packages: packages, warnings: warnings, location: t.location,
+                        requiredCommands: commands)
     }
 
     /// Checks every `uses`, input and substitution without building (what `kiln build` does first).
@@ -210,7 +224,7 @@ public struct PipelineExpander {
 
     private func expand(_ step: PipelineStep, context: SubstitutionContext, env: [String: String], workdir: String,
                         package: String, outer: PipelineStep?, usesName: String? = nil, depth: Int, into steps: inout [ResolvedStep],
-                        needs: inout Set<String>, warnings: inout [RecipeWarning]) throws {
+                        needs: inout Set<String>, warnings: inout [RecipeWarning], commands: inout [RequiredCommand]) throws {
         let top = outer ?? step
         guard depth < maxDepth else {
             throw RecipeError(.invalidValue, top.location, "pipelines nest more than \(maxDepth) deep (a pipeline that uses itself?)")
@@ -242,7 +256,9 @@ public struct PipelineExpander {
                 let known = library.names.sorted()
                 throw RecipeError(.unknownPipeline, usesAt, "unknown pipeline `\(uses)` in `uses:` (kiln has: \(known.joined(separator: ", ")); add your own with --pipeline-dir)")
             }
-            needs.formUnion(def.needsPackages)
+            for c in def.needsCommands where !commands.contains(where: { $0.command == c }) {
+                commands.append(RequiredCommand(command: c, pipeline: uses, location: usesAt))
+            }
             // Inputs: `with` values (substituted in the caller's context), then defaults.
             var inner = context
             for key in context.values.keys where key.hasPrefix("inputs.") { inner.values.removeValue(forKey: key) }
@@ -267,6 +283,8 @@ public struct PipelineExpander {
                     inner["inputs.\(input.name)"] = ""
                 }
             }
+            // melange substitutes the inputs into needs.packages (`${{inputs.go-package}}`).
+            needs.formUnion(def.needsPackages.map { inner.substituteKnown($0) })
             var withAt: [String: SourceLocation] = [:]
             for a in step.with { withAt[a.name] = a.location }
             let preparation = try self.preparation(uses: uses, inputs: inner, at: usesAt, withAt: withAt, workdir: workdir,
@@ -275,7 +293,7 @@ public struct PipelineExpander {
             for s in def.pipeline {
                 let before = steps.count
                 try expand(s, context: inner, env: env, workdir: workdir, package: package, outer: top,
-                           usesName: uses, depth: depth + 1, into: &steps, needs: &needs, warnings: &warnings)
+                           usesName: uses, depth: depth + 1, into: &steps, needs: &needs, warnings: &warnings, commands: &commands)
                 if first, let preparation, steps.count > before {
                     steps[before].preparation = preparation; first = false
                 }
@@ -295,7 +313,7 @@ public struct PipelineExpander {
         }
         for s in step.pipeline {
             try expand(s, context: context, env: env, workdir: workdir, package: package, outer: outer,
-                       usesName: usesName, depth: depth + 1, into: &steps, needs: &needs, warnings: &warnings)
+                       usesName: usesName, depth: depth + 1, into: &steps, needs: &needs, warnings: &warnings, commands: &commands)
         }
     }
 
