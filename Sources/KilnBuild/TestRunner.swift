@@ -51,7 +51,11 @@ extension Builder {
                 if isDirectory("\(trees)/\(p)") { layers.append("\(trees)/\(p)") } else { fromToolchain.append(p) }
             }
             if !fromToolchain.isEmpty {
-                progress.log("kiln: \(plan.package) test: packages provided by the \(req.toolchain.name) toolchain root: \(fromToolchain.joined(separator: ", "))")
+                let r = BuildPackages.resolve(fromToolchain, fromKiln: [], root: req.toolchain.rootPath, layers: layers)
+                if !r.missing.isEmpty {
+                    throw BuildPackages.missingError(r.missing, what: "test of \(plan.package)", toolchain: req.toolchain, location: plan.location)
+                }
+                progress.log("kiln: \(plan.package) test: packages found in the \(req.toolchain.name) toolchain root: \(r.provided.map(\.name).joined(separator: ", "))")
             }
             let skipped = plan.warnings.filter { $0.message.hasPrefix("skipped:") }.map(\.description)
             for w in plan.warnings { progress.log("kiln: \(w)") }
