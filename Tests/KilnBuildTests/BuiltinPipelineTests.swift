@@ -48,6 +48,9 @@ final class BuiltinPipelineTests: XCTestCase {
         "test/tw/ldd-check": ["files": (nil, false), "exclude-files": ("", false), "packages": ("${{context.name}}", false),
                               "extra-library-paths": ("", false), "verbose": ("false", false)],
         "test/pkgconf": [:],
+        "test/daemon-check-output": ["start": (nil, true), "setup": (nil, false), "post": (nil, false), "timeout": ("30", false),
+                                     "expected_output": (nil, true),
+                                     "error_strings": ("ERROR\nFAIL\nFATAL\nTraceback.*most.recent.call\nException in thread\njava.lang.NullPointerException\njava.lang.RuntimeException\nGem::MissingSpecError\ncommand not found\n", true)],
         "npm/install": ["package": (nil, true), "version": (nil, true), "prefix": ("${{targets.contextdir}}/usr/", false),
                         "overrides": (nil, false), "npm-package": ("npm", false)],
     ]
@@ -76,7 +79,7 @@ final class BuiltinPipelineTests: XCTestCase {
 
     func testRequiredInputsAreChecked() throws {
         for (name, inputs) in Self.melange {
-            for (k, v) in inputs where v.1 {
+            for (k, v) in inputs where v.1 && v.0 == nil {      // a required input with a default is never missing
                 let others = inputs.filter { $0.value.1 && $0.key != k }.map { "      \($0.key): x\n" }.joined()
                 let steps = "  - uses: \(name)\n" + (others.isEmpty ? "" : "    with:\n" + others)
                 XCTAssertThrowsError(try plan(steps), "\(name) without \(k)") {
@@ -233,5 +236,26 @@ final class BuiltinPipelineTests: XCTestCase {
         let found = try TestSupport.run("/bin/sh", ["-ec", scripts[1]])
         XCTAssertEqual(found.status, 0, found.err)
         XCTAssertTrue(found.out.contains("ldd-check: 2 dynamic ELF file(s) checked"), found.out)
+    }
+
+    /// test/daemon-check-output, run for real with /bin/sh: a daemon that prints what is expected
+    /// passes (and is stopped); missing output or an error string fails.
+    func testDaemonCheckOutput() throws {
+        let lib = try DirectoryPipelineLibrary.standard()
+        func run(_ with: String) throws -> (status: Int32, out: String, err: String) {
+            let r = try RecipeParser().parse(text: "package: {name: app, version: '1'}\ntest:\n  pipeline:\n    - uses: test/daemon-check-output\n      with:\n\(with)", file: "r.yaml").recipe
+            let script = try PipelineExpander(library: lib, arch: "x86_64").planTests(r)[0].steps[0].script!
+            return try TestSupport.run("/bin/sh", ["-ec", script])
+        }
+        let started = Date()
+        let ok = try run("        start: sh -c 'echo listening on 8080; exec sleep 60'\n        expected_output: listening on\n        setup: touch /tmp/kiln-dco-$$\n        post: 'true'\n")
+        XCTAssertEqual(ok.status, 0, ok.out + ok.err)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20, "the daemon is stopped, not waited for")
+        let bad = try run("        start: sh -c 'echo listening; echo FATAL disk gone; exec sleep 60'\n        expected_output: listening\n")
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.err.contains("error string 'FATAL'"), bad.err)
+        let none = try run("        start: sh -c 'echo hello'\n        expected_output: |\n          hello\n          ready\n        timeout: 2\n")
+        XCTAssertEqual(none.status, 1)
+        XCTAssertTrue(none.err.contains("expected output missing:\n> ready"), none.err)
     }
 }
