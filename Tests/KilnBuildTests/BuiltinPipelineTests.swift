@@ -51,6 +51,13 @@ final class BuiltinPipelineTests: XCTestCase {
         "test/daemon-check-output": ["start": (nil, true), "setup": (nil, false), "post": (nil, false), "timeout": ("30", false),
                                      "expected_output": (nil, true),
                                      "error_strings": ("ERROR\nFAIL\nFATAL\nTraceback.*most.recent.call\nException in thread\njava.lang.NullPointerException\njava.lang.RuntimeException\nGem::MissingSpecError\ncommand not found\n", true)],
+        "xcover/profile": ["package": ("xcover", false), "executable-path": (nil, true), "exclude-functions": (nil, false),
+                           "include-functions": (nil, false), "scope": ("project", false), "log-level": ("info", false),
+                           "verbose": ("false", false), "wait-timeout": ("60", false)],
+        "xcover/wait": ["package": ("xcover", false), "wait-timeout": ("60", false)],
+        "xcover/status": ["package": ("xcover", false)],
+        "xcover/stop": ["package": ("xcover", false)],
+        "xcover/ensure": ["package": ("xcover", false), "min-coverage": ("", false)],
         "npm/install": ["package": (nil, true), "version": (nil, true), "prefix": ("${{targets.contextdir}}/usr/", false),
                         "overrides": (nil, false), "npm-package": ("npm", false)],
     ]
@@ -123,6 +130,9 @@ final class BuiltinPipelineTests: XCTestCase {
         XCTAssertTrue(pecl.contains("echo 'extension=redis.so' > '/home/build/melange-out/app/etc/php/conf.d/redis.ini'"), pecl)
         let r = try script("  - uses: R/build\n    with: {package: DBI, version: '1.2'}\n")
         XCTAssertTrue(r.contains("install.packages(\".\", lib = \"'\"$lib\"'/\", repos = NULL, type = \"source\")"), r)
+        let xc = try script("  - uses: xcover/profile\n    with: {executable-path: /usr/bin/app}\n  - uses: xcover/ensure\n    with: {min-coverage: '50'}\n")
+        XCTAssertTrue(xc.contains("xcover run --path '/usr/bin/app'") && xc.contains("xcover wait --timeout '60s'"), xc)
+        XCTAssertTrue(xc.contains("min='50'"), xc)
         let npm = try script("  - uses: npm/install\n    with: {package: yarn, version: 1.22.0}\n")
         XCTAssertTrue(npm.contains("install -g --offline 'yarn@1.22.0' -prefix \"$prefix\""), npm)
         XCTAssertTrue(npm.contains("prefix='/home/build/melange-out/app/usr/'"), npm)
