@@ -90,4 +90,16 @@ final class ImageConfigCompatTests: XCTestCase {
         let cfg = try ImageConfig.load(path: "\(dir)/rk.yaml")
         XCTAssertTrue(cfg.warnings.contains { $0.contains("runtime_keyring is ignored") && $0.contains("offline") }, "\(cfg.warnings)")
     }
+
+    func testImageCommandTakesIncludePaths() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        try write("\(dir)/shared/base.yaml", "cmd: hi\n")
+        try write("\(dir)/cfg/app.yaml", "include: base.yaml\ncontents: {packages: [x]}\n")
+        let without = try TestSupport.kiln(["image", "\(dir)/cfg/app.yaml", "--out", "\(dir)/out"], cwd: dir)
+        XCTAssertNotEqual(without.status, 0)
+        XCTAssertTrue(without.err.contains("included file base.yaml not found"), without.err)
+        let with = try TestSupport.kiln(["image", "\(dir)/cfg/app.yaml", "--out", "\(dir)/out", "--include-path", "\(dir)/shared"], cwd: dir)
+        XCTAssertNotEqual(with.status, 0, "no repository: still fails, but later")
+        XCTAssertFalse(with.err.contains("included file"), with.err)
+    }
 }
