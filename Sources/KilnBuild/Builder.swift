@@ -244,10 +244,23 @@ public final class Builder {
         if !installed.isEmpty {
             progress.log("kiln: \(name): build packages from kiln's own builds: \(installed.joined(separator: ", "))")
         }
-        let fromToolchain = wanted.filter { !installed.contains($0) }
-        if !fromToolchain.isEmpty {
-            progress.log("kiln: \(name): build packages provided by \(req.toolchain.described): \(fromToolchain.joined(separator: ", "))")
+        // Every other name must be something real in the root (BuildPackages), checked before any step.
+        let resolution = BuildPackages.resolve(wanted, fromKiln: installed, root: req.toolchain.rootPath, layers: sandbox.layers)
+        if !resolution.missing.isEmpty {
+            throw BuildPackages.missingError(resolution.missing, what: name, toolchain: req.toolchain, location: recipe.package.location)
         }
+        let fromRoot = resolution.provided.compactMap { p -> String? in
+            switch p.source {
+            case .kiln: return nil
+            case .debian(let d): return d == p.name ? "\(p.name) (Debian)" : "\(p.name) (Debian \(d))"
+            case .commands(let c): return "\(p.name) (\(c.joined(separator: ", ")) on PATH)"
+            }
+        }
+        if !fromRoot.isEmpty {
+            progress.log("kiln: \(name): build packages found in \(req.toolchain.described): \(fromRoot.joined(separator: ", "))")
+        }
+
+        try BuildRootCheck.check(plan.requiredCommands, toolchain: sandbox.toolchain, layers: sandbox.layers, what: name)
 
         // Log: written under a temporary name, renamed to <out>/logs/ when the build ends either way.
         let logName = "\(name)-\(recipe.package.fullVersion)-\(req.arch)\(recipe.variant == "standard" ? "" : "-" + recipe.variant).log"
@@ -331,7 +344,7 @@ public final class Builder {
                      url: $0.url ?? p.url, commit: $0.commit ?? p.commit)
             },
             sources: sources, buildPackages: plan.buildPackages, installedFromRepository: installed,
-            providedByToolchain: fromToolchain, log: logPath)
+            providedByToolchain: resolution.provided.filter { $0.source != .kiln }.map(\.name), log: logPath)
         try result.write(to: "\(treesDir)/\(name).build.json")
         appendLog(tmpLog, "\n==> built \(packages.joined(separator: ", ")) in \(KilnCore.Progress.format(Date().timeIntervalSince(started)))\n")
         return result

@@ -2,29 +2,55 @@ import Foundation
 import KilnCore
 import KilnRecipe
 
-/// Pipelines loaded from directories of YAML files: `<dir>/autoconf/make.yaml` is `uses: autoconf/make`.
+/// Pipelines from directories of YAML files: `<dir>/autoconf/make.yaml` is `uses: autoconf/make`.
 /// Directories given later are searched first (user `--pipeline-dir`s override kiln's built-ins).
-public struct DirectoryPipelineLibrary: PipelineLibrary {
-    private var definitions: [String: PipelineDefinition] = [:]
+/// Like melange, a file is read and parsed only when a recipe names it (then cached): one bad file in a
+/// distribution's pipeline folder fails the recipes that use it — with an error naming the file — and
+/// no other. Only names found when the directories were listed can be loaded (`uses: ../x` never can).
+public final class DirectoryPipelineLibrary: PipelineLibrary, @unchecked Sendable {
+    /// name → file, the winning directory's file for each name.
+    private let files: [String: String]
+    private let lenient: Bool
+    private let lock = NSLock()
+    private var cache: [String: Result<PipelineDefinition, RecipeError>] = [:]
 
     public init(directories: [String], lenient: Bool = false) throws {
+        var files: [String: String] = [:]
         for dir in directories {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
                 throw KilnMessage("pipeline directory \(dir) does not exist")
             }
             guard let e = FileManager.default.enumerator(atPath: dir) else { continue }
-            var files: [String] = []
-            while let f = e.nextObject() as? String { if f.hasSuffix(".yaml") || f.hasSuffix(".yml") { files.append(f) } }
-            for f in files.sorted() {
-                let id = (f as NSString).deletingPathExtension
-                definitions[id] = try PipelineDefinition.parse(path: "\(dir)/\(f)", id: id, lenient: lenient)
+            while let f = e.nextObject() as? String {
+                guard f.hasSuffix(".yaml") || f.hasSuffix(".yml") else { continue }
+                files[(f as NSString).deletingPathExtension] = "\(dir)/\(f)"
             }
         }
+        self.files = files
+        self.lenient = lenient
     }
 
-    public func definition(named name: String) -> PipelineDefinition? { definitions[name] }
-    public var names: [String] { definitions.keys.sorted() }
+    /// The definition `uses: name` means, parsed on first use; nil when no directory has that name.
+    public func definition(named name: String) throws -> PipelineDefinition? {
+        guard let file = files[name] else { return nil }
+        lock.lock(); defer { lock.unlock() }
+        if let r = cache[name] { return try r.get() }
+        let r: Result<PipelineDefinition, RecipeError>
+        do {
+            r = .success(try PipelineDefinition.parse(path: file, id: name, lenient: lenient))
+        } catch let e as RecipeError {
+            r = .failure(RecipeError(e.kind, e.location, "pipeline `\(name)` (\(file)) is not valid: \(e.message)"))
+        } catch {
+            r = .failure(RecipeError(.io, SourceLocation(file: file), "pipeline `\(name)`: \(error)"))
+        }
+        cache[name] = r
+        return try r.get()
+    }
+
+    /// The file `uses: name` reads (without parsing it), or nil.
+    public func file(named name: String) -> String? { files[name] }
+    public var names: [String] { files.keys.sorted() }
 
     /// kiln's built-in pipelines plus `extra` directories (which take precedence).
     public static func standard(extra: [String] = [], lenient: Bool = false) throws -> DirectoryPipelineLibrary {

@@ -51,7 +51,11 @@ extension Builder {
                 if isDirectory("\(trees)/\(p)") { layers.append("\(trees)/\(p)") } else { fromToolchain.append(p) }
             }
             if !fromToolchain.isEmpty {
-                progress.log("kiln: \(plan.package) test: packages provided by \(req.toolchain.described): \(fromToolchain.joined(separator: ", "))")
+                let r = BuildPackages.resolve(fromToolchain, fromKiln: [], root: req.toolchain.rootPath, layers: layers)
+                if !r.missing.isEmpty {
+                    throw BuildPackages.missingError(r.missing, what: "test of \(plan.package)", toolchain: req.toolchain, location: plan.location)
+                }
+                progress.log("kiln: \(plan.package) test: packages found in \(req.toolchain.described): \(r.provided.map(\.name).joined(separator: ", "))")
             }
             let skipped = plan.warnings.filter { $0.message.hasPrefix("skipped:") }.map(\.description)
             for w in plan.warnings { progress.log("kiln: \(w)") }
@@ -63,8 +67,10 @@ extension Builder {
             if let sd = sourceDirectory(req, recipe: recipe) {
                 try copyContents(of: absolute(sd), into: ws)
             }
+            try writeFileLists(layers, into: "\(ws)/.kiln/packages")
             var sandbox = Sandbox(toolchain: req.toolchain, workspace: ws, sourceDateEpoch: epoch)
             sandbox.layers = layers
+            try BuildRootCheck.check(plan.requiredCommands, toolchain: req.toolchain, layers: layers, what: "test of \(plan.package)")
 
             let logPath = "\(out)/logs/\(plan.package)-\(recipe.package.fullVersion)-\(req.arch)-test.log"
             try fm.createDirectory(atPath: "\(out)/logs", withIntermediateDirectories: true)
@@ -91,5 +97,23 @@ extension Builder {
                                         skipped: skipped, log: logPath))
         }
         return outcomes
+    }
+
+    /// `<dir>/NAME.files`: the absolute paths (as the test sees them) of every file and link in each
+    /// package tree laid into the test root, sorted — what `test/tw/ldd-check` and `test/pkgconf` read
+    /// (melange's use `apk info -L`; a kiln test root has no apk database).
+    func writeFileLists(_ trees: [String], into dir: String) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for tree in trees {
+            var paths: [String] = []
+            if let e = FileManager.default.enumerator(atPath: tree) {
+                while let rel = e.nextObject() as? String {
+                    if let t = e.fileAttributes?[.type] as? FileAttributeType, t != .typeDirectory { paths.append("/" + rel) }
+                }
+            }
+            let name = (tree as NSString).lastPathComponent
+            try Data((paths.sorted().joined(separator: "\n") + (paths.isEmpty ? "" : "\n")).utf8)
+                .write(to: URL(fileURLWithPath: "\(dir)/\(name).files"))
+        }
     }
 }

@@ -59,6 +59,9 @@ public struct ImageConfig {
     public var vcsURL: String?
     public var osRelease: [String: String] = [:]
     public var volumes: [String] = []
+    /// `certificates.additional`: installed as usr/local/share/ca-certificates/NAME-SHA256.crt and
+    /// appended to etc/ssl/certs/ca-certificates.crt when the image has that bundle (as apko does).
+    public var certificates: [Certificate] = []
     public var warnings: [String] = []
     /// Every file `load` read: this config first, then its `include`s (depth first). The nightly
     /// hashes them all into the image node's key.
@@ -73,8 +76,10 @@ public struct ImageConfig {
 
     /// Loads `path`, following `include`s (the included file is the base; this file's values win,
     /// lists are appended). Unknown keys become warnings; errors name file:line:col.
-    public static func load(path: String) throws -> ImageConfig {
-        let cfg = try load(path: path, seen: [])
+    /// `includePaths`: where `include:` is looked for after the working directory and the config's
+    /// own directory (apko's include paths).
+    public static func load(path: String, includePaths: [String] = []) throws -> ImageConfig {
+        let cfg = try load(path: path, seen: [], includePaths: includePaths)
         if cfg.name == nil { try checkImageName(cfg.imageName, at: SourceLocation(file: path)) }
         return cfg
     }
@@ -101,7 +106,7 @@ public struct ImageConfig {
         return s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
     }
 
-    static func load(path: String, seen: [String]) throws -> ImageConfig {
+    static func load(path: String, seen: [String], includePaths: [String] = []) throws -> ImageConfig {
         let abs = URL(fileURLWithPath: path).standardizedFileURL.path
         if seen.contains(abs) {
             throw ConfigError(SourceLocation(file: path), "include cycle: \((seen + [abs]).joined(separator: " → "))")
@@ -112,12 +117,12 @@ public struct ImageConfig {
             throw ConfigError(SourceLocation(file: path), "cannot read image config (does the file exist?)")
         }
         let text = String(decoding: data, as: UTF8.self)
-        var cfg = try parse(text, file: path, seen: seen + [abs])
+        var cfg = try parse(text, file: path, seen: seen + [abs], includePaths: includePaths)
         cfg.sourceFiles.insert(path, at: 0)
         return cfg
     }
 
-    public static func parse(_ text: String, file: String, seen: [String] = []) throws -> ImageConfig {
+    public static func parse(_ text: String, file: String, seen: [String] = [], includePaths: [String] = []) throws -> ImageConfig {
         do { try YAMLLimits.standard.check(text, file: file) } catch let e as RecipeError {
             throw ConfigError(e.location, e.message)
         }
@@ -136,11 +141,11 @@ public struct ImageConfig {
             switch key {
             case "include":
                 let inc = try r.string(value, "include")
-                let incPath = resolve(inc)
-                guard FileManager.default.fileExists(atPath: incPath) else {
-                    throw ConfigError(r.loc(value), "included file \(inc) not found (looked at \(incPath))")
+                let (found, tried) = resolveInclude(inc, configFile: file, includePaths: includePaths)
+                guard let incPath = found else {
+                    throw ConfigError(r.loc(value), "included file \(inc) not found (looked at \(tried.joined(separator: ", ")))")
                 }
-                base = try load(path: incPath, seen: seen)
+                base = try load(path: incPath, seen: seen, includePaths: includePaths)
             case "name":
                 cfg.name = try r.string(value, key)
                 try checkImageName(cfg.name!, at: r.loc(value))
@@ -171,6 +176,10 @@ public struct ImageConfig {
                         cfg.packages += try parsePackages(v, r)
                     case "baseimage":
                         throw ConfigError(r.loc(v), "contents.baseimage is not supported by kiln; list the packages instead")
+                    case "runtime_keyring":
+                        _ = try r.sequence(v, k)
+                        cfg.warnings.append("\(r.loc(v)): contents.runtime_keyring is ignored: kiln images are built offline and "
+                                            + "kiln installs only contents.keyring into etc/apk/keys (list the key there)")
                     default: r.warnUnknown("contents.\(k)", v, &cfg.warnings)
                     }
                 }
@@ -304,7 +313,7 @@ public struct ImageConfig {
                     }
                 }
             case "certificates":
-                throw ConfigError(r.loc(knode), "certificates is not supported yet; install a ca-certificates package instead")
+                cfg.certificates = try parseCertificates(value, r, warnings: &cfg.warnings)
             default:
                 r.warnUnknown(key, knode, &cfg.warnings)
             }
@@ -350,6 +359,7 @@ public struct ImageConfig {
         m.variantPackages = base.variantPackages.merging(over.variantPackages) { b, o in b + o }
         m.vcsURL = over.vcsURL ?? base.vcsURL
         m.volumes = base.volumes + over.volumes
+        m.certificates = over.certificates.isEmpty ? base.certificates : over.certificates   // apko: the including file's wins
         m.warnings = base.warnings + over.warnings
         m.sourceFiles = over.sourceFiles + base.sourceFiles
         return m

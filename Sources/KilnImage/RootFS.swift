@@ -61,6 +61,21 @@ enum RootFS {
 
         // paths:
         for p in config.paths { try applyPath(p, &tree) }
+
+        // certificates.additional: one file each, and appended to the CA bundle when there is one.
+        installCertificates(config.certificates, into: &tree)
+    }
+
+    /// apko's `certificates.additional`: each as usr/local/share/ca-certificates/NAME-SHA256.crt, and
+    /// appended (in config order) to etc/ssl/certs/ca-certificates.crt when the image has that bundle.
+    static func installCertificates(_ certs: [ImageConfig.Certificate], into tree: inout ImageTree) {
+        guard !certs.isEmpty else { return }
+        for c in certs { tree.put("usr/local/share/ca-certificates/\(c.name)-\(c.fingerprint).crt", file(c.pem)) }
+        let bundle = "etc/ssl/certs/ca-certificates.crt"
+        guard var n = tree.node(bundle), n.kind == .file else { return }
+        if let last = n.data.last, last != 0x0A { n.data.append(0x0A) }
+        for c in certs { n.data.append(Data(c.pem.utf8)) }
+        tree.setNode(bundle, n)
     }
 
     static func applyPath(_ p: ImageConfig.PathEntry, _ tree: inout ImageTree) throws {

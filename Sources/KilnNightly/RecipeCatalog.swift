@@ -73,9 +73,9 @@ public struct RecipeCatalogLoader: CatalogLoader {
         // Everything besides the file itself that shapes its nodes: every pipeline file's digest.
         var contextText = "arch \(arch)\ntoolchain \(toolchainDigest)\nkiln \(KilnVersion.current)\nlenient \(lenient)\n"
         for name in library.names {
-            guard let def = library.definition(named: name), let d = FileManager.default.contents(atPath: def.file) else { continue }
+            guard let file = library.file(named: name), let d = FileManager.default.contents(atPath: file) else { continue }
             let digest = try Digest.sha256Hex(d)
-            pipelineDigests[def.file] = digest
+            pipelineDigests[file] = digest
             contextText += "pipeline \(name) \(digest)\n"
         }
         let context = try Digest.sha256Hex(Data(contextText.utf8))
@@ -117,7 +117,7 @@ public struct RecipeCatalogLoader: CatalogLoader {
                               InputComponent("toolchain", toolchainDigest)]
                 inputs.append(InputComponent("expanded", try Digest.sha256Hex(Data(RecipeCatalogLoader.describe(plan).utf8))))
                 for id in pipelinesUsed(recipe, library: library) {
-                    guard let def = library.definition(named: id) else { continue }
+                    guard let def = try library.definition(named: id) else { continue }
                     if pipelineDigests[def.file] == nil {
                         guard let d = FileManager.default.contents(atPath: def.file) else {
                             throw NightlyError.invalid("cannot read pipeline \(def.file)")
@@ -176,11 +176,12 @@ public struct RecipeCatalogLoader: CatalogLoader {
     }
 
     func pipelinesUsed(_ r: Recipe, library: DirectoryPipelineLibrary) -> [String] {
+        // Definitions that do not parse were already reported by planning the recipe.
         var seen = Set<String>()
         func walk(_ steps: [PipelineStep], depth: Int) {
             guard depth < 16 else { return }
             for s in steps {
-                if let u = s.uses, seen.insert(u).inserted, let def = library.definition(named: u) {
+                if let u = s.uses, seen.insert(u).inserted, let def = try? library.definition(named: u) {
                     walk(def.pipeline, depth: depth + 1)
                 }
                 walk(s.pipeline, depth: depth + 1)

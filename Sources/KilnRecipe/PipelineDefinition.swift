@@ -14,6 +14,9 @@ public struct PipelineDefinition: Sendable {
     public var id: String
     public var title: String
     public var needsPackages: [String]
+    /// Commands the pipeline runs that the build root must have on its PATH (`needs.commands`, kiln's
+    /// own key: melange passes unknown keys of pipeline files over). Checked before the first step.
+    public var needsCommands: [String] = []
     public var inputs: [Input]
     public var pipeline: [PipelineStep]
     public var file: String
@@ -22,8 +25,13 @@ public struct PipelineDefinition: Sendable {
 
     static let keys: Set<String> = ["name", "needs", "inputs", "pipeline"]
     static let inputKeys: Set<String> = ["description", "default", "required"]
+    /// What `needs:` of a pipeline definition may hold besides `packages`: kiln's own list of host
+    /// commands the pipeline runs (checked against the build root before the first step).
+    static let needsKeys: Set<String> = ["packages", "commands"]
 
-    /// Parses a pipeline file; `id` is its name for `uses:`.
+    /// Parses a pipeline file; `id` is its name for `uses:`. Like melange, keys it does not know
+    /// (`description:` and the like, at any level) are passed over — only recipes are strict — but
+    /// every known key must have the right type. `lenient` is accepted for callers' symmetry.
     public static func parse(path: String, id: String, lenient: Bool = false) throws -> PipelineDefinition {
         guard let data = try YAMLLimits.readFile(path), let text = String(data: data, encoding: .utf8) else {
             throw RecipeError(.io, SourceLocation(file: path), "cannot read pipeline file")
@@ -32,14 +40,17 @@ public struct PipelineDefinition: Sendable {
     }
 
     public static func parse(text: String, file: String, id: String, lenient: Bool = false) throws -> PipelineDefinition {
-        let r = YAMLReader(file: file, lenient: lenient)
+        let r = YAMLReader(file: file, lenient: lenient, ignoresUnknownKeys: true)
         let root = try r.root(text)
         var def = PipelineDefinition(id: id, title: id, needsPackages: [], inputs: [], pipeline: [], file: file)
         _ = try r.fields(root, "pipeline definition", known: keys) { key, v in
             switch key {
             case "name": def.title = try r.string(v, "name")
             case "needs":
-                _ = try r.fields(v, "needs", known: ["packages"]) { _, pv in def.needsPackages = try r.strings(pv, "needs.packages") }
+                _ = try r.fields(v, "needs", known: needsKeys) { k, pv in
+                    if k == "packages" { def.needsPackages = try r.strings(pv, "needs.packages") }
+                    else { def.needsCommands = try r.strings(pv, "needs.commands") }
+                }
             case "inputs":
                 if r.isNull(v) { return }
                 for (k, iv) in try r.mapping(v, "inputs") {
@@ -61,8 +72,9 @@ public struct PipelineDefinition: Sendable {
     }
 }
 
-/// Where `uses:` names are looked up.
+/// Where `uses:` names are looked up. `definition(named:)` returns nil for a name it does not know
+/// and throws when the file for that name is bad (the error names the file).
 public protocol PipelineLibrary {
-    func definition(named: String) -> PipelineDefinition?
+    func definition(named: String) throws -> PipelineDefinition?
     var names: [String] { get }
 }

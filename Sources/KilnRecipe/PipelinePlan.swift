@@ -72,6 +72,16 @@ public struct BuildPlan: Sendable {
         steps.compactMap { if case .gitCheckout(let g)? = $0.preparation { return g }; return nil }
     }
     public var warnings: [RecipeWarning] = []
+    /// Commands the pipelines used declare in `needs.commands` (first use of each), checked against
+    /// the build root before the first step.
+    public var requiredCommands: [RequiredCommand] = []
+}
+
+/// A command a pipeline needs on the root's PATH, and where the recipe uses that pipeline.
+public struct RequiredCommand: Sendable, Equatable {
+    public var command: String
+    public var pipeline: String
+    public var location: SourceLocation
 }
 
 /// The test of one package: steps to run in a sandbox holding the package and `packages`.
@@ -83,6 +93,7 @@ public struct TestPlan: Sendable {
     /// Includes the skipped (unknown) pipelines.
     public var warnings: [RecipeWarning]
     public var location: SourceLocation
+    public var requiredCommands: [RequiredCommand] = []
 }
 
 public struct PipelineExpander {
@@ -99,19 +110,51 @@ public struct PipelineExpander {
         var steps: [ResolvedStep] = []
         var needs = Set(recipe.environment.packages)
         var warnings: [RecipeWarning] = []
+        var commands: [RequiredCommand] = []
         let base = try recipe.substitutionContext(arch: arch)
         var env: [String: String] = [:]
         for v in recipe.environment.variables { env[v.name] = try base.substitute(v.value, at: v.location) }
 
         for s in recipe.pipeline {
             try expand(s, context: base, env: env, workdir: SandboxPaths.workspace, package: recipe.package.name,
-                       outer: nil, depth: 0, into: &steps, needs: &needs, warnings: &warnings)
+                       outer: nil, depth: 0, into: &steps, needs: &needs, warnings: &warnings, commands: &commands)
         }
         var subs: [Subpackage] = []
-        // Ranged subpackages expand once per item of the named `data:` entry (keys sorted, like melange).
+        for (sp, c) in try subpackages(recipe) {
+            subs.append(sp)
+            for s in sp.pipeline {
+                try expand(s, context: c, env: env, workdir: SandboxPaths.workspace, package: sp.name, outer: nil,
+                           depth: 0, into: &steps, needs: &needs, warnings: &warnings, commands: &commands)
+            }
+        }
+        var recipe = recipe
+        recipe.package.description = base.substituteKnown(recipe.package.description)
+        return BuildPlan(recipe: recipe, arch: arch, steps: steps, subpackages: subs,
+                         buildPackages: needs.sorted(), warnings: warnings, requiredCommands: commands)
+    }
+
+    /// One `test:` block to plan: the package it tests, the block and the substitutions it sees.
+    public struct TestBlockRef: Sendable {
+        public var package: String
+        public var block: TestBlock
+        public var context: SubstitutionContext
+        public var environment: [String: String]
+    }
+
+    /// The steps of the recipe's `test:` blocks: the main package's, then each subpackage's.
+    public func planTests(_ recipe: Recipe) throws -> [TestPlan] {
+        try testBlocks(recipe).map { try planTest($0) }
+    }
+
+    /// The subpackages that exist for this arch, in order, each with the substitutions its pipeline
+    /// and test see: ranged ones expanded once per item of their `data:` entry (keys sorted, like
+    /// melange), names substituted and checked, those whose `if:` is false left out. Descriptions
+    /// keep an unknown `${{...}}` as written (melange substitutes them with a plain replacer).
+    public func subpackages(_ recipe: Recipe) throws -> [(Subpackage, SubstitutionContext)] {
+        let base = try recipe.substitutionContext(arch: arch)
         var expanded: [(Subpackage, [String: String])] = []
         for sp in recipe.subpackages {
-            guard let range = sp.range else { expanded.append((sp, [:])); continue }
+            guard let range = sp.range, !range.isEmpty else { expanded.append((sp, [:])); continue }
             let entry = recipe.data?.array?.first { $0["name"]?.string == range }
             guard let items = entry?["items"], case .mapping(let kvs) = items else {
                 throw RecipeError(.invalidValue, sp.location, "subpackage `\(sp.name)`: range `\(range)` names no `data:` entry with `items`")
@@ -120,6 +163,7 @@ public struct PipelineExpander {
                 expanded.append((sp, ["range.key": kv.key, "range.value": kv.value.string ?? ""]))
             }
         }
+        var out: [(Subpackage, SubstitutionContext)] = []
         for (sp, rangeValues) in expanded {
             var rc = base
             for (k, v) in rangeValues { rc[k] = v }
@@ -127,50 +171,47 @@ public struct PipelineExpander {
             try RecipeParser.checkName(name, "subpackage name `\(sp.name)`", at: sp.location)
             var c = try recipe.substitutionContext(arch: arch, subpackage: name)
             for (k, v) in rangeValues { c[k] = v }
-            c["subpkg.name"] = name
             if let cond = sp.condition, !(try Condition.evaluate(try c.substitute(cond, at: sp.location), at: sp.location)) { continue }
             var resolved = sp
             resolved.name = name
-            resolved.description = try c.substitute(sp.description, at: sp.location)
+            resolved.description = c.substituteKnown(sp.description)
             resolved.range = nil
-            subs.append(resolved)
-            for s in sp.pipeline {
-                try expand(s, context: c, env: env, workdir: SandboxPaths.workspace, package: name, outer: nil,
-                           depth: 0, into: &steps, needs: &needs, warnings: &warnings)
-            }
+            out.append((resolved, c))
         }
-        return BuildPlan(recipe: recipe, arch: arch, steps: steps, subpackages: subs,
-                         buildPackages: needs.sorted(), warnings: warnings)
+        return out
     }
 
-    /// The steps of the recipe's `test:` blocks: the main package's, then each subpackage's.
-    public func planTests(_ recipe: Recipe) throws -> [TestPlan] {
-        var out: [TestPlan] = []
+    /// The recipe's test blocks, in order, each with its package name and substitution context: the
+    /// main package's, then those of the subpackages that exist (ranges expanded, `if:` applied).
+    public func testBlocks(_ recipe: Recipe) throws -> [TestBlockRef] {
         let base = try recipe.substitutionContext(arch: arch)
         var env: [String: String] = [:]
         for v in recipe.environment.variables { env[v.name] = try base.substitute(v.value, at: v.location) }
-        var blocks: [(String, TestBlock, SubstitutionContext)] = []
-        if let t = recipe.test { blocks.append((recipe.package.name, t, base)) }
-        for sp in recipe.subpackages {
+        var blocks: [TestBlockRef] = []
+        if let t = recipe.test { blocks.append(TestBlockRef(package: recipe.package.name, block: t, context: base, environment: env)) }
+        for (sp, c) in try subpackages(recipe) {
             guard let t = sp.test else { continue }
-            let name = try base.substitute(sp.name, at: sp.location)
-            try RecipeParser.checkName(name, "subpackage name `\(sp.name)`", at: sp.location)
-            blocks.append((name, t, try recipe.substitutionContext(arch: arch, subpackage: name)))
+            blocks.append(TestBlockRef(package: sp.name, block: t, context: c, environment: env))
         }
-        for (name, t, c) in blocks {
-            var steps: [ResolvedStep] = [], needs = Set<String>(), warnings: [RecipeWarning] = []
-            var tenv = env
-            for v in t.environment.variables { tenv[v.name] = try c.substitute(v.value, at: v.location) }
-            var me = self
-            me.skipUnknownPipelines = true
-            for s in t.pipeline {
-                try me.expand(s, context: c, env: tenv, workdir: SandboxPaths.workspace, package: name, outer: nil,
-                              depth: 0, into: &steps, needs: &needs, warnings: &warnings)
-            }
-            let packages = try t.environment.packages.map { try c.substitute($0, at: t.location) }
-            out.append(TestPlan(package: name, steps: steps, packages: packages, warnings: warnings, location: t.location))
+        return blocks
+    }
+
+    /// Plans one test block (unknown pipelines are skipped with a warning).
+    public func planTest(_ ref: TestBlockRef) throws -> TestPlan {
+        let (name, t, c) = (ref.package, ref.block, ref.context)
+        var steps: [ResolvedStep] = [], needs = Set<String>(), warnings: [RecipeWarning] = []
+        var commands: [RequiredCommand] = []
+        var tenv = ref.environment
+        for v in t.environment.variables { tenv[v.name] = try c.substitute(v.value, at: v.location) }
+        var me = self
+        me.skipUnknownPipelines = true
+        for s in t.pipeline {
+            try me.expand(s, context: c, env: tenv, workdir: SandboxPaths.workspace, package: name, outer: nil,
+                          depth: 0, into: &steps, needs: &needs, warnings: &warnings, commands: &commands)
         }
-        return out
+        let packages = try t.environment.packages.map { try c.substitute($0, at: t.location) }
+        return TestPlan(package: name, steps: steps, packages: packages, warnings: warnings, location: t.location,
+                        requiredCommands: commands)
     }
 
     /// Checks every `uses`, input and substitution without building (what `kiln build` does first).
@@ -183,7 +224,7 @@ public struct PipelineExpander {
 
     private func expand(_ step: PipelineStep, context: SubstitutionContext, env: [String: String], workdir: String,
                         package: String, outer: PipelineStep?, usesName: String? = nil, depth: Int, into steps: inout [ResolvedStep],
-                        needs: inout Set<String>, warnings: inout [RecipeWarning]) throws {
+                        needs: inout Set<String>, warnings: inout [RecipeWarning], commands: inout [RequiredCommand]) throws {
         let top = outer ?? step
         guard depth < maxDepth else {
             throw RecipeError(.invalidValue, top.location, "pipelines nest more than \(maxDepth) deep (a pipeline that uses itself?)")
@@ -207,7 +248,7 @@ public struct PipelineExpander {
 
         if let uses = step.uses {
             let usesAt = step.usesLocation ?? step.location
-            guard let def = library.definition(named: uses) else {
+            guard let def = try library.definition(named: uses) else {
                 if skipUnknownPipelines {
                     warnings.append(RecipeWarning(usesAt, "skipped: pipeline `\(uses)` is not known to kiln (add it with --pipeline-dir)"))
                     return
@@ -215,13 +256,19 @@ public struct PipelineExpander {
                 let known = library.names.sorted()
                 throw RecipeError(.unknownPipeline, usesAt, "unknown pipeline `\(uses)` in `uses:` (kiln has: \(known.joined(separator: ", ")); add your own with --pipeline-dir)")
             }
-            needs.formUnion(def.needsPackages)
+            for c in def.needsCommands where !commands.contains(where: { $0.command == c }) {
+                commands.append(RequiredCommand(command: c, pipeline: uses, location: usesAt))
+            }
             // Inputs: `with` values (substituted in the caller's context), then defaults.
             var inner = context
             for key in context.values.keys where key.hasPrefix("inputs.") { inner.values.removeValue(forKey: key) }
             for a in step.with {
+                // melange: "undefined input %q to pipeline %q" (compile.go) — an error, not a warning.
                 if def.input(a.name) == nil {
-                    warnings.append(RecipeWarning(a.location, "pipeline `\(uses)` has no input `\(a.name)` (ignored)"))
+                    let known = def.inputs.map(\.name).sorted()
+                    throw RecipeError(.unknownInput, a.location, "pipeline `\(uses)` has no input `\(a.name)` "
+                                      + (known.isEmpty ? "(it takes none)" : "(it takes: \(known.joined(separator: ", ")))")
+                                      + " — fix the name or remove it (\(def.file))")
                 }
                 inner["inputs.\(a.name)"] = try context.substitute(a.value, at: a.location)
             }
@@ -236,6 +283,8 @@ public struct PipelineExpander {
                     inner["inputs.\(input.name)"] = ""
                 }
             }
+            // melange substitutes the inputs into needs.packages (`${{inputs.go-package}}`).
+            needs.formUnion(def.needsPackages.map { inner.substituteKnown($0) })
             var withAt: [String: SourceLocation] = [:]
             for a in step.with { withAt[a.name] = a.location }
             let preparation = try self.preparation(uses: uses, inputs: inner, at: usesAt, withAt: withAt, workdir: workdir,
@@ -244,7 +293,7 @@ public struct PipelineExpander {
             for s in def.pipeline {
                 let before = steps.count
                 try expand(s, context: inner, env: env, workdir: workdir, package: package, outer: top,
-                           usesName: uses, depth: depth + 1, into: &steps, needs: &needs, warnings: &warnings)
+                           usesName: uses, depth: depth + 1, into: &steps, needs: &needs, warnings: &warnings, commands: &commands)
                 if first, let preparation, steps.count > before {
                     steps[before].preparation = preparation; first = false
                 }
@@ -264,7 +313,7 @@ public struct PipelineExpander {
         }
         for s in step.pipeline {
             try expand(s, context: context, env: env, workdir: workdir, package: package, outer: outer,
-                       usesName: usesName, depth: depth + 1, into: &steps, needs: &needs, warnings: &warnings)
+                       usesName: usesName, depth: depth + 1, into: &steps, needs: &needs, warnings: &warnings, commands: &commands)
         }
     }
 

@@ -17,7 +17,8 @@ public struct RecipeParser {
     static let stepKeys: Set<String> = ["name", "uses", "with", "runs", "pipeline", "inputs", "needs", "label",
                                         "if", "assertions", "working-directory", "environment"]
     static let subpackageKeys: Set<String> = ["range", "name", "pipeline", "dependencies", "options", "scriptlets",
-                                              "description", "url", "commit", "checks", "test", "if", "setcap"]
+                                              "description", "url", "commit", "checks", "test", "if", "setcap",
+                                              "annotations"]
     static let dependencyKeys: Set<String> = ["runtime", "provides", "replaces", "provider-priority", "replaces-priority"]
     static let optionKeys: Set<String> = ["no-provides", "no-depends", "no-commands", "no-versioned-shlib-deps"]
     static let scriptletKeys: Set<String> = ["trigger", "pre-install", "post-install", "pre-deinstall",
@@ -26,9 +27,9 @@ public struct RecipeParser {
     /// apko image-configuration keys accepted under `environment:`.
     static let environmentKeys: Set<String> = ["contents", "environment", "accounts", "archs", "paths", "entrypoint",
                                                "cmd", "work-dir", "stop-signal", "annotations", "include", "volumes",
-                                               "options", "vcs-url", "layering", "certificates"]
+                                               "options", "vcs-url", "layering", "certificates", "format"]
     static let contentsKeys: Set<String> = ["repositories", "build_repositories", "runtime_repositories", "keyring",
-                                            "packages", "baseimage", "build_repositories"]
+                                            "packages", "baseimage", "runtime_keyring"]
     static let varTransformKeys: Set<String> = ["from", "match", "replace", "to"]
     static let buildOptionKeys: Set<String> = ["vars", "environment"]
     static let testKeys: Set<String> = ["environment", "pipeline"]
@@ -79,9 +80,9 @@ public struct RecipeParser {
                     try parseBuildOption(r, name: try r.string(kv.key, "options key"), kv.value, keyNode: kv.key)
                 }
             case "test": test = try parseTest(r, v, "test")
-            case "update": update = YAMLValue(v)
-            case "data": dataValue = YAMLValue(v)
-            case "capabilities": capabilities = YAMLValue(v)
+            case "update": try r.check(v, .update, "update"); update = YAMLValue(v)
+            case "data": try r.check(v, .data, "data"); dataValue = YAMLValue(v)
+            case "capabilities": try r.check(v, .capabilities, "capabilities"); capabilities = YAMLValue(v)
             default: break
             }
         }
@@ -122,6 +123,7 @@ public struct RecipeParser {
             switch key {
             case "name", "version": break
             case "epoch":
+                try r.check(v, .int, "package.epoch")       // melange: a uint64, so `epoch: "1"` is an error
                 p.epoch = try r.int(v, "package.epoch")
                 if p.epoch < 0 { throw RecipeError(.invalidValue, r.location(v), "package.epoch: must be 0 or more") }
             case "description": p.description = try r.string(v, "package.description")
@@ -138,6 +140,10 @@ public struct RecipeParser {
             case "annotations":
                 p.annotations = Dictionary(try r.stringMap(v, "package.annotations").map { ($0.key, $0.value) },
                                            uniquingKeysWith: { a, _ in a })
+            case "cpe": try r.check(v, .cpe, "package.cpe"); p.kept.append(.init(key: key, value: YAMLValue(v)))
+            case "resources", "test-resources": try r.check(v, .resources, "package.\(key)"); p.kept.append(.init(key: key, value: YAMLValue(v)))
+            case "checks": try r.check(v, .checks, "package.checks"); p.kept.append(.init(key: key, value: YAMLValue(v)))
+            case "setcap": try r.check(v, .setcap, "package.setcap"); p.kept.append(.init(key: key, value: YAMLValue(v)))
             default: p.kept.append(.init(key: key, value: YAMLValue(v)))
             }
         }
@@ -215,6 +221,11 @@ public struct RecipeParser {
                     case "repositories": e.repositories = try r.strings(cv, "\(what).contents.repositories")
                     case "keyring": e.keyring = try r.strings(cv, "\(what).contents.keyring")
                     case "packages": e.packages = try r.strings(cv, "\(what).contents.packages")
+                    case "runtime_keyring":
+                        try r.check(cv, .runtimeKeyring, "\(what).contents.runtime_keyring")
+                        r.warnings.append(RecipeWarning(r.location(cv), "\(what).contents.runtime_keyring: ignored — it only "
+                                                        + "installs keys for `apk add` at run time, and kiln's build and test roots are offline"))
+                        e.kept.append(.init(key: "contents.\(ck)", value: YAMLValue(cv)))
                     default: e.kept.append(.init(key: "contents.\(ck)", value: YAMLValue(cv)))
                     }
                 }
@@ -222,6 +233,13 @@ public struct RecipeParser {
                 e.variables = try r.stringMap(v, "\(what).environment").map {
                     Variable(name: $0.key, value: $0.value, location: $0.location)
                 }
+            case "format":
+                // apko: the layer payload format (tar or erofs); a build root has no layers.
+                let f = try r.string(v, "\(what).format")
+                guard ["", "tar", "erofs"].contains(f) else {
+                    throw RecipeError(.invalidValue, r.location(v), "\(what).format: `\(f)` is not a layer format (apko knows tar and erofs)")
+                }
+                e.kept.append(.init(key: key, value: YAMLValue(v)))
             default: e.kept.append(.init(key: key, value: YAMLValue(v)))
             }
         }
@@ -301,7 +319,13 @@ public struct RecipeParser {
             case "commit": s.commit = try r.string(v, "\(what).commit")
             case "if": s.condition = try r.string(v, "\(what).if")
             case "test": s.test = try parseTest(r, v, "\(what).test")
-            case "range": s.range = try r.string(v, "\(what).range")
+            case "annotations": _ = try r.stringMap(v, "\(what).annotations"); s.kept.append(.init(key: key, value: YAMLValue(v)))
+            case "checks": try r.check(v, .checks, "\(what).checks"); s.kept.append(.init(key: key, value: YAMLValue(v)))
+            case "setcap": try r.check(v, .setcap, "\(what).setcap"); s.kept.append(.init(key: key, value: YAMLValue(v)))
+            case "range":
+                // melange: an empty range is no range.
+                let range = try r.string(v, "\(what).range")
+                s.range = range.isEmpty ? nil : range
             default: s.kept.append(.init(key: key, value: YAMLValue(v)))
             }
         }

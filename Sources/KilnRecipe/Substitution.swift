@@ -39,11 +39,27 @@ public struct SubstitutionContext: Sendable {
         return out
     }
 
+    /// Replaces the `${{ name }}`s this context knows and leaves the others as written (melange's
+    /// behaviour for descriptions and other metadata; `runs:` and inputs use `substitute`, which fails).
+    public func substituteKnown(_ text: String) -> String {
+        guard text.contains("${{") else { return text }
+        var out = "", rest = Substring(text)
+        while let open = rest.range(of: "${{") {
+            out += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].range(of: "}}") else { break }
+            let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            out += values[name] ?? String(rest[open.lowerBound..<close.upperBound])
+            rest = rest[close.upperBound...]
+        }
+        return out + rest
+    }
+
     private func hint(_ name: String) -> String {
         let prefix = name.split(separator: ".").first.map(String.init) ?? ""
         let known = values.keys.filter { $0.hasPrefix(prefix + ".") }.sorted()
         if known.isEmpty {
-            return " (known: package.*, targets.*, host.triplet.*, build.*, vars.*, inputs.* inside pipelines)"
+            return " (known: package.*, targets.*, context.name, host.triplet.*, cross.triplet.*, build.*, vars.*, options.*, "
+                + "range.* in ranged subpackages, inputs.* inside pipelines)"
         }
         return " (known \(prefix).*: \(known.prefix(12).joined(separator: ", "))\(known.count > 12 ? ", ..." : ""))"
     }
@@ -65,10 +81,12 @@ public struct SubstitutionContext: Sendable {
 
 /// Architecture names and triplets as melange spells them.
 public enum Architecture {
-    public static func gnuTriplet(_ arch: String) -> String {
-        arch == "x86_64" ? "x86_64-pc-linux-gnu" : "\(arch)-unknown-linux-gnu"
+    /// apko's `ToTriplet(libc)`: `x86_64-pc-linux-gnu`, `aarch64-unknown-linux-musl`, ...
+    public static func gnuTriplet(_ arch: String, libc: String = "gnu") -> String {
+        arch == "x86_64" ? "x86_64-pc-linux-\(libc)" : "\(arch)-unknown-linux-\(libc)"
     }
-    public static func rustTriplet(_ arch: String) -> String { "\(arch)-unknown-linux-gnu" }
+    /// apko's `ToRustTriplet(libc)`: `x86_64-unknown-linux-gnu`, ...
+    public static func rustTriplet(_ arch: String, libc: String = "gnu") -> String { "\(arch)-unknown-linux-\(libc)" }
     public static func goarch(_ arch: String) -> String {
         switch arch { case "x86_64": return "amd64"; case "aarch64": return "arm64"; default: return arch }
     }
@@ -106,6 +124,11 @@ extension Recipe {
             "targets.contextdir": SandboxPaths.destdir(package.name),
             "host.triplet.gnu": Architecture.gnuTriplet(arch),
             "host.triplet.rust": Architecture.rustTriplet(arch),
+            "cross.triplet.gnu.glibc": Architecture.gnuTriplet(arch, libc: "gnu"),
+            "cross.triplet.gnu.musl": Architecture.gnuTriplet(arch, libc: "musl"),
+            "cross.triplet.rust.glibc": Architecture.rustTriplet(arch, libc: "gnu"),
+            "cross.triplet.rust.musl": Architecture.rustTriplet(arch, libc: "musl"),
+            "context.name": package.name,
             "build.arch": arch,
             "build.goarch": Architecture.goarch(arch),
             "build.variant": variant,
@@ -118,7 +141,31 @@ extension Recipe {
             let from = try c.substitute(t.from, at: t.location)
             c["vars.\(t.to)"] = try VarTransformEngine.apply(t, to: from)
         }
+        // melange: `options.NAME.enabled` is "true" for the build options switched on, else "false".
+        for o in options { c["options.\(o.name).enabled"] = appliedOptions.contains(o.name) ? "true" : "false" }
+        // melange: `targets.package.NAME` is the install root of the package or subpackage NAME.
+        for name in [package.name] + expandedSubpackageNames(c) { c["targets.package.\(name)"] = SandboxPaths.destdir(name) }
         return c
+    }
+
+    /// Subpackage names with ranges expanded (unresolvable names left out; planning reports them).
+    func expandedSubpackageNames(_ c: SubstitutionContext) -> [String] {
+        var out: [String] = []
+        for sp in subpackages {
+            guard let range = sp.range, !range.isEmpty else {
+                let n = c.substituteKnown(sp.name)
+                if !n.contains("${{") { out.append(n) }
+                continue
+            }
+            guard case .mapping(let kvs)? = data?.array?.first(where: { $0["name"]?.string == range })?["items"] else { continue }
+            for kv in kvs {
+                var rc = c
+                rc["range.key"] = kv.key; rc["range.value"] = kv.value.string ?? ""
+                let n = rc.substituteKnown(sp.name)
+                if !n.contains("${{") { out.append(n) }
+            }
+        }
+        return out
     }
 
     /// The context for a subpackage's pipeline.
@@ -127,6 +174,7 @@ extension Recipe {
         c["targets.contextdir"] = SandboxPaths.destdir(subpackage)
         c["targets.subpkgdir"] = SandboxPaths.destdir(subpackage)
         c["subpkg.name"] = subpackage
+        c["context.name"] = subpackage
         return c
     }
 }

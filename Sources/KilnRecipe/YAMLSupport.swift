@@ -11,6 +11,7 @@ public struct RecipeError: KilnError, Equatable {
         case unknownKey         // a key melange does not know (strict mode)
         case unknownPipeline    // `uses:` names no pipeline
         case missingInput       // a required pipeline input is not given
+        case unknownInput       // `with:` names an input the pipeline does not declare
         case unknownSubstitution // `${{...}}` names nothing known
         case invalidValue       // a value of the right type but not allowed (bad regex, empty name, ...)
         case io                 // cannot read the file
@@ -74,13 +75,18 @@ public indirect enum YAMLValue: Sendable, Equatable {
 }
 
 /// Reads one YAML file through Yams' Node API so every value keeps its position.
-/// Strict mode (melange's behaviour) makes unknown keys errors; lenient mode makes them warnings.
+/// Strict mode (melange's behaviour for recipes) makes unknown keys errors; lenient mode makes them
+/// warnings; `ignoresUnknownKeys` (melange's behaviour for pipeline definitions, which it decodes
+/// without known-field checks) passes them over silently. Types are checked in every mode.
 public final class YAMLReader {
     let file: String
     let lenient: Bool
+    let ignoresUnknownKeys: Bool
     var warnings: [RecipeWarning] = []
 
-    init(file: String, lenient: Bool) { self.file = file; self.lenient = lenient }
+    init(file: String, lenient: Bool, ignoresUnknownKeys: Bool = false) {
+        self.file = file; self.lenient = lenient; self.ignoresUnknownKeys = ignoresUnknownKeys
+    }
 
     func location(_ node: Node?) -> SourceLocation {
         guard let m = node?.mark else { return SourceLocation(file: file) }
@@ -197,6 +203,7 @@ public final class YAMLReader {
     }
 
     func unknown(_ key: String, at node: Node, in what: String, known: Set<String>) throws {
+        if ignoresUnknownKeys { return }
         let msg = "unknown key `\(key)` in \(what) (known: \(known.sorted().joined(separator: ", ")))"
         if lenient {
             warnings.append(RecipeWarning(location(node), msg))

@@ -43,6 +43,9 @@ struct ImageCommand: ParsableCommand {
     @Option(name: .long, help: "With --sign-key: SBOM formats to attach and write (spdx, cyclonedx or both).")
     var sbomFormat: String = "both"
 
+    @Option(name: .long, help: "Where `include:` is looked for after the working directory and the config's directory (repeatable; apko's include paths).")
+    var includePath: [String] = []
+
     func run() throws {
         // Fail on a bad key or format before building anything.
         let signer = try signKey.map { try SigningKeys.loadPrivate(path: $0) }
@@ -50,7 +53,7 @@ struct ImageCommand: ParsableCommand {
             throw KilnMessage("--sbom-format \(sbomFormat): expected spdx, cyclonedx or both")
         }
         let started = Int64(Date().timeIntervalSince1970)
-        let cfg = try ImageConfig.load(path: config)
+        let cfg = try ImageConfig.load(path: config, includePaths: includePath)
         for w in cfg.warnings { FileHandle.standardError.write(Data("kiln: warning: \(w)\n".utf8)) }
         var opts = ImageBuildOptions()
         opts.repositories = repo.isEmpty ? nil : repo

@@ -20,6 +20,7 @@ struct Kiln: ParsableCommand {
             LayerCommand.self,
             LockCommand.self,
             NightlyCommand.self,
+            PlanCommand.self,
             ReproCommand.self,
             RunCommand.self,
             SignCommand.self,

@@ -554,7 +554,7 @@ final class SandboxBuildTests: XCTestCase {
         for n in ["fetch", "patch", "autoconf/configure", "autoconf/make", "autoconf/make-install", "cmake/configure",
                   "cmake/build", "cmake/install", "meson/configure", "meson/compile", "meson/install", "strip",
                   "split/dev", "split/static", "split/manpages", "split/infodir", "split/locales"] {
-            XCTAssertNotNil(lib.definition(named: n), n)
+            XCTAssertNotNil(try lib.definition(named: n), n)
         }
     }
 }

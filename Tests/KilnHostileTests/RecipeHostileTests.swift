@@ -98,7 +98,8 @@ final class RecipeHostileTests: XCTestCase {
             XCTAssertEqual((e as? RecipeError)?.kind, .limit, "\(e)")
         }
         // A document just inside the limits still parses.
-        let fine = "package: {name: x, version: \"1\"}\npipeline:\n  - runs: \"true\"\ndata: {a: &a [1, 2], b: *a}\n"
+        // (`data:` has melange's shape: a list of {name, items}.)
+        let fine = "package: {name: x, version: \"1\"}\npipeline:\n  - runs: \"true\"\ndata:\n  - {name: a, items: &a {x: \"1\", y: \"2\"}}\n  - {name: b, items: *a}\n"
         XCTAssertNoThrow(try RecipeParser().parse(text: fine, file: "fine.yaml"))
     }
 
