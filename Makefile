@@ -9,7 +9,7 @@ BIN          := .build/debug/kiln
 OUT          ?= out
 
 # Debian packages kiln needs to build, test and demo. `make deps` installs only what is missing.
-DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch \
+DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch docker-registry apache2-utils \
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils \
                 libfaketime disorderfs
 

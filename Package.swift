@@ -18,6 +18,7 @@ let domains: [(name: String, deps: [Target.Dependency])] = [
     ("KilnAttest", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnCore"]),
     ("KilnNightly", ["KilnBuild", "KilnImage", "KilnRecipe", "KilnCrypto", "KilnCore"]),
     ("KilnPipeline", ["KilnBuild", "KilnAPK", "KilnFIPS", "KilnCrypto", "KilnCore"]),
+    ("KilnRegistry", ["KilnOCI", "KilnCrypto", "KilnCore"]),
     ("KilnRepro", ["KilnBuild", "KilnAttest", "KilnAPK", "KilnPipeline", "KilnArchive", "KilnCrypto", "KilnOCI", "KilnCore"]),
 ]
 

@@ -4,6 +4,7 @@ import KilnAttest
 import KilnCore
 import KilnOCI
 import KilnCrypto
+import KilnRegistry
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +20,9 @@ struct VerifyCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "OCI layout directories, each optionally with :TAG (one table for all).")
+    @OptionGroup var registry: RegistryCLIOptions
+
+    @Argument(help: "OCI layout directories, each optionally with :TAG, or REGISTRY/REPO@DIGEST (pulled into a temporary layout first).")
     var references: [String]
 
     @Option(name: .long, help: "Public key (PEM SubjectPublicKeyInfo, e.g. NAME.pub from `kiln keygen --type ecdsa`).")
@@ -33,7 +36,15 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         guard !references.isEmpty else { throw KilnMessage("kiln verify: name at least one LAYOUT[:TAG]") }
-        let refs = try references.map { try LayoutReference.parse($0) }
+        var pulled: [String] = []
+        defer { for p in pulled { try? FileManager.default.removeItem(atPath: (p as NSString).deletingLastPathComponent) } }
+        let refs = try references.map { r -> LayoutReference in
+            guard !FileManager.default.fileExists(atPath: r), RegistryReference.looksLikeReference(r) else { return try LayoutReference.parse(r) }
+            let remote = try RegistryReference.parse(r)
+            let path = try RegistryPull.pullTemporary(remote, options: registry.registryOptions(quiet: true))
+            pulled.append(path)
+            return LayoutReference(layout: path, tag: remote.digest == nil ? remote.tag : nil)
+        }
         let pub = try SigningKeys.loadPublic(path: key)
         let json = self.json
         var checks: [VerifyCheck] = []
