@@ -50,6 +50,15 @@ public final class RegistryClient {
         credentials = try options.credentials ?? RegistryCredentials.lookup(registry: registry)
     }
 
+    /// "https TLSv1.3 TLS_AES_128_GCM_SHA256 (FIPS provider)" or "plain HTTP (loopback)" for the open connection.
+    public var transportDescription: String {
+        guard base.scheme == "https" else { return "plain HTTP (loopback, --insecure-loopback)" }
+        guard let t = http.tlsParameters(for: base) else { return "https" }
+        return "\(t.version) \(t.cipher)" + (CryptoProvider.isFIPS ? " from the OpenSSL FIPS provider" : "")
+    }
+
+    private var announced = false
+
     /// `/v2/<repo>/<path>` on this registry.
     public func url(_ repo: String, _ path: String) -> HTTPURL {
         var u = base
@@ -65,6 +74,7 @@ public final class RegistryClient {
         var req = HTTPRequest(method: method, url: url, headers: headers, body: body)
         if let a = authorization(scope: scope, url: url) { req.headers.append(("Authorization", a)) }
         var resp = try http.send(req, maxBody: maxBody, sink: sink)
+        if !announced { announced = true; options.progress("\(registry): \(transportDescription)") }
         guard resp.status == 401 else { return resp }
         try authenticate(challenge: resp.header("WWW-Authenticate") ?? "", scope: scope, url: url)
         req.headers.removeAll { $0.0 == "Authorization" }
