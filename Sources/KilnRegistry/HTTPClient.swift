@@ -222,7 +222,7 @@ public final class HTTPClient {
             total += size
             guard total <= limit else { throw HTTPError("\(url): the body is longer than the \(limit) bytes allowed here") }
             try readExactly(conn, size, url: url, write)
-            guard try conn.readLine(limit: 2) == "" else { throw HTTPError("\(url): malformed chunked body (no CRLF after a chunk)") }
+            guard (try? conn.readLine(limit: 2)) == "" else { throw HTTPError("\(url): malformed chunked body (no CRLF after a chunk)") }
         }
     }
 }
