@@ -43,7 +43,19 @@ public enum RegistryPull {
             var subjects = [top.digest]
             if OCIMediaType.isIndex(top.mediaType) { subjects += try layout.imageManifests(of: top).map(\.digest) }
             for s in subjects {
-                for t in [CosignTag.signature(for: s), CosignTag.attestation(for: s)] {
+                // Referrers API → fallback tag sha256-<hex> → the .sig / .att tags.
+                let (found, how) = try client.referrers(repo: source.repository, subject: s)
+                for r in found {
+                    let t = r.artifactType == OCIMediaType.cosignSignatureArtifact ? CosignTag.signature(for: s)
+                        : r.artifactType == OCIMediaType.cosignAttestationArtifact ? CosignTag.attestation(for: s) : nil
+                    guard let t, try layout.lookup(tag: t) == nil else { continue }
+                    let d = try p.manifest(r.digest, expected: r.digest)
+                    try p.tree(d)
+                    try layout.setTag(t, to: d)
+                    p.report.tags.append(t)
+                    client.options.progress("\(t) of \(Pusher.short(s)) found through the \(how)")
+                }
+                for t in [CosignTag.signature(for: s), CosignTag.attestation(for: s)] where try layout.lookup(tag: t) == nil {
                     guard let d = try p.manifestIfPresent(t) else { continue }
                     try p.tree(d)
                     try layout.setTag(t, to: d)

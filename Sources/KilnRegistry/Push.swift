@@ -29,8 +29,9 @@ public enum RegistryPush {
     }
 
     /// As above with an existing client (connections and tokens are reused).
+    /// `referrers`: also push each signature/attestation as an OCI 1.1 referrer (with the fallback tag index).
     public static func push(layout layoutPath: String, tag: String?, to destination: RegistryReference,
-                            client: RegistryClient) throws -> PushReport {
+                            client: RegistryClient, referrers: Bool = true) throws -> PushReport {
         guard destination.digest == nil else { throw KilnMessage("\(destination): push to a tag, not a digest (REGISTRY/REPO:TAG)") }
         let layout = try OCILayout(path: layoutPath)
         let top: OCIDescriptor
@@ -50,11 +51,14 @@ public enum RegistryPush {
         // Signatures and attestations of the index and of every image in it.
         var subjects = [top.digest]
         if OCIMediaType.isIndex(top.mediaType) { subjects += try layout.imageManifests(of: top).map(\.digest) }
-        for s in subjects {
-            for t in [CosignTag.signature(for: s), CosignTag.attestation(for: s)] {
+        let subjectDescriptors = [top] + (OCIMediaType.isIndex(top.mediaType) ? try layout.imageManifests(of: top) : [])
+        for s in subjectDescriptors where subjects.contains(s.digest) {
+            for (t, type) in [(CosignTag.signature(for: s.digest), OCIMediaType.cosignSignatureArtifact),
+                              (CosignTag.attestation(for: s.digest), OCIMediaType.cosignAttestationArtifact)] {
                 guard let d = try layout.lookup(tag: t) else { continue }
                 try p.pushTree(d)
                 try p.tag(t, d)
+                if referrers { try p.pushReferrer(d, artifactType: type, subject: s) }
             }
         }
         p.report.digest = top.digest
