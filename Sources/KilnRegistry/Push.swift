@@ -42,7 +42,7 @@ public enum RegistryPush {
             }
             top = images[0]
         }
-        guard let destTag = destination.tag ?? tag ?? top.refName else {
+        guard let destTag = destination.tag ?? (tag ?? top.refName).map(registryTag(forLayoutTag:)) else {
             throw KilnMessage("\(destination): no tag to push to; write REGISTRY/REPO:TAG")
         }
         var p = Pusher(layout: layout, client: client, repo: destination.repository)
@@ -175,5 +175,30 @@ struct Pusher {
         try client.checkDigestHeader(put, d.digest, "tag \(tag)")
         report.tags.append(tag)
         progress("tag \(tag) → \(Pusher.short(d.digest))")
+    }
+}
+
+extension RegistryPush {
+    /// The registry tag for a layout tag: `openssl:3.0.22-r0` → `3.0.22-r0` (the part after the last `:`).
+    public static func registryTag(forLayoutTag t: String) -> String { t.split(separator: ":").last.map(String.init) ?? t }
+
+    /// Publishes every image of a layout under `prefix` (`REGISTRY/PREFIX`): layout tag `NAME:TAG` goes
+    /// to `REGISTRY/PREFIX/NAME:TAG` (a bare `TAG` to `REGISTRY/PREFIX/<layout folder name>:TAG`), with
+    /// signatures, attestations and referrers. One client (connections, tokens) for all. For `kiln nightly --push`
+    /// and `make demo`.
+    public static func publish(layout layoutPath: String, prefix: String, options: RegistryOptions) throws -> [(RegistryReference, PushReport)] {
+        let base = try RegistryReference.parse(prefix)
+        guard base.tag == nil, base.digest == nil else { throw KilnMessage("\(prefix): give REGISTRY/PREFIX without a tag or digest") }
+        let client = try RegistryClient(registry: base.registry, options: options)
+        let layout = try OCILayout(path: layoutPath)
+        let folder = URL(fileURLWithPath: layoutPath).standardizedFileURL.lastPathComponent.lowercased()
+        var out: [(RegistryReference, PushReport)] = []
+        for tag in try layout.manifests().compactMap(\.refName) where !CosignTag.isArtifactTag(tag) {
+            let parts = tag.split(separator: ":", maxSplits: 1).map(String.init)
+            let name = parts.count == 2 ? parts[0] : folder
+            let dest = try RegistryReference.parse("\(base.registry)/\(base.repository)/\(name):\(registryTag(forLayoutTag: tag))")
+            out.append((dest, try push(layout: layoutPath, tag: tag, to: dest, client: client)))
+        }
+        return out
     }
 }

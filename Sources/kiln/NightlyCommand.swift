@@ -11,6 +11,7 @@ import KilnCore
 import KilnCrypto
 import KilnNightly
 import KilnRecipe
+import KilnRegistry
 import KilnRepro
 
 /// `kiln nightly`: the whole catalog in dependency order, rebuilding only what changed.
@@ -77,6 +78,11 @@ struct NightlyCommand: ParsableCommand {
 
     @Option(name: .long, help: "The list of Debian files the recipes pin (for --update; default <recipes>/debian-sources.txt).")
     var debianSources: String?
+
+    @Option(name: .long, help: "After the run, push every image that was rebuilt (and verified) to REGISTRY/PREFIX/NAME:TAG.")
+    var push: String?
+
+    @OptionGroup var registry: RegistryCLIOptions
 
     func run() throws {
         do {
@@ -176,6 +182,15 @@ struct NightlyCommand: ParsableCommand {
         print("report: \(dir)/report.html")
         for n in report.nodes where n.status == .failed {
             print("failed: \(n.id): \(n.error?.split(separator: "\n").first.map(String.init) ?? "")" + (n.log.map { " (log: \(dir)/\($0))" } ?? ""))
+        }
+        if let push {
+            for n in report.nodes where n.kind == .image && n.status == .built {
+                for path in Set(n.outputs.map(\.path)) {
+                    for (dest, r) in try RegistryPush.publish(layout: outAbs + "/" + path, prefix: push, options: registry.registryOptions(quiet: true)) {
+                        print("pushed \(dest) \(r.digest): \(r.uploaded) blob(s) uploaded, \(r.existing) already there")
+                    }
+                }
+            }
         }
         if report.exitStatus != 0 { throw ExitCode(report.exitStatus) }
     }

@@ -26,10 +26,19 @@ struct PushCommand: ParsableCommand {
     @Option(name: .long, help: "Repository on the same registry to cross-mount existing blobs from.")
     var mountFrom: String?
 
+    @Flag(name: .long, help: "Push every image of LAYOUT: tag NAME:TAG goes to REGISTRY/PREFIX/NAME:TAG (the destination is REGISTRY/PREFIX).")
+    var all = false
+
     func run() throws {
         let src = try LayoutReference.parse(source)
         var o = registry.registryOptions()
         o.mountFrom = mountFrom
+        if all {
+            for (dest, r) in try RegistryPush.publish(layout: src.layout, prefix: destination, options: o) {
+                print("pushed \(dest) \(r.digest): \(r.uploaded) blob(s) uploaded (\(r.bytesUploaded) bytes), \(r.existing) already there")
+            }
+            return
+        }
         let r = try RegistryPush.push(layout: src.layout, tag: src.tag, to: try RegistryReference.parse(destination), options: o)
         print("pushed \(destination) \(r.digest): \(r.uploaded) blob(s) uploaded (\(r.bytesUploaded) bytes), \(r.existing) already there, "
             + "\(r.mounted) mounted; \(r.manifestsPushed) manifest(s) pushed, \(r.manifestsExisting) already there; tags written: \(r.tags.count)")

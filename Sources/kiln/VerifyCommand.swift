@@ -59,7 +59,9 @@ struct VerifyCommand: ParsableCommand {
             v.imageVerified = { images.append($0) }
             do { try v.run() } catch let f as VerificationFailure { failure = f }
         }
-        let names = refs.map { $0.layout + ($0.tag.map { ":" + $0 } ?? "") }
+        let names = zip(references, refs).map { r, ref in
+            pulled.contains(ref.layout) ? r : ref.layout + (ref.tag.map { ":" + $0 } ?? "")
+        }
         if json {
             var o: [(String, JSON)] = [("layouts", .array(names.map(JSON.string)))]
             o.append(("keyid", .string(try SigningKeys.keyID(pub))))

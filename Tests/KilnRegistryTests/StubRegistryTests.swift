@@ -159,4 +159,18 @@ final class StubRegistryTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.contains("found through the fallback tag") }, lines.joined(separator: "\n"))
         XCTAssertEqual(try TestSupport.kiln(["verify", dir + "/pulled:v1", "--key", keys.pub]).status, 0)
     }
+
+    /// `kiln push --all` / `kiln nightly --push`: layout tags NAME:TAG go to PREFIX/NAME:TAG (kiln image's tag form).
+    func testPublishLayout() throws {
+        let dir = try TestSupport.temporaryDirectory(self, prefix: "kiln-stubreg")
+        let keys = try ImageFixture.keys(dir)
+        let a = try ImageFixture.make(layout: dir + "/imgs", tag: "hello:1.0-r0", payload: "a", signWith: keys.key)
+        let b = try ImageFixture.make(layout: dir + "/imgs", tag: "hello:1.0-r0-fips", payload: "b", signWith: keys.key)
+        let reg = try MiniRegistry(self, referrersAPI: false, bearer: false, redirectBlobs: false)
+        let out = try RegistryPush.publish(layout: dir + "/imgs", prefix: "\(reg.address)/team", options: options(nil))
+        XCTAssertEqual(out.map { "\($0.0)" }.sorted(), ["\(reg.address)/team/hello:1.0-r0", "\(reg.address)/team/hello:1.0-r0-fips"])
+        XCTAssertEqual(Set(out.map(\.1.digest)), [a, b])
+        XCTAssertNotNil(reg.locked { reg.manifests["1.0-r0-fips"] })
+        XCTAssertThrowsError(try RegistryPush.publish(layout: dir + "/imgs", prefix: "\(reg.address)/team:x", options: options(nil)))
+    }
 }
