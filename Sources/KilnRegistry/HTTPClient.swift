@@ -158,10 +158,12 @@ public final class HTTPClient {
         switch body {
         case .none: return
         case let .data(d): try conn.write(d)
-        case let .file(path, size):
+        case let .file(path, size): try writeBody(.fileRange(path: path, offset: 0, length: size), to: conn)
+        case let .fileRange(path, offset, size):
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw HTTPError("\(path): cannot open: \(String(cString: strerror(errno)))") }
             defer { close(fd) }
+            guard lseek(fd, off_t(offset), SEEK_SET) == off_t(offset) else { throw HTTPError("\(path): cannot seek to \(offset)") }
             let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
             defer { buf.deallocate() }
             var sent: Int64 = 0

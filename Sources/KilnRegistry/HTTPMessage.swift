@@ -70,9 +70,11 @@ public enum HTTPBody: Sendable {
     case none
     case data(Data)
     case file(path: String, size: Int64)
+    /// `length` bytes of the file from `offset` (chunked uploads).
+    case fileRange(path: String, offset: Int64, length: Int64)
 
     var length: Int64 {
-        switch self { case .none: 0; case let .data(d): Int64(d.count); case let .file(_, s): s }
+        switch self { case .none: 0; case let .data(d): Int64(d.count); case let .file(_, s): s; case let .fileRange(_, _, l): l }
     }
 }
 
@@ -125,6 +127,10 @@ public struct HTTPOptions: Sendable {
     public var backoff: Double = 0.25
     /// Redirects followed per request before giving up.
     public var maxRedirects = 5
+    /// Blobs larger than this are uploaded in chunks (PATCH) of `chunkSize` bytes.
+    public var chunkThreshold: Int64 = 512 << 20
+    /// Size of each PATCH in a chunked upload.
+    public var chunkSize: Int64 = 64 << 20
     /// Bound on the status line + headers.
     public var maxHeaderBytes = 64 * 1024
     /// Default options.

@@ -128,14 +128,32 @@ struct Pusher {
             uploadURL = try location(start)
         }
         let t0 = Date()
+        let http = client.options.http
+        var finalBody: HTTPBody = .file(path: path, size: d.size)
+        var chunks = 0
+        if d.size > http.chunkThreshold {
+            // Chunked upload: PATCH each range to the Location the previous answer gave, then PUT ?digest= with no body.
+            var offset: Int64 = 0
+            while offset < d.size {
+                let n = min(http.chunkSize, d.size - offset)
+                let patch = try client.send("PATCH", uploadURL, repo: repo, actions: "pull,push",
+                                            headers: [("Content-Type", "application/octet-stream"), ("Content-Range", "\(offset)-\(offset + n - 1)")],
+                                            body: .fileRange(path: path, offset: offset, length: n))
+                try client.expect(patch, [202], "upload chunk \(offset)-\(offset + n - 1) of \(d.digest)")
+                uploadURL = try location(patch)
+                offset += n
+                chunks += 1
+            }
+            finalBody = .none
+        }
         let put = try client.send("PUT", uploadURL.appendingQuery("digest=\(d.digest)"), repo: repo, actions: "pull,push",
-                                  headers: [("Content-Type", "application/octet-stream")], body: .file(path: path, size: d.size))
+                                  headers: [("Content-Type", "application/octet-stream")], body: finalBody)
         try client.expect(put, [201], "upload \(d.digest)")
         try client.checkDigestHeader(put, d.digest, "upload")
         report.uploaded += 1
         report.bytesUploaded += d.size
         let secs = max(Date().timeIntervalSince(t0), 0.000_001)
-        progress("blob \(Pusher.short(d.digest)) \(d.size) bytes: uploaded (\(String(format: "%.1f", Double(d.size) / secs / 1_048_576)) MiB/s)")
+        progress("blob \(Pusher.short(d.digest)) \(d.size) bytes: uploaded\(chunks > 0 ? " in \(chunks) chunks" : "") (\(String(format: "%.1f", Double(d.size) / secs / 1_048_576)) MiB/s)")
     }
 
     func location(_ resp: HTTPResponse) throws -> HTTPURL {

@@ -26,6 +26,9 @@ struct PushCommand: ParsableCommand {
     @Option(name: .long, help: "Repository on the same registry to cross-mount existing blobs from.")
     var mountFrom: String?
 
+    @Option(name: .long, help: "Upload blobs larger than BYTES in PATCH chunks of BYTES (default: one request up to 512 MiB, 64 MiB chunks above).")
+    var chunkSize: Int64?
+
     @Flag(name: .long, help: "Push every image of LAYOUT: tag NAME:TAG goes to REGISTRY/PREFIX/NAME:TAG (the destination is REGISTRY/PREFIX).")
     var all = false
 
@@ -33,6 +36,10 @@ struct PushCommand: ParsableCommand {
         let src = try LayoutReference.parse(source)
         var o = registry.registryOptions()
         o.mountFrom = mountFrom
+        if let chunkSize {
+            guard chunkSize >= 1024 else { throw ValidationError("--chunk-size must be at least 1024 bytes") }
+            o.http.chunkThreshold = chunkSize; o.http.chunkSize = chunkSize
+        }
         if all {
             for (dest, r) in try RegistryPush.publish(layout: src.layout, prefix: destination, options: o) {
                 print("pushed \(dest) \(r.digest): \(r.uploaded) blob(s) uploaded (\(r.bytesUploaded) bytes), \(r.existing) already there")

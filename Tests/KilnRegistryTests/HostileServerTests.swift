@@ -33,6 +33,12 @@ final class HostileServerTests: XCTestCase {
         try pullFails(s, contains: "did not answer with HTTP")
     }
 
+    /// A server that accepts and never answers: the read timeout (3 s here) ends it with a clear error.
+    func testSilentServer() throws {
+        let s = try StubServer(self) { _ in .silent(8) }
+        try pullFails(s, contains: "no data within 3.0 s")
+    }
+
     func testRedirectLoop() throws {
         let s = try StubServer(self) { r in .response(302, [("Location", r.target)], Data()) }
         try pullFails(s, contains: "more than 5 redirects")

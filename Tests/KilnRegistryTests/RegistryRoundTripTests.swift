@@ -39,6 +39,16 @@ final class RegistryRoundTripTests: XCTestCase {
         XCTAssertFalse(second.out.contains(": uploaded"), second.out)
         XCTAssertTrue(second.out.contains("0 manifest(s) pushed"), second.out)
 
+        // Cross-repository mount, and a chunked upload (PATCH ranges) of a blob that is not there yet.
+        let mounted = try kiln(["push", dir + "/src:v1", "\(reg.address)/kiln/mirror:v1", "--insecure-loopback", "--mount-from", "kiln/hello"])
+        XCTAssertEqual(mounted.status, 0, mounted.err)
+        XCTAssertTrue(mounted.out.contains("mounted from kiln/hello") && !mounted.out.contains(": uploaded"), mounted.out)
+        try ImageFixture.make(layout: dir + "/big", tag: "v1", payload: "chunks", layerBytes: 300_000, signWith: nil)
+        let chunked = try kiln(["push", dir + "/big:v1", "\(reg.address)/kiln/big:v1", "--insecure-loopback", "--chunk-size", "65536"])
+        XCTAssertEqual(chunked.status, 0, chunked.err)
+        XCTAssertTrue(chunked.out.contains("chunks ("), chunked.out)
+        XCTAssertEqual(try kiln(["pull", "\(reg.address)/kiln/big:v1", dir + "/big-pulled", "--insecure-loopback"]).status, 0)
+
         // A third-party client sees the same manifest digest, and copies it to an identical layout.
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/skopeo") {
             let inspect = try TestSupport.run("/usr/bin/skopeo", ["inspect", "--tls-verify=false", "--raw", "docker://\(dest)"])

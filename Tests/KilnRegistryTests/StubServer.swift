@@ -24,6 +24,8 @@ enum StubReply {
     case response(Int, [(String, String)], Data)
     /// Raw bytes, then the connection is closed.
     case raw(Data)
+    /// Say nothing for this many seconds, then close.
+    case silent(Double)
     /// These header bytes, then body bytes forever (until the client goes away).
     case endless(String)
 }
@@ -102,6 +104,8 @@ final class StubServer: @unchecked Sendable {
                 var out = Data(h.utf8)
                 if req.method != "HEAD" { out.append(data) }
                 if !send(c, out) { return }
+            case let .silent(s):
+                usleep(UInt32(s * 1_000_000)); return
             case let .raw(d):
                 _ = send(c, d); return
             case let .endless(h):
