@@ -160,6 +160,36 @@ final class StubRegistryTests: XCTestCase {
         XCTAssertEqual(try TestSupport.kiln(["verify", dir + "/pulled:v1", "--key", keys.pub]).status, 0)
     }
 
+    /// An index (both variants): push sends children first; pull fetches every variant and their signatures; verify passes.
+    func testIndexRoundTrip() throws {
+        let dir = try TestSupport.temporaryDirectory(self, prefix: "kiln-stubreg")
+        let keys = try ImageFixture.keys(dir)
+        let a = try ImageFixture.make(layout: dir + "/src", tag: "std", payload: "std", signWith: nil)
+        let b = try ImageFixture.make(layout: dir + "/src", tag: "fips", payload: "fips", signWith: nil)
+        let layout = try OCILayout(path: dir + "/src")
+        var children: [JSON] = []
+        for (d, arch) in [(a, "amd64"), (b, "arm64")] {
+            var desc = try layout.resolve(d)
+            desc.annotations = [:]
+            desc.platform = OCIPlatform(architecture: arch, os: "linux")
+            children.append(desc.json)
+        }
+        let index = try layout.writeBlob(JSON.object([("schemaVersion", 2), ("mediaType", .string(OCIMediaType.imageIndex)),
+                                                      ("manifests", .array(children))]).compact(), mediaType: OCIMediaType.imageIndex)
+        try layout.setTag("multi", to: index)
+        let sign = try TestSupport.kiln(["sign", dir + "/src:multi", "--key", keys.key, "--sbom-dir", dir + "/sbom"])
+        XCTAssertEqual(sign.status, 0, sign.err)
+        let reg = try MiniRegistry(self, referrersAPI: false, bearer: false, redirectBlobs: false)
+        let r = try RegistryPush.push(layout: dir + "/src", tag: "multi", to: try .parse("\(reg.address)/kiln/multi:1"), options: options(nil))
+        XCTAssertEqual(r.digest, index.digest)
+        XCTAssertTrue(r.tags.contains(CosignTag.signature(for: a)) && r.tags.contains(CosignTag.attestation(for: b)), "\(r.tags)")
+        let p = try RegistryPull.pull(try .parse("\(reg.address)/kiln/multi:1"), into: dir + "/pulled", options: options(nil))
+        XCTAssertEqual(p.digest, index.digest)
+        XCTAssertEqual(try OCILayout(path: dir + "/pulled").imageManifests(of: try OCILayout(path: dir + "/pulled").resolve("1")).map(\.digest), [a, b])
+        let v = try TestSupport.kiln(["verify", dir + "/pulled:1", "--key", keys.pub])
+        XCTAssertEqual(v.status, 0, v.out + v.err)
+    }
+
     /// `kiln push --all` / `kiln nightly --push`: layout tags NAME:TAG go to PREFIX/NAME:TAG (kiln image's tag form).
     func testPublishLayout() throws {
         let dir = try TestSupport.temporaryDirectory(self, prefix: "kiln-stubreg")
