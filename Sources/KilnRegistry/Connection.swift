@@ -29,6 +29,7 @@ final class Connection {
     let timeout: Double
     private var buffer = [UInt8]()
     private var start = 0
+    private var scratch = [UInt8](repeating: 0, count: 256 * 1024)
 
     /// Connects to `host:port` (each address getaddrinfo gives, in turn) within `timeout` seconds, then
     /// performs the TLS handshake when `tls` is given.
@@ -85,11 +86,10 @@ final class Connection {
         close(fd)
     }
 
-    /// Reads what is available (refilling the buffer); 0 = end of stream.
+    /// Reads what is available into the buffer; 0 = end of stream.
     private func fill() throws -> Int {
         if start > 0 && start == buffer.count { buffer.removeAll(keepingCapacity: true); start = 0 }
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        let n: Int = try chunk.withUnsafeMutableBytes { p in
+        let n: Int = try scratch.withUnsafeMutableBytes { p in
             if let tls { return try tls.read(into: p.baseAddress!, count: p.count) }
             while true {
                 let r = recv(fd, p.baseAddress, p.count, 0)
@@ -99,7 +99,7 @@ final class Connection {
                 throw HTTPError("\(host): read failed: \(String(cString: strerror(errno)))", retryable: errno == ECONNRESET)
             }
         }
-        buffer.append(contentsOf: chunk[0..<n])
+        buffer.append(contentsOf: scratch[0..<n])
         return n
     }
 

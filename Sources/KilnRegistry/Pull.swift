@@ -112,7 +112,8 @@ struct Puller {
     }
 
     /// Fetches everything under a manifest or index already stored in the layout.
-    mutating func tree(_ d: OCIDescriptor) throws {
+    mutating func tree(_ d: OCIDescriptor, depth: Int = 0) throws {
+        guard depth < 8 else { throw KilnMessage("\(client.registry)/\(repo): indexes nested deeper than 8 levels under \(d.digest); refused") }
         guard !done.contains(d.digest) else { return }
         done.insert(d.digest)
         let j = try layout.readJSON(d)
@@ -121,7 +122,7 @@ struct Puller {
             for (i, m) in (j["manifests"]?.array ?? []).enumerated() {
                 let child = try OCIDescriptor(json: m, source: "\(src): manifests[\(i)]")
                 _ = try manifest(child.digest, expected: child.digest)
-                try tree(child)
+                try tree(child, depth: depth + 1)
             }
         } else {
             guard let c = j["config"] else { throw KilnMessage("\(src): manifest without config") }

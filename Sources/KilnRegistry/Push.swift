@@ -79,12 +79,13 @@ struct Pusher {
     static func short(_ d: String) -> String { String(d.prefix(19)) + "…" }
 
     /// Pushes a manifest or index and everything under it, children first.
-    mutating func pushTree(_ d: OCIDescriptor) throws {
+    mutating func pushTree(_ d: OCIDescriptor, depth: Int = 0) throws {
+        guard depth < 8 else { throw KilnMessage("\(layout.path): indexes nested deeper than 8 levels under \(d.digest)") }
         guard !done.contains(d.digest) else { return }
         let j = try layout.readJSON(d)
         let src = "\(layout.path)/blobs/sha256/\(d.hex)"
         if OCIMediaType.isIndex(d.mediaType) {
-            for (i, m) in (j["manifests"]?.array ?? []).enumerated() { try pushTree(OCIDescriptor(json: m, source: "\(src): manifests[\(i)]")) }
+            for (i, m) in (j["manifests"]?.array ?? []).enumerated() { try pushTree(OCIDescriptor(json: m, source: "\(src): manifests[\(i)]"), depth: depth + 1) }
         } else {
             if let c = j["config"] { try pushBlob(OCIDescriptor(json: c, source: "\(src): config")) }
             for (i, l) in (j["layers"]?.array ?? []).enumerated() { try pushBlob(OCIDescriptor(json: l, source: "\(src): layers[\(i)]")) }

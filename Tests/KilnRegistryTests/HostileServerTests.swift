@@ -39,6 +39,25 @@ final class HostileServerTests: XCTestCase {
         try pullFails(s, contains: "no data within 3.0 s")
     }
 
+    /// Indexes nested 12 deep (each a valid, content-addressed index of the next): refused at depth 8.
+    func testDeeplyNestedIndex() throws {
+        var docs: [String: Data] = [:]
+        var inner = JSON.object([("schemaVersion", 2), ("mediaType", .string(OCIMediaType.imageIndex)), ("manifests", .array([]))]).compact()
+        for _ in 0..<12 {
+            let d = "sha256:" + (try Digest.sha256Hex(inner))
+            docs[d] = inner
+            let desc = OCIDescriptor(mediaType: OCIMediaType.imageIndex, digest: d, size: Int64(inner.count))
+            inner = JSON.object([("schemaVersion", 2), ("mediaType", .string(OCIMediaType.imageIndex)), ("manifests", .array([desc.json]))]).compact()
+        }
+        docs["v1"] = inner
+        let all = docs
+        let s = try StubServer(self) { r in
+            let ref = String(r.path.split(separator: "/").last ?? "")
+            return all[ref].map { .response(200, [("Content-Type", OCIMediaType.imageIndex)], $0) } ?? .response(404, [], Data())
+        }
+        try pullFails(s, contains: "nested deeper than 8 levels")
+    }
+
     func testRedirectLoop() throws {
         let s = try StubServer(self) { r in .response(302, [("Location", r.target)], Data()) }
         try pullFails(s, contains: "more than 5 redirects")
