@@ -87,16 +87,55 @@ struct Pusher {
         if OCIMediaType.isIndex(d.mediaType) {
             for (i, m) in (j["manifests"]?.array ?? []).enumerated() { try pushTree(OCIDescriptor(json: m, source: "\(src): manifests[\(i)]"), depth: depth + 1) }
         } else {
-            if let c = j["config"] { try pushBlob(OCIDescriptor(json: c, source: "\(src): config")) }
-            for (i, l) in (j["layers"]?.array ?? []).enumerated() { try pushBlob(OCIDescriptor(json: l, source: "\(src): layers[\(i)]")) }
+            var blobs: [OCIDescriptor] = []
+            if let c = j["config"] { blobs.append(try OCIDescriptor(json: c, source: "\(src): config")) }
+            for (i, l) in (j["layers"]?.array ?? []).enumerated() { blobs.append(try OCIDescriptor(json: l, source: "\(src): layers[\(i)]")) }
+            try pushBlobs(blobs)
         }
         try pushManifest(d)
         done.insert(d.digest)
     }
 
-    mutating func pushBlob(_ d: OCIDescriptor) throws {
-        guard !done.contains(d.digest) else { return }
-        done.insert(d.digest)
+    enum BlobOutcome: Sendable { case existing, mounted, uploaded }
+
+    /// Pushes the blobs `ds` not pushed yet, up to `client.options.parallelUploads` at once (each
+    /// worker with its own client and connection); the first error is thrown after all have finished.
+    mutating func pushBlobs(_ ds: [OCIDescriptor]) throws {
+        var todo: [OCIDescriptor] = []
+        for d in ds where !done.contains(d.digest) { done.insert(d.digest); todo.append(d) }
+        let workers = max(1, min(client.options.parallelUploads, todo.count))
+        var results = [Result<BlobOutcome, Error>?](repeating: nil, count: todo.count)
+        if workers == 1 {
+            for (i, d) in todo.enumerated() { results[i] = Result { try Pusher.pushBlob(d, layout: layout, client: client, repo: repo) } }
+        } else {
+            let lock = NSLock()
+            let (layout, client, repo) = (self.layout, self.client, self.repo)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let own: Result<RegistryClient, Error> = w == 0 ? .success(client) : Result { try RegistryClient(registry: client.registry, options: client.options) }
+                var i = w
+                while i < todo.count {
+                    let r = own.flatMap { c in Result { try Pusher.pushBlob(todo[i], layout: layout, client: c, repo: repo) } }
+                    lock.lock(); results[i] = r; lock.unlock()
+                    i += workers
+                }
+            }
+        }
+        for r in results {
+            switch try r!.get() {
+            case .existing: report.existing += 1
+            case .mounted: report.mounted += 1
+            case .uploaded: report.uploaded += 1
+            }
+        }
+        report.bytesUploaded += zip(todo, results).reduce(0) { sum, p in
+            if case .success(.uploaded) = p.1 { return sum + p.0.size }
+            return sum
+        }
+    }
+
+    /// HEAD → mount → (chunked) upload of one blob.
+    static func pushBlob(_ d: OCIDescriptor, layout: OCILayout, client: RegistryClient, repo: String) throws -> BlobOutcome {
+        let progress = client.options.progress
         let path = try layout.blobPath(d.digest)
         var st = stat()
         guard stat(path, &st) == 0, Int64(st.st_size) == d.size else {
@@ -104,9 +143,8 @@ struct Pusher {
         }
         let head = try client.send("HEAD", client.url(repo, "blobs/\(d.digest)"), repo: repo, actions: "pull,push")
         if head.status == 200 {
-            report.existing += 1
             progress("blob \(Pusher.short(d.digest)) \(d.size) bytes: exists")
-            return
+            return .existing
         }
         try client.expect(head, [404], "HEAD blob \(d.digest)")
         // Verify what we send: the layout's bytes must hash to the digest we announce.
@@ -117,16 +155,15 @@ struct Pusher {
             let m = try client.send("POST", uploadURL.appendingQuery("mount=\(d.digest)&from=\(RegistryClient.encode(from))"),
                                     repo: repo, actions: "pull,push")
             if m.status == 201 {
-                report.mounted += 1
                 progress("blob \(Pusher.short(d.digest)) \(d.size) bytes: mounted from \(from)")
-                return
+                return .mounted
             }
             try client.expect(m, [202], "mount \(d.digest) from \(from)")
-            uploadURL = try location(m)
+            uploadURL = try location(m, client)
         } else {
             let start = try client.send("POST", uploadURL, repo: repo, actions: "pull,push")
             try client.expect(start, [202], "start an upload of \(d.digest)")
-            uploadURL = try location(start)
+            uploadURL = try location(start, client)
         }
         let t0 = Date()
         let http = client.options.http
@@ -141,7 +178,7 @@ struct Pusher {
                                             headers: [("Content-Type", "application/octet-stream"), ("Content-Range", "\(offset)-\(offset + n - 1)")],
                                             body: .fileRange(path: path, offset: offset, length: n))
                 try client.expect(patch, [202], "upload chunk \(offset)-\(offset + n - 1) of \(d.digest)")
-                uploadURL = try location(patch)
+                uploadURL = try location(patch, client)
                 offset += n
                 chunks += 1
             }
@@ -151,13 +188,12 @@ struct Pusher {
                                   headers: [("Content-Type", "application/octet-stream")], body: finalBody)
         try client.expect(put, [201], "upload \(d.digest)")
         try client.checkDigestHeader(put, d.digest, "upload")
-        report.uploaded += 1
-        report.bytesUploaded += d.size
         let secs = max(Date().timeIntervalSince(t0), 0.000_001)
         progress("blob \(Pusher.short(d.digest)) \(d.size) bytes: uploaded\(chunks > 0 ? " in \(chunks) chunks" : "") (\(String(format: "%.1f", Double(d.size) / secs / 1_048_576)) MiB/s)")
+        return .uploaded
     }
 
-    func location(_ resp: HTTPResponse) throws -> HTTPURL {
+    static func location(_ resp: HTTPResponse, _ client: RegistryClient) throws -> HTTPURL {
         guard let loc = resp.header("Location") else { throw KilnMessage("\(client.registry): upload answer without Location") }
         let u = try resp.url.resolving(loc)
         guard u.origin == client.base.origin else { throw KilnMessage("\(client.registry): upload Location \(u.origin) is another server; refused") }

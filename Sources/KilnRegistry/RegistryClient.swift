@@ -11,6 +11,8 @@ public struct RegistryOptions: Sendable {
     public var credentials: RegistryCredentials?
     /// Repository to cross-mount blobs from when pushing (same registry).
     public var mountFrom: String?
+    /// Blob uploads at once during a push (each on its own connection).
+    public var parallelUploads = 4
     /// Progress lines (one per blob and manifest); never contains credentials.
     public var progress: @Sendable (String) -> Void = { _ in }
     /// Default options.
