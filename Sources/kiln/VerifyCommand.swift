@@ -16,6 +16,7 @@ struct VerifyCommand: ParsableCommand {
         sha256-<hex>.sig verifies with --key and names the manifest digest; each DSSE attestation under
         sha256-<hex>.att verifies and its subject is the manifest; the SPDX SBOM lists exactly the packages of
         lib/apk/db/installed; with --require-fips, the image is the fips variant with provider and config present.
+        A REGISTRY/REPO@DIGEST (or :TAG) reference is pulled into a temporary layout first (see `kiln pull`).
         """)
 
     @OptionGroup var global: GlobalOptions
