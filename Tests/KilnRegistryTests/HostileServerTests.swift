@@ -116,6 +116,14 @@ final class HostileServerTests: XCTestCase {
         }
         try pullFails(s, contains: "no manifest v1 (HTTP 404)")
         XCTAssertEqual(s.requests.count, 2)
+        // A connection closed without an answer (reset) is retried too.
+        var m = 0
+        let reset = try StubServer(self) { _ in
+            lock.lock(); m += 1; let k = m; lock.unlock()
+            return k == 1 ? .raw(Data()) : .response(404, [], Data())
+        }
+        try pullFails(reset, contains: "no manifest v1 (HTTP 404)")
+        XCTAssertEqual(reset.requests.count, 2)
         let always = try StubServer(self) { _ in .response(500, [], Data("boom".utf8)) }
         try pullFails(always, contains: "HTTP 500: boom")
     }

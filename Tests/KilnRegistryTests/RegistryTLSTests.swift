@@ -67,6 +67,7 @@ final class RegistryTLSTests: XCTestCase {
             var env = creds; for (k, v) in fips { env[k] = v }
             let pull = try kiln(["pull", dest, dir + "/pulled-fips"] + ca, env: env)
             XCTAssertEqual(pull.status, 0, pull.err)
+            XCTAssertTrue(pull.out.contains("TLSv1.3") && pull.out.contains("from the OpenSSL FIPS provider"), pull.out)
             let verify = try kiln(["verify", "\(reg.address)/kiln/secure@\(digest)", "--key", keys.pub] + ca, env: env)
             XCTAssertEqual(verify.status, 0, verify.out + verify.err)
         } else {
