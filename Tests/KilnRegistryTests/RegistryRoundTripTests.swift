@@ -58,6 +58,14 @@ final class RegistryRoundTripTests: XCTestCase {
             XCTAssertEqual(copy.status, 0, copy.err)
             let idx = try String(contentsOfFile: dir + "/skopeo/index.json", encoding: .utf8)
             XCTAssertTrue(idx.contains(digest), idx)
+            // skopeo reads kiln's sha256-<hex>.sig as a sigstore attachment and copies it along.
+            try FileManager.default.createDirectory(atPath: dir + "/registries.d", withIntermediateDirectories: true)
+            try Data("docker:\n  \(reg.address):\n    use-sigstore-attachments: true\n".utf8).write(to: URL(fileURLWithPath: dir + "/registries.d/kiln.yaml"))
+            let sig = try TestSupport.run("/usr/bin/skopeo", ["--registries.d", dir + "/registries.d", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+                                                             "docker://\(dest)", "docker://\(reg.address)/kiln/copied:v1"])
+            XCTAssertEqual(sig.status, 0, sig.err)
+            let tags = try TestSupport.run("/usr/bin/skopeo", ["list-tags", "--tls-verify=false", "docker://\(reg.address)/kiln/copied"])
+            XCTAssertTrue(tags.out.contains("sha256-\(digest.dropFirst(7)).sig"), tags.out)
         }
 
         // Pull back and verify offline; verify the registry reference directly.
