@@ -34,6 +34,18 @@ public enum Certificates {
                                       (NID_subject_key_identifier, "hash"), (NID_authority_key_identifier, "keyid")])
     }
 
+    /// A TLS client certificate (PEM) for `key` with subject CN `commonName`, issued by the CA (for mTLS registries).
+    public static func issueClient(commonName: String, key: PrivateKey, caCertificate: Data, caKey: PrivateKey, days: Int = 30) throws -> Data {
+        guard !commonName.isEmpty, !commonName.contains(where: { $0 == "," || $0 == "\n" || $0 == "/" }) else {
+            throw CryptoError.unsupported(algorithm: "X.509", reason: "invalid client certificate name \(commonName)")
+        }
+        let ca = try readPEMCertificate(caCertificate)
+        defer { X509_free(ca) }
+        return try build(subjectCN: commonName, subjectKey: key, issuer: ca, issuerKey: caKey, days: days,
+                         extensions: [(NID_basic_constraints, "critical,CA:FALSE"), (NID_key_usage, "critical,digitalSignature"),
+                                      (NID_ext_key_usage, "clientAuth"), (NID_subject_key_identifier, "hash"), (NID_authority_key_identifier, "keyid")])
+    }
+
     static func readPEMCertificate(_ pem: Data) throws -> OpaquePointer {
         guard let bio = pem.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else { throw CryptoError.fromQueue("BIO_new_mem_buf") }
         defer { BIO_free(bio) }
@@ -78,7 +90,8 @@ public enum Certificates {
 }
 
 extension Certificates {
-    /// Writes `ca.crt`/`ca.key` (a new CA) and `server.crt`/`server.key` (issued by it for `names`) into `directory`.
+    /// Writes `ca.crt`/`ca.key` (a new CA), `server.crt`/`server.key` (issued by it for `names`) and
+    /// `client.crt`/`client.key` (a client certificate for mTLS) into `directory`.
     public static func writeServerSet(directory: String, names: [String], days: Int = 30) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let caKey = try PrivateKey.generate(.ecdsaP256)
@@ -89,5 +102,8 @@ extension Certificates {
         try AtomicFile.write(ca, to: directory + "/ca.crt")
         try key.save(to: directory + "/server.key")
         try AtomicFile.write(cert, to: directory + "/server.crt")
+        let clientKey = try PrivateKey.generate(.ecdsaP256)
+        try clientKey.save(to: directory + "/client.key")
+        try AtomicFile.write(try issueClient(commonName: "kiln client", key: clientKey, caCertificate: ca, caKey: caKey, days: days), to: directory + "/client.crt")
     }
 }

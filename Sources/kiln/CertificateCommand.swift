@@ -7,7 +7,7 @@ struct CertificateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certificate",
         abstract: "Make a private CA and a TLS server certificate (ECDSA P-256) with kiln's own crypto, e.g. for a loopback registry.",
-        discussion: "Writes DIR/ca.crt, DIR/ca.key, DIR/server.crt and DIR/server.key (keys mode 0600).")
+        discussion: "Writes DIR/ca.crt, DIR/ca.key, DIR/server.crt, DIR/server.key and a client certificate for mTLS, DIR/client.crt and DIR/client.key (keys mode 0600).")
 
     @OptionGroup var global: GlobalOptions
 
@@ -22,6 +22,6 @@ struct CertificateCommand: ParsableCommand {
 
     func run() throws {
         try Certificates.writeServerSet(directory: out, names: name, days: days)
-        print("wrote \(out)/ca.crt, ca.key, server.crt, server.key for \(name.joined(separator: ", "))")
+        print("wrote \(out)/ca.crt, ca.key, server.crt, server.key, client.crt, client.key for \(name.joined(separator: ", "))")
     }
 }

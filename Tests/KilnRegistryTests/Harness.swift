@@ -14,7 +14,7 @@ final class LocalRegistry {
     var address: String { "127.0.0.1:\(port)" }
 
     /// Skips the test when the binary is absent (`make deps` installs it).
-    init(_ t: XCTestCase, dir: String, tls: (cert: String, key: String)? = nil, htpasswd: String? = nil) throws {
+    init(_ t: XCTestCase, dir: String, tls: (cert: String, key: String)? = nil, htpasswd: String? = nil, clientCA: String? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: LocalRegistry.binary) else {
             throw XCTSkip("\(LocalRegistry.binary) is not installed (apt-get install docker-registry, or `make deps`)")
         }
@@ -28,7 +28,7 @@ final class LocalRegistry {
               addr: 127.0.0.1:\(port)
 
             """
-        if let tls { cfg += "  tls: {certificate: \(tls.cert), key: \(tls.key)}\n" }
+        if let tls { cfg += "  tls: {certificate: \(tls.cert), key: \(tls.key)" + (clientCA.map { ", clientcas: [\($0)]" } ?? "") + "}\n" }
         if let htpasswd { cfg += "auth: {htpasswd: {realm: kiln-test, path: \(htpasswd)}}\n" }
         try Data(cfg.utf8).write(to: URL(fileURLWithPath: dir + "/registry.yml"))
         process = Process()

@@ -76,6 +76,25 @@ final class RegistryTLSTests: XCTestCase {
         }
     }
 
+    /// A registry that requires a client certificate (mTLS): refused without one, accepted with --client-cert/--client-key.
+    func testClientCertificate() throws {
+        let dir = try TestSupport.temporaryDirectory(self, prefix: "kiln-mtls")
+        XCTAssertEqual(try kiln(["certificate", "--out", dir + "/tls"]).status, 0)
+        let reg = try LocalRegistry(self, dir: dir, tls: (dir + "/tls/server.crt", dir + "/tls/server.key"), clientCA: dir + "/tls/ca.crt")
+        try ImageFixture.make(layout: dir + "/src", tag: "v1", payload: "mtls", signWith: nil)
+        let dest = "\(reg.address)/kiln/mtls:v1"
+        let without = try kiln(["push", dir + "/src:v1", dest, "--ca-file", dir + "/tls/ca.crt", "--timeout", "5"])
+        XCTAssertNotEqual(without.status, 0)
+        XCTAssertTrue(without.err.contains("TLS"), without.err)
+        let with = try kiln(["push", dir + "/src:v1", dest, "--ca-file", dir + "/tls/ca.crt",
+                             "--client-cert", dir + "/tls/client.crt", "--client-key", dir + "/tls/client.key"])
+        XCTAssertEqual(with.status, 0, with.err)
+        let mismatched = try kiln(["push", dir + "/src:v1", dest, "--ca-file", dir + "/tls/ca.crt",
+                                   "--client-cert", dir + "/tls/client.crt", "--client-key", dir + "/tls/server.key"])
+        XCTAssertNotEqual(mismatched.status, 0)
+        XCTAssertTrue(mismatched.err.contains("does not match the certificate"), mismatched.err)
+    }
+
     /// `openssl s_server` on loopback with a certificate from kiln's CA: a wrong host name is refused; a server that
     /// offers only TLS 1.3 ChaCha20-Poly1305 is refused in FIPS mode (and accepted outside it, so the test can fail).
     func testHostnameAndFIPSCipherRefusals() throws {
