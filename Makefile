@@ -9,11 +9,11 @@ BIN          := .build/debug/kiln
 OUT          ?= out
 
 # Debian packages kiln needs to build, test and demo. `make deps` installs only what is missing.
-DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch \
+DEB_PACKAGES := libarchive-dev zlib1g-dev libssl-dev pkg-config openssl bubblewrap git patch docker-registry apache2-utils \
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils \
                 libfaketime disorderfs
 
-.PHONY: fuzz deps browser-deps build test test-full test-fips-provider demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider demo-images
+.PHONY: demo-registry fuzz deps browser-deps build test test-full test-fips-provider demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider demo-images
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
@@ -104,6 +104,7 @@ demo: build demo-packages
 	$(BIN) --help
 	$(BIN) version
 	@$(MAKE) --no-print-directory demo-images
+	@$(MAKE) --no-print-directory demo-registry
 
 # Second half of the demo (issue 7): every config in recipes/images/ built in both variants from the
 # packages above, signed with the dev ECDSA key (SBOMs + SLSA provenance attached), the FIPS variants
@@ -144,6 +145,11 @@ demo-attest: build $(COSIGN_KEY)
 	if [ -n "$$fips" ]; then echo "== kiln verify --require-fips (FIPS variants)"; $(BIN) verify $$fips --key $(COSIGN_KEY:.key=.pub) --require-fips > $(OUT)/verify-fips.log || { cat $(OUT)/verify-fips.log; exit 1; }; grep '^verified ' $(OUT)/verify-fips.log; fi; \
 	echo "== kiln verify (all images)"; $(BIN) verify $$layouts --key $(COSIGN_KEY:.key=.pub) > $(OUT)/verify.log || { cat $(OUT)/verify.log; exit 1; }; \
 	sed -n '/^verified /,$$p' $(OUT)/verify.log
+
+# Last part of the demo (issue 18): a registry on loopback over TLS (CA made by `kiln certificate`), every
+# demo image pushed with its signatures and attestations, one pulled back and verified, throughput vs skopeo.
+demo-registry: build $(COSIGN_KEY)
+	scripts/registry-demo.sh $(BIN) $(OUT)/images $(COSIGN_KEY:.key=.pub) $(OUT)/registry-demo
 
 # Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of every parser of untrusted bytes
 # (Sources/KilnFuzz), FUZZ_SECONDS per target; crashes land in $(OUT)/fuzz/crashes/<target>/.

@@ -18,12 +18,13 @@ let domains: [(name: String, deps: [Target.Dependency])] = [
     ("KilnAttest", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnCore"]),
     ("KilnNightly", ["KilnAPK", "KilnAttest", "KilnBuild", "KilnImage", "KilnOCI", "KilnPipeline", "KilnRecipe", "KilnRepro", "KilnCrypto", "KilnCore"]),
     ("KilnPipeline", ["KilnBuild", "KilnAPK", "KilnFIPS", "KilnRecipe", "KilnCrypto", "KilnCore"]),
+    ("KilnRegistry", ["KilnOCI", "KilnCrypto", "KilnCore"]),
     ("KilnRepro", ["KilnBuild", "KilnAttest", "KilnAPK", "KilnImage", "KilnPipeline", "KilnRecipe", "KilnArchive", "KilnCrypto", "KilnOCI", "KilnCore"]),
 ]
 
 // The Kiln modules the thin `kiln` CLI imports (ModuleGraphTests checks this list like the rows above).
 let cliModules = ["KilnAPK", "KilnArchive", "KilnAttest", "KilnBuild", "KilnCore", "KilnCrypto", "KilnImage", "KilnNightly",
-                  "KilnOCI", "KilnPipeline", "KilnRecipe", "KilnRepro"]
+                  "KilnOCI", "KilnPipeline", "KilnRecipe", "KilnRegistry", "KilnRepro"]
 
 var targets: [Target] = [
     .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",

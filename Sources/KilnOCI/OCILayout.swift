@@ -155,6 +155,22 @@ public final class OCILayout {
         }
     }
 
+    /// Lists `descriptor` in index.json without a tag (no-op when an entry with its digest and no tag is there).
+    public func addUntagged(_ descriptor: OCIDescriptor) throws {
+        try withLock {
+            let idx = try readIndex()
+            var entries = try (idx["manifests"]?.array ?? []).enumerated().map {
+                try OCIDescriptor(json: $0.element, source: "\(indexPath): manifests[\($0.offset)]")
+            }
+            guard !entries.contains(where: { $0.digest == descriptor.digest && $0.refName == nil }) else { return }
+            var d = descriptor
+            d.annotations[OCIMediaType.refName] = nil
+            entries.append(d)
+            let out = (idx.object == nil ? JSON.object([("schemaVersion", 2)]) : idx).setting("manifests", .array(entries.map(\.json)))
+            try AtomicFile.write(out.compact(), to: indexPath)
+        }
+    }
+
     private func withLock<T>(_ body: () throws -> T) throws -> T {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw KilnMessage("\(path): cannot open to lock: \(String(cString: strerror(errno)))") }

@@ -93,3 +93,15 @@ public struct LayoutReference: Equatable, Sendable {
     }
 }
 
+
+extension OCIMediaType {
+    /// `artifactType` of a cosign signature pushed as an OCI 1.1 referrer.
+    public static let cosignSignatureArtifact = "application/vnd.dev.cosign.artifact.sig.v1+json"
+    /// `artifactType` of cosign attestations pushed as an OCI 1.1 referrer.
+    public static let cosignAttestationArtifact = "application/vnd.dev.cosign.artifact.att.v1+json"
+}
+
+extension CosignTag {
+    /// The distribution-spec referrers fallback tag for a digest: `sha256:<hex>` → `sha256-<hex>`.
+    public static func referrersFallback(for digest: String) -> String { digest.replacingOccurrences(of: ":", with: "-") }
+}

@@ -14,6 +14,7 @@ struct Kiln: ParsableCommand {
             // Keep one per line, sorted: parallel work merges cleanly that way.
             ApkCommand.self,
             BuildCommand.self,
+            CertificateCommand.self,
             ImageCommand.self,
             IndexCommand.self,
             KeygenCommand.self,
@@ -21,6 +22,8 @@ struct Kiln: ParsableCommand {
             LockCommand.self,
             NightlyCommand.self,
             PlanCommand.self,
+            PullCommand.self,
+            PushCommand.self,
             ReproCommand.self,
             RunCommand.self,
             SignCommand.self,

@@ -4,6 +4,7 @@ import Foundation
 import KilnCore
 import KilnNightly
 import KilnRecipe
+import KilnRegistry
 
 /// `kiln nightly`: the whole catalog in dependency order, rebuilding only what changed.
 /// Exit status: 0 all good, 1 some nodes failed (or were blocked / not run), 2 kiln could not run.
@@ -56,6 +57,11 @@ struct NightlyCommand: ParsableCommand {
 
     @Option(name: .long, help: "The list of Debian files the recipes pin (for --update; default <recipes>/debian-sources.txt).")
     var debianSources: String?
+
+    @Option(name: .long, help: "After the run, push every image that was rebuilt (and verified) to REGISTRY/PREFIX/NAME:TAG.")
+    var push: String?
+
+    @OptionGroup var registry: RegistryCLIOptions
 
     func run() throws {
         do {
@@ -112,6 +118,15 @@ struct NightlyCommand: ParsableCommand {
 
         let (report, dir) = try runner.run()
         for line in report.summaryLines(directory: dir) { print(line) }
+        if let push {
+            for n in report.nodes where n.kind == .image && n.status == .built {
+                for path in Set(n.outputs.map(\.path)) {
+                    for (dest, r) in try RegistryPush.publish(layout: outAbs + "/" + path, prefix: push, options: registry.registryOptions(quiet: true)) {
+                        print("pushed \(dest) \(r.digest): \(r.uploaded) blob(s) uploaded, \(r.existing) already there")
+                    }
+                }
+            }
+        }
         if report.exitStatus != 0 { throw ExitCode(report.exitStatus) }
     }
 }

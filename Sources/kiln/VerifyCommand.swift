@@ -4,6 +4,7 @@ import KilnAttest
 import KilnCore
 import KilnOCI
 import KilnCrypto
+import KilnRegistry
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,11 +16,14 @@ struct VerifyCommand: ParsableCommand {
         sha256-<hex>.sig verifies with --key and names the manifest digest; each DSSE attestation under \
         sha256-<hex>.att verifies and its subject is the manifest; the SPDX SBOM lists exactly the packages of \
         lib/apk/db/installed; with --require-fips, the image is the fips variant with provider and config present.
+        A REGISTRY/REPO@DIGEST (or :TAG) reference is pulled into a temporary layout first (see `kiln pull`).
         """)
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "OCI layout directories, each optionally with :TAG (one table for all).")
+    @OptionGroup var registry: RegistryCLIOptions
+
+    @Argument(help: "OCI layout directories, each optionally with :TAG, or REGISTRY/REPO@DIGEST (pulled into a temporary layout first).")
     var references: [String]
 
     @Option(name: .long, help: "Public key (PEM SubjectPublicKeyInfo, e.g. NAME.pub from `kiln keygen --type ecdsa`).")
@@ -33,7 +37,15 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         guard !references.isEmpty else { throw KilnMessage("kiln verify: name at least one LAYOUT[:TAG]") }
-        let refs = try references.map { try LayoutReference.parse($0) }
+        var pulled: [String] = []
+        defer { for p in pulled { try? FileManager.default.removeItem(atPath: (p as NSString).deletingLastPathComponent) } }
+        let refs = try references.map { r -> LayoutReference in
+            guard !FileManager.default.fileExists(atPath: r), RegistryReference.looksLikeReference(r) else { return try LayoutReference.parse(r) }
+            let remote = try RegistryReference.parse(r)
+            let path = try RegistryPull.pullTemporary(remote, options: registry.registryOptions(quiet: true))
+            pulled.append(path)
+            return LayoutReference(layout: path, tag: remote.digest == nil ? remote.tag : nil)
+        }
         let pub = try SigningKeys.loadPublic(path: key)
         let json = self.json
         var checks: [VerifyCheck] = []
@@ -48,7 +60,9 @@ struct VerifyCommand: ParsableCommand {
             v.imageVerified = { images.append($0) }
             do { try v.run() } catch let f as VerificationFailure { failure = f }
         }
-        let names = refs.map { $0.layout + ($0.tag.map { ":" + $0 } ?? "") }
+        let names = zip(references, refs).map { r, ref in
+            pulled.contains(ref.layout) ? r : ref.layout + (ref.tag.map { ":" + $0 } ?? "")
+        }
         if json {
             var o: [(String, JSON)] = [("layouts", .array(names.map(JSON.string)))]
             o.append(("keyid", .string(try SigningKeys.keyID(pub))))

@@ -1,0 +1,133 @@
+import Foundation
+import KilnCrypto
+import KilnOCI
+import KilnTestSupport
+import XCTest
+
+/// Debian's `docker-registry` on a loopback port this harness picks, with its storage in a temporary
+/// directory; started by the test and always stopped by PID in the test's teardown.
+final class LocalRegistry {
+    static let binary = "/usr/bin/docker-registry"
+    let port: Int
+    let storage: String
+    let process: Process
+    var address: String { "127.0.0.1:\(port)" }
+
+    /// Skips the test when the binary is absent (`make deps` installs it).
+    init(_ t: XCTestCase, dir: String, tls: (cert: String, key: String)? = nil, htpasswd: String? = nil, clientCA: String? = nil) throws {
+        guard FileManager.default.isExecutableFile(atPath: LocalRegistry.binary) else {
+            throw XCTSkip("\(LocalRegistry.binary) is not installed (apt-get install docker-registry, or `make deps`)")
+        }
+        port = try freePort()
+        storage = dir + "/storage"
+        var cfg = """
+            version: 0.1
+            log: {level: error, accesslog: {disabled: true}}
+            storage: {filesystem: {rootdirectory: \(storage)}, delete: {enabled: true}}
+            http:
+              addr: 127.0.0.1:\(port)
+
+            """
+        if let tls { cfg += "  tls: {certificate: \(tls.cert), key: \(tls.key)" + (clientCA.map { ", clientcas: [\($0)]" } ?? "") + "}\n" }
+        if let htpasswd { cfg += "auth: {htpasswd: {realm: kiln-test, path: \(htpasswd)}}\n" }
+        try Data(cfg.utf8).write(to: URL(fileURLWithPath: dir + "/registry.yml"))
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: LocalRegistry.binary)
+        process.arguments = ["serve", dir + "/registry.yml"]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        let log = dir + "/registry.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: log)
+        try process.run()
+        let pid = process.processIdentifier
+        let proc = process
+        t.addTeardownBlock { kill(pid, SIGTERM); proc.waitUntilExit() }
+        // Wait until it accepts connections (at most 10 s).
+        let deadline = Date().addingTimeInterval(10)
+        while !canConnect(port: port) {
+            guard process.isRunning, Date() < deadline else {
+                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                throw XCTSkip("docker-registry did not start on port \(port): \(text.suffix(400))")
+            }
+            usleep(50_000)
+        }
+    }
+
+    /// The storage file of blob `digest` (distribution's filesystem driver layout).
+    func blobDataPath(_ digest: String) -> String {
+        let hex = String(digest.dropFirst(7))
+        return "\(storage)/docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data"
+    }
+}
+
+/// A loopback port that was free a moment ago.
+func freePort() throws -> Int {
+    let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(s) }
+    var a = sockaddr_in()
+    a.sin_family = sa_family_t(AF_INET); a.sin_port = 0; a.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &a) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) == 0 && getsockname(s, $0, &len) == 0 }
+    }
+    guard ok else { throw XCTSkip("cannot bind a loopback port") }
+    return Int(UInt16(bigEndian: a.sin_port))
+}
+
+func canConnect(port: Int) -> Bool {
+    let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(s) }
+    var a = sockaddr_in()
+    a.sin_family = sa_family_t(AF_INET); a.sin_port = UInt16(port).bigEndian; a.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &a) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+}
+
+/// Signed test images: a gzip'd layer with an apk installed database, signed and attested by the
+/// real `kiln sign`, so `kiln verify` has real signatures, SBOM and provenance to check.
+enum ImageFixture {
+    /// Builds the image `tag` in `layout` (created if needed); `signWith` signs it (nil: unsigned).
+    @discardableResult
+    static func make(layout: String, tag: String, payload: String, layerBytes: Int = 200_000, signWith key: String?) throws -> String {
+        let l = try OCILayout.create(at: layout)
+        let installed = "C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:hello\nV:1.0-r0\nA:x86_64\nS:1\nI:1\nT:hello\nU:https://example.org\nL:MIT\no:hello\nm:kiln\nt:0\n\n"
+        var noise = [UInt8](repeating: 0, count: layerBytes)
+        var x: UInt64 = UInt64(truncatingIfNeeded: payload.hashValue) | 1
+        for i in noise.indices { x ^= x << 13; x ^= x >> 7; x ^= x << 17; noise[i] = UInt8(truncatingIfNeeded: x) }
+        var tar = CraftedTar.file("lib/apk/db/installed", Array(installed.utf8))
+        tar += CraftedTar.file("etc/payload", Array(payload.utf8)) + CraftedTar.file("usr/share/noise", noise) + CraftedTar.endOfArchive
+        let dir = NSTemporaryDirectory() + "kiln-fixture-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(tar).write(to: URL(fileURLWithPath: dir + "/layer.tar"))
+        let gz = try TestSupport.run("/bin/gzip", ["-n", "-k", dir + "/layer.tar"])
+        guard gz.status == 0 else { throw XCTSkip("gzip failed: \(gz.err)") }
+        let layer = try l.writeBlob(try Data(contentsOf: URL(fileURLWithPath: dir + "/layer.tar.gz")), mediaType: OCIMediaType.imageLayerGzip)
+        let diff = "sha256:" + (try Digest.sha256Hex(Data(tar)))
+        let config: JSON = .object([("architecture", "amd64"), ("created", "2024-01-01T00:00:00Z"), ("os", "linux"),
+                                    ("rootfs", .object([("type", "layers"), ("diff_ids", .array([.string(diff)]))]))])
+        let cfg = try l.writeBlob(config.compact(), mediaType: OCIMediaType.imageConfig)
+        let manifest: JSON = .object([("schemaVersion", 2), ("mediaType", .string(OCIMediaType.imageManifest)),
+                                      ("config", cfg.json), ("layers", .array([layer.json]))])
+        let m = try l.writeBlob(manifest.compact(), mediaType: OCIMediaType.imageManifest)
+        try l.setTag(tag, to: m)
+        if let key {
+            let r = try TestSupport.kiln(["sign", "\(layout):\(tag)", "--key", key, "--sbom-dir", dir + "/sbom"])
+            guard r.status == 0 else { throw KilnTestFailure("kiln sign failed: \(r.err)") }
+        }
+        return m.digest
+    }
+
+    /// An ECDSA key pair from `kiln keygen` (DIR/NAME.key, DIR/NAME.pub).
+    static func keys(_ dir: String) throws -> (key: String, pub: String) {
+        let r = try TestSupport.kiln(["keygen", "--type", "ecdsa", "--out", dir + "/cosign"])
+        guard r.status == 0 else { throw KilnTestFailure("kiln keygen failed: \(r.err)") }
+        return (dir + "/cosign.key", dir + "/cosign.pub")
+    }
+}
+
+struct KilnTestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
