@@ -1,0 +1,44 @@
+import Foundation
+
+/// One allow-list entry of a FIPS boundary audit: the finding `finding` (a finding id such as
+/// `go-fips140`, or `*`) at image path `path` (exact, or an `fnmatch` glob) is accepted for `reason`.
+/// Written in an image config as `fips: {allow: [{path, finding, reason}]}` (kiln's own key), carried
+/// in the image manifest's `dev.kiln.fips.allow` annotation, and read by `kiln audit`, which prints
+/// every allowed finding with its reason and records it in the boundary attestation.
+public struct FIPSAllowance: Codable, Sendable, Equatable {
+    /// Image path (no leading `/` needed) or glob.
+    public var path: String
+    /// Finding id, or `*` for any finding at `path`.
+    public var finding: String
+    /// Why it is acceptable (required, shown everywhere).
+    public var reason: String
+    /// Where the entry came from (`file:line`), for messages; not part of the annotation.
+    public var source: String?
+
+    /// An entry.
+    public init(path: String, finding: String, reason: String, source: String? = nil) {
+        self.path = path; self.finding = finding; self.reason = reason; self.source = source
+    }
+
+    enum CodingKeys: String, CodingKey { case path, finding, reason }
+
+    /// The manifest annotation carrying an image config's allow-list.
+    public static let annotation = "dev.kiln.fips.allow"
+
+    /// Deterministic annotation value (JSON array, sorted keys, in list order).
+    public static func annotationValue(_ list: [FIPSAllowance]) throws -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try enc.encode(list), as: UTF8.self)
+    }
+
+    /// Reads the annotation value; the error names `source`.
+    public static func parseAnnotation(_ value: String, source: String) throws -> [FIPSAllowance] {
+        do {
+            let list = try JSONDecoder().decode([FIPSAllowance].self, from: Data(value.utf8))
+            return list.map { var a = $0; a.source = source; return a }
+        } catch {
+            throw FIPSRegistryError(message: "\(source): \(annotation) is not a JSON list of {path, finding, reason}: \(error)")
+        }
+    }
+}

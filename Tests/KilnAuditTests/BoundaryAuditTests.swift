@@ -1,0 +1,173 @@
+import Foundation
+import KilnAudit
+import KilnCore
+import KilnFIPS
+import KilnOCI
+import KilnTestSupport
+import XCTest
+
+/// The static boundary audit against real images: each broken variant of a clean FIPS-like image
+/// fails with its own named finding, the clean one passes.
+final class BoundaryAuditTests: XCTestCase {
+    var dir = ""
+    var registry: FIPSModuleRegistry?
+
+    override func setUpWithError() throws {
+        dir = try TestSupport.temporaryDirectory(self, prefix: "kiln-audit")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: AuditFixture.fipsDir + "/fips.so"),
+                          "out/test/fips/fips.so is made by `make test-fips-provider` (part of make test)")
+        registry = try FIPSModuleRegistry.load(path: TestSupport.packageRoot + "/" + FIPSModuleRegistry.defaultPath)
+    }
+
+    func audit(_ f: AuditFixture, policy: AuditPolicy = AuditPolicy()) throws -> AuditReport {
+        let ref = try f.write(dir: dir)
+        let reports = try BoundaryAuditor(registry: registry, policy: policy).audit(reference: ref)
+        XCTAssertEqual(reports.count, 1)
+        return reports[0]
+    }
+
+    /// The one finding ids that fail the report (allowed ones excluded).
+    func failing(_ r: AuditReport) -> [String] { r.findings.filter { $0.allowed == nil }.map(\.id) }
+
+    func expect(_ f: AuditFixture, finding id: String, path: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> AuditFinding? {
+        let r = try audit(f)
+        XCTAssertFalse(r.passed, "expected \(id):\n\(r.text)", file: file, line: line)
+        let hit = r.findings.first { $0.id == id && (path == nil || $0.path == path) }
+        XCTAssertNotNil(hit, "expected finding \(id) at \(path ?? "any path"):\n\(r.text)", file: file, line: line)
+        return hit
+    }
+
+    func testCleanImagePassesAndJSONIsDeterministic() throws {
+        let f = try AuditFixture.clean(dir: dir)
+        let r = try audit(f)
+        XCTAssertTrue(r.passed, r.text)
+        XCTAssertEqual(failing(r), [])
+        XCTAssertEqual(r.checks.map(\.name), AuditCheckName.allCases)
+        XCTAssertEqual(r.module?.name, "OpenSSL FIPS Provider")
+        XCTAssertEqual(r.module?.label, "fips-capable")   // 3.0.22 is not a listed module
+        XCTAssertEqual(r.module?.moduleMAC.hasPrefix("5E:DB:4D:D1"), true)
+        XCTAssertTrue(r.checks.first { $0.name == .linkage }!.summary.contains("usr/lib/x86_64-linux-gnu/libcrypto.so.3"), r.text)
+        let again = try audit(f)
+        XCTAssertEqual(r.json.pretty().count, again.json.pretty().count)
+        XCTAssertEqual(String(decoding: r.json.compact(), as: UTF8.self).replacingOccurrences(of: r.image, with: ""),
+                       String(decoding: again.json.compact(), as: UTF8.self).replacingOccurrences(of: again.image, with: ""))
+    }
+
+    func testSecondLibcrypto() throws {
+        var f = try AuditFixture.clean(dir: dir)
+        // A stand-in with libcrypto's SONAME (a copy of the real 4.7 MB one costs seconds to pack in a debug build).
+        f.files.append(.init(path: "opt/app/lib/libcrypto.so.3", data: try Programs.shared.sonameLibcrypto(dir), mode: 0o755, owner: "app"))
+        let hit = try expect(f, finding: "second-libcrypto", path: "opt/app/lib/libcrypto.so.3")
+        XCTAssertEqual(hit?.package, "app")
+    }
+
+    func testRunpathTmp() throws {
+        var f = try AuditFixture.clean(dir: dir)
+        f.files.append(.init(path: "usr/bin/runpath", data: try Programs.shared.runpathTmp(dir), mode: 0o755, owner: "app"))
+        let hit = try expect(f, finding: "runpath-writable", path: "usr/bin/runpath")
+        XCTAssertEqual(hit?.evidence.symbol, "DT_RUNPATH")
+        XCTAssertEqual(hit?.evidence.string, "/tmp")
+    }
+
+    func testStaticAESTable() throws {
+        var f = try AuditFixture.clean(dir: dir)
+        let bin = try Programs.shared.staticAES(dir)
+        f.files.append(.init(path: "usr/bin/aes", data: bin, mode: 0o755, owner: "app"))
+        let hit = try expect(f, finding: "aes-sbox", path: "usr/bin/aes")
+        let o = try XCTUnwrap(hit?.evidence.offset)
+        XCTAssertEqual(Array(bin[o..<o + 4]), [0x63, 0x7c, 0x77, 0x7b])
+    }
+
+    func testModuleWithOneByteChangedFailsTheMAC() throws {
+        var f = try AuditFixture.clean(dir: dir)
+        var so = try AuditFixture.read(AuditFixture.fipsDir + "/fips.so")
+        so[so.count / 2] ^= 0x01
+        f.replace("usr/lib/x86_64-linux-gnu/ossl-modules/fips.so", with: so)
+        let hit = try expect(f, finding: "module-mac-mismatch")
+        XCTAssertEqual(hit?.evidence.symbol, "module-mac")
+    }
+
+    func testConfigWithoutFipsProperties() throws {
+        var f = try AuditFixture.clean(dir: dir)
+        f.replace("usr/lib/ssl/openssl.cnf", with: Data(AuditFixture.enforcingConfig.replacingOccurrences(of: "default_properties = fips=yes", with: "").utf8))
+        _ = try expect(f, finding: "config-no-fips-properties", path: "usr/lib/ssl/openssl.cnf")
+    }
+
+    func testDefaultProviderActivated() throws {
+        var f = try AuditFixture.clean(dir: dir)
+        let cnf = AuditFixture.enforcingConfig.replacingOccurrences(of: "base = base_sect\n", with: "base = base_sect\ndefault = default_sect\n")
+            + "[default_sect]\nactivate = 1\n"
+        f.replace("usr/lib/ssl/openssl.cnf", with: Data(cnf.utf8))
+        let r = try audit(f)
+        XCTAssertEqual(failing(r), ["config-default-activated"], r.text)
+    }
+
+    func testPythonBuiltinMD5() throws {
+        var f = try AuditFixture.clean(dir: dir)
+        f.files.append(.init(path: "usr/lib/python3.11/lib-dynload/_md5.cpython-311-x86_64-linux-gnu.so", data: try Programs.shared.pythonMD5(dir),
+                             mode: 0o755, owner: "python3"))
+        f.files.append(.init(path: "usr/lib/python3.11/_sysconfigdata__linux_x86_64-linux-gnu.py",
+                             data: Data("build_time_vars = {'PY_BUILTIN_HASHLIB_HASHES': '\"md5,sha1,sha256,sha512,sha3,blake2\"',\n}\n".utf8), owner: "python3"))
+        let r = try audit(f)
+        XCTAssertTrue(r.findings.contains { $0.id == "python-builtin-hash" && $0.path.hasSuffix("_md5.cpython-311-x86_64-linux-gnu.so") }, r.text)
+        XCTAssertTrue(r.findings.contains { $0.id == "python-builtin-hashlib-hashes" }, r.text)
+    }
+
+    func testGoBuildInfoWithoutFIPS() throws {
+        var f = try AuditFixture.clean(dir: dir)
+        f.files.append(.init(path: "usr/bin/gobin", data: try Programs.shared.goBinary(dir), mode: 0o755, owner: "app"))
+        let hit = try expect(f, finding: "go-native-crypto", path: "usr/bin/gobin")
+        XCTAssertEqual(hit?.evidence.symbol, ".go.buildinfo")
+        XCTAssertTrue(hit?.evidence.string?.contains("go1.27.3") ?? false)
+    }
+
+    func testGoFIPSModuleIsASecondModuleUnlessThePolicyAllowsIt() throws {
+        var f = try AuditFixture.clean(dir: dir)
+        f.files.append(.init(path: "usr/bin/gofips", data: try Programs.shared.goBinary(dir, settings: ["GOFIPS140=v1.0.0-c2097c7c", "DefaultGODEBUG=fips140=on"], name: "gofips"),
+                             mode: 0o755, owner: "app"))
+        _ = try expect(f, finding: "go-fips140", path: "usr/bin/gofips")
+        let policy = try AuditPolicy.parse("allow:\n  - path: usr/bin/*\n    finding: go-fips140\n    reason: \"the Go Cryptographic Module (CMVP #5247) is accepted as a second validated module\"\n",
+                                           file: "policy.yaml")
+        let r = try audit(f, policy: policy)
+        XCTAssertTrue(r.passed, r.text)
+        let allowed = try XCTUnwrap(r.findings.first { $0.id == "go-fips140" })
+        XCTAssertEqual(allowed.allowed, "the Go Cryptographic Module (CMVP #5247) is accepted as a second validated module (policy.yaml:2)")
+        XCTAssertTrue(r.text.contains("allowed [go-fips140] /usr/bin/gofips"), r.text)
+        XCTAssertTrue(r.text.contains("allowed because: the Go Cryptographic Module"), r.text)
+        let json = String(decoding: r.json.compact(), as: UTF8.self)
+        XCTAssertTrue(json.contains("\"allowances\":[{\"id\":\"go-fips140\""), json)
+    }
+
+    func testImageConfigAllowListFromTheManifestAnnotation() throws {
+        var f = try AuditFixture.clean(dir: dir)
+        f.files.append(.init(path: "usr/bin/aes", data: try Programs.shared.staticAES(dir), mode: 0o755, owner: "app"))
+        f.annotations[FIPSAllowance.annotation] = try FIPSAllowance.annotationValue([FIPSAllowance(path: "/usr/bin/aes", finding: "aes-sbox", reason: "table used for a checksum, not for security")])
+        let r = try audit(f)
+        XCTAssertTrue(r.passed, r.text)
+        XCTAssertTrue(r.findings.first { $0.id == "aes-sbox" }?.allowed?.hasPrefix("table used for a checksum, not for security") ?? false, r.text)
+    }
+
+    func testEnvironmentFindingsAndStandardImage() throws {
+        var f = try AuditFixture.clean(dir: dir)
+        f.env += ["LD_PRELOAD=/opt/hook.so", "OPENSSL_MODULES=/opt/modules"]
+        var r = try audit(f)
+        XCTAssertEqual(Set(failing(r)), ["env-ld-preload", "env-openssl-modules"], r.text)
+        // A standard image (no provider, default config): the findings are what the FIPS twin removes.
+        var std = try AuditFixture.clean(dir: dir)
+        std.files.removeAll { $0.owner == "openssl-fips-provider" }
+        std.replace("usr/lib/ssl/openssl.cnf", with: Data("openssl_conf = openssl_init\n[openssl_init]\n".utf8))
+        r = try audit(std)
+        XCTAssertTrue(Set(failing(r)).isSuperset(of: ["module-missing", "config-no-include", "config-fips-not-activated", "config-default-activated"]), r.text)
+        XCTAssertNil(r.module)
+    }
+
+    func testPolicyParsingIsStrict() throws {
+        XCTAssertThrowsError(try AuditPolicy.parse("allow:\n  - path: x\n    finding: y\n", file: "p.yaml")) {
+            XCTAssertTrue("\($0)".contains("p.yaml:2") && "\($0)".contains("reason"), "\($0)")
+        }
+        XCTAssertThrowsError(try AuditPolicy.parse("allow:\n  - path: x\n    finding: y\n    reason: z\n    extra: 1\n", file: "p.yaml")) {
+            XCTAssertTrue("\($0)".contains("p.yaml:5") && "\($0)".contains("extra"), "\($0)")
+        }
+        XCTAssertThrowsError(try AuditPolicy.parse("modules: []\n", file: "p.yaml")) { XCTAssertTrue("\($0)".contains("p.yaml:1"), "\($0)") }
+    }
+}
