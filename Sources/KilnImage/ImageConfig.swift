@@ -1,6 +1,7 @@
 import Foundation
 import KilnAPK
 import KilnCore
+import KilnFIPS
 import KilnRecipe
 import Yams
 
@@ -59,6 +60,10 @@ public struct ImageConfig {
     public var vcsURL: String?
     public var osRelease: [String: String] = [:]
     public var volumes: [String] = []
+    /// kiln's own `fips: {allow: [{path, finding, reason}]}`: boundary-audit findings this image
+    /// accepts, each with its reason (carried in the manifest annotation `dev.kiln.fips.allow`;
+    /// `kiln audit` prints them as allowed, never hides them).
+    public var fipsAllow: [FIPSAllowance] = []
     public var warnings: [String] = []
     /// Every file `load` read: this config first, then its `include`s (depth first). The nightly
     /// hashes them all into the image node's key.
@@ -303,6 +308,28 @@ public struct ImageConfig {
                         else { r.warnUnknown("variants.\(vname).\(k)", vv, &cfg.warnings) }
                     }
                 }
+            case "fips":
+                for (k, kn, v) in try r.mapping(value, "fips") {
+                    guard k == "allow" else { throw ConfigError(r.loc(kn), "unknown key 'fips.\(k)' (fips has only allow: [{path, finding, reason}])") }
+                    for (i, item) in try r.sequence(v, "fips.allow").enumerated() {
+                        var fields: [String: String] = [:]
+                        for (fk, fkn, fv) in try r.mapping(item, "fips.allow[\(i)]") {
+                            guard ["path", "finding", "reason"].contains(fk) else {
+                                throw ConfigError(r.loc(fkn), "unknown key '\(fk)' in fips.allow[\(i)] (expected path, finding, reason)")
+                            }
+                            let text = try r.string(fv, "fips.allow[\(i)].\(fk)")
+                            guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+                                throw ConfigError(r.loc(fv), "fips.allow[\(i)].\(fk) must not be empty")
+                            }
+                            fields[fk] = text
+                        }
+                        for need in ["path", "finding", "reason"] where fields[need] == nil {
+                            throw ConfigError(r.loc(item), "fips.allow[\(i)] needs \(need) (every allowance names a path, a finding and why it is acceptable)")
+                        }
+                        cfg.fipsAllow.append(FIPSAllowance(path: fields["path"]!, finding: fields["finding"]!, reason: fields["reason"]!,
+                                                           source: "\(r.loc(item))"))
+                    }
+                }
             case "certificates":
                 throw ConfigError(r.loc(knode), "certificates is not supported yet; install a ca-certificates package instead")
             default:
@@ -350,6 +377,7 @@ public struct ImageConfig {
         m.variantPackages = base.variantPackages.merging(over.variantPackages) { b, o in b + o }
         m.vcsURL = over.vcsURL ?? base.vcsURL
         m.volumes = base.volumes + over.volumes
+        m.fipsAllow = base.fipsAllow + over.fipsAllow
         m.warnings = base.warnings + over.warnings
         m.sourceFiles = over.sourceFiles + base.sourceFiles
         return m

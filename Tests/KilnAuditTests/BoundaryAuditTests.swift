@@ -171,3 +171,44 @@ final class BoundaryAuditTests: XCTestCase {
         XCTAssertThrowsError(try AuditPolicy.parse("modules: []\n", file: "p.yaml")) { XCTAssertTrue("\($0)".contains("p.yaml:1"), "\($0)") }
     }
 }
+
+/// `kiln audit` itself: exit 0 on a pass, 1 with findings, 2 when it cannot run; --json is the data.
+final class AuditCommandTests: XCTestCase {
+    func testExitCodesHumanAndJSONOutput() throws {
+        let dir = try TestSupport.temporaryDirectory(self, prefix: "kiln-audit-cli")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: AuditFixture.fipsDir + "/fips.so"), "needs out/test/fips")
+        let clean = try AuditFixture.clean(dir: dir).write(dir: dir, tag: "app-fips")
+        var bad = try AuditFixture.clean(dir: dir)
+        bad.files.append(.init(path: "usr/bin/aes", data: try Programs.shared.staticAES(dir), mode: 0o755, owner: "app"))
+        let badRef = try bad.write(dir: dir, tag: "app-bad")
+        let cwd = TestSupport.packageRoot
+
+        var r = try TestSupport.kiln(["audit", clean], cwd: cwd)
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertTrue(r.out.contains(": PASS — OpenSSL FIPS Provider"), r.out)
+        for c in ["module", "configuration", "linkage", "foreign-crypto"] { XCTAssertTrue(r.out.contains("  ok   \(c): "), r.out) }
+
+        r = try TestSupport.kiln(["audit", clean, badRef], cwd: cwd)
+        XCTAssertEqual(r.status, 1, r.out + r.err)
+        XCTAssertTrue(r.out.contains("finding [aes-sbox] /usr/bin/aes (app): contains the AES S-box"), r.out)
+        XCTAssertTrue(r.out.contains("evidence: offset 0x"), r.out)
+        XCTAssertTrue(r.out.contains("what to do: "), r.out)
+        XCTAssertTrue(r.err.contains("1 of 2 image(s) have boundary findings"), r.err)
+
+        r = try TestSupport.kiln(["audit", badRef, "--json"], cwd: cwd)
+        XCTAssertEqual(r.status, 1)
+        let j = try JSON.parse(Data(r.out.utf8), source: "stdout")
+        XCTAssertEqual(j["verdict"]?.string, "fail")
+        let finding = j["images"]?.array?.first?["findings"]?.array?.first { $0["id"]?.string == "aes-sbox" }
+        XCTAssertEqual(finding?["path"]?.string, "usr/bin/aes")
+        XCTAssertNotNil(finding?["evidence"]?["offset"]?.int)
+
+        r = try TestSupport.kiln(["audit", dir + "/no-such-layout"], cwd: cwd)
+        XCTAssertEqual(r.status, 2, r.out + r.err)
+        XCTAssertTrue(r.err.contains("audit could not run"), r.err)
+        try "allow: 3\n".write(toFile: dir + "/p.yaml", atomically: true, encoding: .utf8)
+        r = try TestSupport.kiln(["audit", clean, "--policy", dir + "/p.yaml"], cwd: cwd)
+        XCTAssertEqual(r.status, 2, r.out + r.err)
+        XCTAssertTrue(r.err.contains("p.yaml:1"), r.err)
+    }
+}
