@@ -14,7 +14,8 @@ struct VerifyCommand: ParsableCommand {
         Checks: every blob's sha256 and size against its descriptor; the simple-signing signature under
         sha256-<hex>.sig verifies with --key and names the manifest digest; each DSSE attestation under
         sha256-<hex>.att verifies and its subject is the manifest; the SPDX SBOM lists exactly the packages of
-        lib/apk/db/installed; with --require-fips, the image is the fips variant with provider and config present.
+        lib/apk/db/installed; with --require-fips, the image is the fips variant with provider and config present and
+        carries a passing FIPS boundary attestation (`kiln audit`, attached by `kiln sign`) for exactly its manifest digest.
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -25,7 +26,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .long, help: "Public key (PEM SubjectPublicKeyInfo, e.g. NAME.pub from `kiln keygen --type ecdsa`).")
     var key: String
 
-    @Flag(name: .long, help: "Also require the FIPS variant: provider package, fips.so, fipsmodule.cnf and an enforcing openssl.cnf.")
+    @Flag(name: .long, help: "Also require the FIPS variant (provider package, fips.so, fipsmodule.cnf, an enforcing openssl.cnf) and a passing FIPS boundary attestation for the manifest.")
     var requireFips = false
 
     @Flag(name: .long, help: "Print a JSON report on stdout instead of lines.")
