@@ -22,10 +22,12 @@ public struct ImageSummary: Equatable, Sendable {
     public var size: Int64          // manifest + config + layers, compressed bytes
     public var packages: Int
     public var fipsLabel: String    // validated (CMVP #N) | fips-capable | -
+    /// The verdict of the image's verified FIPS boundary attestation (`pass`, `fail`), `-` when it has none.
+    public var boundary: String = "-"
     public var verified: Bool
     public var json: JSON {
         ["image": .string(image), "variant": .string(variant), "digest": .string(digest), "size": .int(size),
-         "packages": .int(Int64(packages)), "fips": .string(fipsLabel), "verified": .bool(verified)]
+         "packages": .int(Int64(packages)), "fips": .string(fipsLabel), "boundary": .string(boundary), "verified": .bool(verified)]
     }
 }
 
@@ -218,8 +220,10 @@ public struct Verifier {
             let id = ImageFIPSModule.fromAnnotations(contents.annotationsAndLabels, installed: installed) ?? ImageFIPSModule.fromInstalled(installed)
             if let id { fipsLabel = id.label == .validated ? "validated (CMVP #\(id.certificate ?? "?"))" : id.label.rawValue }
         }
+        let boundary = statements[InToto.fipsBoundaryPredicate]?["predicate"]
+        let verdict = boundary.flatMap { p in p["manifestDigest"]?.string == d.digest ? p["verdict"]?.string : "other digest" } ?? "-"
         imageVerified(ImageSummary(image: tag ?? d.digest, variant: variant, digest: d.digest, size: imageSize,
-                                   packages: installed.count, fipsLabel: fipsLabel, verified: true))
+                                   packages: installed.count, fipsLabel: fipsLabel, boundary: verdict, verified: true))
     }
 
     /// `--require-fips`: a verified boundary attestation (`kiln audit`'s result, attached by `kiln sign`)

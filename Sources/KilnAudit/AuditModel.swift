@@ -173,7 +173,7 @@ public struct AuditReport: Sendable, Equatable {
         for c in checks { lines.append("  \(c.passed ? "ok  " : "FAIL") \(c.name.rawValue): \(c.summary)") }
         for f in findings {
             let tag = f.allowed == nil ? "finding" : "allowed"
-            lines.append("  \(tag) [\(f.id)] /\(f.path)\(f.package.map { " (\($0))" } ?? ""): \(f.message)")
+            lines.append("  \(tag) [\(f.id)] \(f.path.isEmpty ? "(image)" : "/" + f.path)\(f.package.map { " (\($0))" } ?? ""): \(f.message)")
             if !f.evidence.text.isEmpty { lines.append("      evidence: \(f.evidence.text)") }
             if let r = f.allowed { lines.append("      allowed because: \(r)") } else { lines.append("      what to do: \(f.advice)") }
         }

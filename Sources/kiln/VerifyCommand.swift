@@ -66,11 +66,12 @@ struct VerifyCommand: ParsableCommand {
         }
     }
 
-    /// The closing summary: image, variant, manifest digest, size, packages, FIPS label, verified.
+    /// The closing summary: image, variant, manifest digest, size, packages, FIPS label, boundary audit verdict, verified.
     static func table(_ rows: [ImageSummary]) -> String {
-        let head = ["IMAGE", "VARIANT", "MANIFEST DIGEST", "SIZE", "PACKAGES", "FIPS", "VERIFIED"]
+        let head = ["IMAGE", "VARIANT", "MANIFEST DIGEST", "SIZE", "PACKAGES", "FIPS", "BOUNDARY", "VERIFIED"]
         let body = rows.map { r in
-            [r.image, r.variant, String(r.digest.prefix(7 + 16)) + "…", humanSize(r.size), String(r.packages), r.fipsLabel, r.verified ? "yes" : "NO"]
+            [r.image, r.variant, String(r.digest.prefix(7 + 16)) + "…", humanSize(r.size), String(r.packages), r.fipsLabel, r.boundary,
+             r.verified ? "yes" : "NO"]
         }
         var widths = head.map(\.count)
         for row in body { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
