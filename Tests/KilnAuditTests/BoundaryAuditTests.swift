@@ -212,3 +212,37 @@ final class AuditCommandTests: XCTestCase {
         XCTAssertTrue(r.err.contains("p.yaml:1"), r.err)
     }
 }
+
+/// Hostile image contents: the audit finishes with findings, never a trap, hang or write.
+final class HostileAuditTests: XCTestCase {
+    func testLoopsTruncatedELFsAndCraftedBuildInfoDoNotTrap() throws {
+        let dir = try TestSupport.temporaryDirectory(self, prefix: "kiln-audit-hostile")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: AuditFixture.fipsDir + "/fips.so"), "needs out/test/fips")
+        var f = try AuditFixture.clean(dir: dir)
+        // Symlink loops, a link out of the root, configs including themselves.
+        f.files.append(.init(path: "opt/loop/a", data: Data(), owner: "evil", link: "b"))
+        f.files.append(.init(path: "opt/loop/b", data: Data(), owner: "evil", link: "a"))
+        f.files.append(.init(path: "opt/out", data: Data(), owner: "evil", link: "../../../../etc/passwd"))
+        f.files.append(.init(path: "etc/ld.so.conf", data: Data("include /etc/ld.so.conf\ninclude /etc/ld.so.conf.d/*.conf\n/opt/loop/a\n".utf8), owner: "evil"))
+        f.files.append(.init(path: "etc/ld.so.conf.d/x.conf", data: Data("include /etc/ld.so.conf\n".utf8), owner: "evil"))
+        f.replace("usr/lib/ssl/openssl.cnf", with: Data((AuditFixture.enforcingConfig + ".include /usr/lib/ssl/openssl.cnf\n.include /opt/loop/a\n.include=/usr/lib/ssl\n").utf8))
+        // ELF headers pointing far outside the file, a dynamic segment with no string table.
+        var elf = [UInt8](repeating: 0, count: 64)
+        elf[0...5] = [0x7f, 0x45, 0x4c, 0x46, 2, 1]; elf[16] = 3; elf[18] = 62
+        for i in 32..<40 { elf[i] = 0xff }            // e_phoff = 2^64-1
+        elf[54] = 56; elf[56] = 0xff; elf[57] = 0xff   // e_phentsize, e_phnum = 65535
+        for i in 40..<48 { elf[i] = 0x7f }            // e_shoff huge
+        elf[58] = 64; elf[60] = 0xff; elf[61] = 0xff
+        f.files.append(.init(path: "usr/lib/evil.so", data: Data(elf), owner: "evil"))
+        // Go build info whose length prefix claims more bytes than the file has.
+        var go: [UInt8] = [0xff] + Array(" Go buildinf:".utf8) + [8, 2] + [UInt8](repeating: 0, count: 16)
+        go += [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]
+        f.files.append(.init(path: "usr/bin/gotrunc", data: Data(elf + go), owner: "evil"))
+        f.files.append(.init(path: "usr/lib/x86_64-linux-gnu/libssl-evil.so", data: Data(elf + Array("OpenSSL ".utf8)), owner: "evil"))
+        let ref = try f.write(dir: dir)
+        let r = try XCTUnwrap(try BoundaryAuditor(registry: nil).audit(reference: ref).first)
+        // The configuration still resolves (the self-includes are skipped once seen).
+        XCTAssertTrue(r.checks.first { $0.name == .configuration }?.passed ?? false, r.text)
+        XCTAssertNotNil(r.module)
+    }
+}
