@@ -16,7 +16,7 @@ let domains: [(name: String, deps: [Target.Dependency])] = [
     ("KilnOCI", ["KilnCrypto", "KilnCore"]),
     ("KilnImage", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnRecipe", "KilnCore", .product(name: "Yams", package: "Yams")]),
     ("KilnAttest", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnCore"]),
-    ("KilnAudit", ["KilnAttest", "KilnAPK", "KilnArchive", "KilnFIPS", "KilnOCI", "KilnCrypto", "KilnCore", .product(name: "Yams", package: "Yams")]),
+    ("KilnAudit", ["KilnAttest", "KilnAPK", "KilnArchive", "KilnFIPS", "KilnImage", "KilnOCI", "KilnCrypto", "KilnCore", .product(name: "Yams", package: "Yams")]),
     ("KilnNightly", ["KilnBuild", "KilnImage", "KilnRecipe", "KilnCrypto", "KilnCore"]),
     ("KilnPipeline", ["KilnBuild", "KilnAPK", "KilnFIPS", "KilnCrypto", "KilnCore"]),
     ("KilnRepro", ["KilnBuild", "KilnAttest", "KilnAPK", "KilnPipeline", "KilnArchive", "KilnCrypto", "KilnOCI", "KilnCore"]),

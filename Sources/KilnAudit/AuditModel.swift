@@ -11,6 +11,11 @@ public enum AuditCheckName: String, Sendable, CaseIterable, Codable {
     case linkage
     /// Crypto outside the module: library markers, algorithm constants, Go, Python, Node, Java.
     case foreignCrypto = "foreign-crypto"
+    /// Behaviour probes in the sandbox (`--exec` only).
+    case exec
+
+    /// The static checks every audit runs.
+    public static let staticChecks: [AuditCheckName] = [.module, .configuration, .linkage, .foreignCrypto]
 }
 
 /// Where in a file a finding was seen.
@@ -135,7 +140,7 @@ public struct AuditReport: Sendable, Equatable {
     public var manifestDigest: String
     /// The FIPS module, when one was found.
     public var module: AuditModule?
-    /// One per check, in `AuditCheckName` order.
+    /// One per check run, in `AuditCheckName` order (`exec` only with `--exec`).
     public var checks: [AuditCheck]
     /// Sorted by check, path, id, offset.
     public var findings: [AuditFinding]

@@ -13,10 +13,12 @@ public struct BoundaryAuditor: Sendable {
     public var registry: FIPSModuleRegistry?
     /// Extra allowances (`--policy`).
     public var policy: AuditPolicy
+    /// Also run the behaviour probes in kiln's sandbox (`--exec`; needs a tagged image and bwrap).
+    public var exec: Bool
 
     /// An auditor.
-    public init(registry: FIPSModuleRegistry?, policy: AuditPolicy = AuditPolicy()) {
-        self.registry = registry; self.policy = policy
+    public init(registry: FIPSModuleRegistry?, policy: AuditPolicy = AuditPolicy(), exec: Bool = false) {
+        self.registry = registry; self.policy = policy; self.exec = exec
     }
 
     /// Package names whose files are "the OpenSSL package" (libcrypto, libssl, the CLI, engines).
@@ -51,6 +53,11 @@ public struct BoundaryAuditor: Sendable {
         let config = ConfigCheck(root: root, libcrypto: linkage.libcrypto, module: modulePath).run()
         let module = try ModuleCheck(root: root, registry: registry, includedModuleConfig: config.includedModuleConfig).run()
         let foreign = ForeignCryptoCheck(root: root, elfs: elfs, isOpenSSLPackage: isOpenSSL, modulePath: modulePath).run()
+        var probes: (findings: [AuditFinding], summary: String)?
+        if exec {
+            guard let tag = d.refName else { throw KilnMessage("\(name): --exec needs a tagged image (kiln's sandbox runs images by tag)") }
+            probes = try ExecProbes(layout: layout, tag: tag, root: root).run()
+        }
 
         // Allow-lists: the image's own (annotation), then --policy.
         var allow = policy.allow
@@ -58,15 +65,16 @@ public struct BoundaryAuditor: Sendable {
             allow = try FIPSAllowance.parseAnnotation(a, source: "\(name) annotation \(FIPSAllowance.annotation)") + allow
         }
         let effective = AuditPolicy(allow: allow)
-        var findings = (module.findings + config.findings + linkage.findings + foreign.findings).map { f -> AuditFinding in
+        var findings = (module.findings + config.findings + linkage.findings + foreign.findings + (probes?.findings ?? [])).map { f -> AuditFinding in
             var f = f
             if let a = effective.allowance(for: f) { f.allowed = a.reason + (a.source.map { " (\($0))" } ?? "") }
             return f
         }
         findings.sort { $0.sortKey < $1.sortKey }
-        let summaries: [AuditCheckName: String] = [.module: module.summary, .configuration: config.summary,
+        var summaries: [AuditCheckName: String] = [.module: module.summary, .configuration: config.summary,
                                                    .linkage: linkage.summary, .foreignCrypto: foreign.summary]
-        let checks = AuditCheckName.allCases.map { c in
+        if let probes { summaries[.exec] = probes.summary }
+        let checks = (AuditCheckName.staticChecks + (probes == nil ? [] : [.exec])).map { c in
             let open = findings.filter { $0.check == c && $0.allowed == nil }.count
             let allowed = findings.filter { $0.check == c && $0.allowed != nil }.count
             var s = summaries[c] ?? ""

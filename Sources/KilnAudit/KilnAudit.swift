@@ -7,7 +7,7 @@
 // `https://kiln.dev/attestations/fips-boundary/v1`, written through KilnAttest's DSSE signing).
 // ELF facts come from KilnArchive's one ELF reader, the installed database from KilnAPK, the layer
 // walk (`ImageContents`) and in-toto statements from KilnAttest, the module registry from KilnFIPS,
-// HMAC from KilnCrypto.
+// HMAC from KilnCrypto; `--exec` probes run through KilnImage's sandbox runner (`ImageRunner`).
 //
-// May import: KilnAttest, KilnAPK, KilnArchive, KilnFIPS, KilnOCI, KilnCrypto, KilnCore, Yams.
+// May import: KilnAttest, KilnAPK, KilnArchive, KilnFIPS, KilnImage, KilnOCI, KilnCrypto, KilnCore, Yams.
 import Foundation

@@ -16,7 +16,8 @@ struct AuditCommand: ParsableCommand {
         linkage (DT_NEEDED closure with ld.so's rules; one libcrypto/libssl of the OpenSSL package; RUNPATHs) and
         foreign crypto (library markers, algorithm constants, Go build info, Python built-in hashes, Node, Java).
         The image config's `fips: {allow: […]}` (manifest annotation dev.kiln.fips.allow) and --policy FILE allow
-        findings with a reason; allowed findings are always printed. Exit 0: every image passes; 1: findings;
+        findings with a reason; allowed findings are always printed. --exec adds behaviour probes run in kiln's
+        sandbox (bubblewrap, no network). Exit 0: every image passes; 1: findings;
         2: the audit could not run.
         """)
 
@@ -28,6 +29,9 @@ struct AuditCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the reports as JSON (the boundary attestation's predicate per image).")
     var json = false
 
+    @Flag(name: .long, help: "Also probe the image in kiln's sandbox: openssl list -providers shows fips active, MD5 refused, SHA-256 works; Python hashlib.")
+    var exec = false
+
     @Option(name: .long, help: "Audit policy YAML: `allow: [{path, finding, reason}]` (e.g. the Go module as a second validated module).")
     var policy: String?
 
@@ -38,7 +42,7 @@ struct AuditCommand: ParsableCommand {
         let reports: [AuditReport]
         do {
             guard !references.isEmpty else { throw KilnMessage("kiln audit: name at least one LAYOUT[:TAG]") }
-            reports = try BoundaryAudit.run(references: references, policyPath: policy, registryPath: registry)
+            reports = try BoundaryAudit.run(references: references, policyPath: policy, registryPath: registry, exec: exec)
         } catch { throw ExitStatus(code: 2, message: "audit could not run: \(error)") }
         if json {
             FileHandle.standardOutput.write(BoundaryAudit.json(reports).pretty())

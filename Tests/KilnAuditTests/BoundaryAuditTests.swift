@@ -42,7 +42,7 @@ final class BoundaryAuditTests: XCTestCase {
         let r = try audit(f)
         XCTAssertTrue(r.passed, r.text)
         XCTAssertEqual(failing(r), [])
-        XCTAssertEqual(r.checks.map(\.name), AuditCheckName.allCases)
+        XCTAssertEqual(r.checks.map(\.name), AuditCheckName.staticChecks)
         XCTAssertEqual(r.module?.name, "OpenSSL FIPS Provider")
         XCTAssertEqual(r.module?.label, "fips-capable")   // 3.0.22 is not a listed module
         XCTAssertEqual(r.module?.moduleMAC.hasPrefix("5E:DB:4D:D1"), true)
@@ -244,5 +244,37 @@ final class HostileAuditTests: XCTestCase {
         // The configuration still resolves (the self-includes are skipped once seen).
         XCTAssertTrue(r.checks.first { $0.name == .configuration }?.passed ?? false, r.text)
         XCTAssertNotNil(r.module)
+    }
+}
+
+/// `--exec`: the probes run the image's own openssl in kiln's sandbox and read what it says.
+final class ExecProbeTests: XCTestCase {
+    func testProbesSeeTheFIPSProviderActiveAndMD5RefusedAndCatchADefaultConfig() throws {
+        let dir = try TestSupport.temporaryDirectory(self, prefix: "kiln-audit-exec")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: AuditFixture.fipsDir + "/fips.so"), "needs out/test/fips")
+        try XCTSkipUnless(Subprocess.which("bwrap") != nil, "needs bwrap (make deps)")
+        var f = try AuditFixture.clean(dir: dir)
+        f.files.append(.init(path: "usr/bin/openssl", data: try AuditFixture.read("/usr/bin/openssl"), mode: 0o755, owner: "openssl"))
+        var r = try XCTUnwrap(try BoundaryAuditor(registry: nil, exec: true).audit(reference: try f.write(dir: dir)).first)
+        XCTAssertTrue(r.passed, r.text)
+        XCTAssertEqual(r.checks.last?.name, .exec)
+        XCTAssertTrue(r.checks.last?.summary.contains("openssl: fips active, MD5 refused, SHA-256 works") ?? false, r.text)
+
+        // default activated next to fips: MD5 works — the static check and the probe both say so.
+        let cnf = AuditFixture.enforcingConfig.replacingOccurrences(of: "base = base_sect\n", with: "base = base_sect\ndefault = default_sect\n")
+            .replacingOccurrences(of: "default_properties = fips=yes", with: "") + "[default_sect]\nactivate = 1\n"
+        f.replace("usr/lib/ssl/openssl.cnf", with: Data(cnf.utf8))
+        r = try XCTUnwrap(try BoundaryAuditor(registry: nil, exec: true).audit(reference: try f.write(dir: dir)).first)
+        let ids = Set(r.findings.map(\.id))
+        XCTAssertTrue(ids.isSuperset(of: ["config-default-activated", "exec-md5-allowed"]), r.text)
+
+        // A tampered module: openssl still exits 0 listing only base; the probe reads the list.
+        var so = try AuditFixture.read(AuditFixture.fipsDir + "/fips.so")
+        so[so.count / 2] ^= 0x01
+        var t = try AuditFixture.clean(dir: dir)
+        t.files.append(.init(path: "usr/bin/openssl", data: try AuditFixture.read("/usr/bin/openssl"), mode: 0o755, owner: "openssl"))
+        t.replace("usr/lib/x86_64-linux-gnu/ossl-modules/fips.so", with: so)
+        r = try XCTUnwrap(try BoundaryAuditor(registry: nil, exec: true).audit(reference: try t.write(dir: dir)).first)
+        XCTAssertTrue(Set(r.findings.map(\.id)).isSuperset(of: ["module-mac-mismatch", "exec-fips-not-active"]), r.text)
     }
 }
