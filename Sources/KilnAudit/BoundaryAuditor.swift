@@ -62,7 +62,7 @@ public struct BoundaryAuditor: Sendable {
         // Allow-lists: the image's own (annotation), then --policy.
         var allow = policy.allow
         if let a = root.contents.annotationsAndLabels[FIPSAllowance.annotation] {
-            allow = try FIPSAllowance.parseAnnotation(a, source: "\(name) annotation \(FIPSAllowance.annotation)") + allow
+            allow = try FIPSAllowance.parseAnnotation(a, source: "image config, \(FIPSAllowance.annotation)") + allow
         }
         let effective = AuditPolicy(allow: allow)
         var findings = (module.findings + config.findings + linkage.findings + foreign.findings + (probes?.findings ?? [])).map { f -> AuditFinding in

@@ -82,6 +82,7 @@ struct ForeignCryptoCheck {
             }
             if let go = GoBuildInfo.find(in: e.data) { f.append(contentsOf: goFindings(go, e)) }
         }
+        f.append(contentsOf: opensslExtras())
         f.append(contentsOf: pythonFindings())
         f.append(contentsOf: javaFindings())
         return (f, "\(scanned) ELF files outside the module and OpenSSL scanned for library markers and algorithm constants; Go, Python, Node, Java checked")
@@ -109,6 +110,28 @@ struct ForeignCryptoCheck {
         return [AuditFinding("go-native-crypto", .foreignCrypto, path: e.path, package: e.owner,
                              message: "Go binary (\(go.version)) with Go's own non-validated crypto (no GOFIPS140, no BoringCrypto, no OpenSSL backend)",
                              evidence: ev, advice: "rebuild with GOFIPS140=v1.0.0 (and allow the Go module by policy) or with an OpenSSL backend")]
+    }
+
+    /// OpenSSL's own non-validated loadable code: providers other than fips.so (legacy.so holds MD4,
+    /// RC4, DES, …) and ENGINE modules. Not scanned for constants (they are OpenSSL's), but an auditor
+    /// lists them: any program can load them with OSSL_PROVIDER_load / ENGINE_by_id.
+    func opensslExtras() -> [AuditFinding] {
+        elfs.compactMap { e in
+            let dir = ImageRoot.dirname(e.path), base = ImageRoot.basename(e.path)
+            if dir.hasSuffix("ossl-modules") && e.path != modulePath {
+                return AuditFinding(base == "legacy.so" ? "openssl-legacy-provider" : "openssl-extra-provider", .foreignCrypto, path: e.path, package: e.owner,
+                                    message: "OpenSSL provider module \(base) outside the FIPS boundary: a program can load it with OSSL_PROVIDER_load()",
+                                    evidence: AuditEvidence(symbol: "OSSL_provider_init"),
+                                    advice: "leave it out of the FIPS variant (its own subpackage), or allow it with the reason it is never loaded")
+            }
+            if dir.hasSuffix("engines-3") || dir.hasSuffix("engines-1.1") {
+                return AuditFinding("openssl-engine", .foreignCrypto, path: e.path, package: e.owner,
+                                    message: "OpenSSL ENGINE module \(base): crypto outside the providers (ENGINE_by_id)",
+                                    evidence: AuditEvidence(symbol: "bind_engine"),
+                                    advice: "leave engines out of the FIPS variant, or allow them with the reason they are never loaded")
+            }
+            return nil
+        }
     }
 
     static let builtinHashes = ["_md5", "_sha1", "_sha2", "_sha256", "_sha512", "_sha3"]

@@ -161,6 +161,15 @@ final class BoundaryAuditTests: XCTestCase {
         XCTAssertNil(r.module)
     }
 
+    func testOpenSSLLegacyProviderAndEnginesAreListed() throws {
+        var f = try AuditFixture.clean(dir: dir)
+        let so = try Programs.shared.pythonMD5(dir)   // any small shared object stands in for the module
+        f.files.append(.init(path: "usr/lib/x86_64-linux-gnu/ossl-modules/legacy.so", data: so, mode: 0o755, owner: "libcrypto3"))
+        f.files.append(.init(path: "usr/lib/x86_64-linux-gnu/engines-3/padlock.so", data: so, mode: 0o755, owner: "libcrypto3"))
+        let r = try audit(f)
+        XCTAssertEqual(Set(failing(r)), ["openssl-legacy-provider", "openssl-engine"], r.text)
+    }
+
     func testPolicyParsingIsStrict() throws {
         XCTAssertThrowsError(try AuditPolicy.parse("allow:\n  - path: x\n    finding: y\n", file: "p.yaml")) {
             XCTAssertTrue("\($0)".contains("p.yaml:2") && "\($0)".contains("reason"), "\($0)")
