@@ -14,7 +14,11 @@ struct AuditFixture {
     struct File { var path: String; var data: Data; var mode: UInt32 = 0o644; var owner: String?; var link: String? = nil }
 
     static let epoch: Int64 = 1_700_000_000
-    static let fipsDir = TestSupport.packageRoot + "/out/test/fips"
+    /// The real provider `make test-fips-provider` builds: `$OPENSSL_MODULES` (what `make test` sets), else out/test/fips.
+    static let fipsDir: String = {
+        if let m = ProcessInfo.processInfo.environment["OPENSSL_MODULES"], FileManager.default.fileExists(atPath: m + "/fips.so") { return m }
+        return TestSupport.packageRoot + "/out/test/fips"
+    }()
     static let hostLib = "/usr/lib/x86_64-linux-gnu"
 
     var files: [File] = []
