@@ -142,7 +142,7 @@ demo-attest: build $(COSIGN_KEY)
 	        echo "$$out" | grep -qiE 'unsupported|error setting digest|disabled' || { echo "FIPS smoke test: unexpected failure: $$out"; exit 1; }; \
 	        echo "MD5 refused in $$ref (FIPS provider enforced)"; fi; \
 	done; \
-	if [ -n "$$fips" ]; then echo "== kiln audit (static FIPS boundary of every FIPS variant)"; $(BIN) audit $$fips > $(OUT)/audit-fips.log || { cat $(OUT)/audit-fips.log; exit 1; }; grep '^audit ' $(OUT)/audit-fips.log; fi; \
+	if [ -n "$$fips" ]; then echo "== kiln audit (static FIPS boundary of every FIPS variant)"; $(BIN) audit $$fips --html $(OUT)/audit-html > $(OUT)/audit-fips.log || { cat $(OUT)/audit-fips.log; exit 1; }; grep '^audit ' $(OUT)/audit-fips.log; fi; \
 	if [ -n "$$fips" ]; then echo "== kiln verify --require-fips (FIPS variants)"; $(BIN) verify $$fips --key $(COSIGN_KEY:.key=.pub) --require-fips > $(OUT)/verify-fips.log || { cat $(OUT)/verify-fips.log; exit 1; }; grep '^verified ' $(OUT)/verify-fips.log; fi; \
 	echo "== kiln verify (all images)"; $(BIN) verify $$layouts --key $(COSIGN_KEY:.key=.pub) > $(OUT)/verify.log || { cat $(OUT)/verify.log; exit 1; }; \
 	sed -n '/^verified /,$$p' $(OUT)/verify.log

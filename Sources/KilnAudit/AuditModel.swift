@@ -148,6 +148,10 @@ public struct AuditReport: Sendable, Equatable {
     public var elfCount: Int
     /// Files in the unpacked root.
     public var fileCount: Int
+    /// The libcrypto the loader resolves, and the ELFs that link it (or libssl) directly.
+    public var libcrypto: String? = nil
+    /// ELFs with libcrypto.so.3 or libssl.so.3 in DT_NEEDED.
+    public var cryptoUsers: [String] = []
     /// kiln's version (recorded in the attestation).
     public var kilnVersion: String
 
@@ -165,7 +169,9 @@ public struct AuditReport: Sendable, Equatable {
         o.append(("checks", .array(checks.map(\.json))))
         o.append(("findings", .array(findings.filter { $0.allowed == nil }.map(\.json))))
         o.append(("allowances", .array(findings.filter { $0.allowed != nil }.map(\.json))))
-        o.append(("inventory", .object([("files", .int(Int64(fileCount))), ("elf", .int(Int64(elfCount)))])))
+        o.append(("inventory", .object([("files", .int(Int64(fileCount))), ("elf", .int(Int64(elfCount))),
+                                        ("libcrypto", libcrypto.map(JSON.string) ?? .null),
+                                        ("cryptoUsers", .array(cryptoUsers.map(JSON.string)))])))
         o.append(("kiln", .object([("version", .string(kilnVersion))])))
         return .object(o)
     }

@@ -83,6 +83,7 @@ public struct BoundaryAuditor: Sendable {
             return AuditCheck(name: c, passed: open == 0, summary: s)
         }
         return AuditReport(image: name, manifestDigest: d.digest, module: module.module, checks: checks, findings: findings,
-                           elfCount: elfs.count, fileCount: root.contents.files.count, kilnVersion: KilnVersion.current)
+                           elfCount: elfs.count, fileCount: root.contents.files.count, libcrypto: linkage.libcrypto,
+                           cryptoUsers: linkage.users, kilnVersion: KilnVersion.current)
     }
 }

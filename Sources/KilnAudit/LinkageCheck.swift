@@ -57,7 +57,7 @@ struct LinkageCheck {
         }
     }
 
-    func run() -> (findings: [AuditFinding], libcrypto: String?, summary: String) {
+    func run() -> (findings: [AuditFinding], libcrypto: String?, users: [String], summary: String) {
         var f: [AuditFinding] = []
         let env = root.environment
         let ldLibraryPath = (env["LD_LIBRARY_PATH"] ?? "").split(separator: ":").map { ImageRoot.join("", String($0)) }
@@ -154,7 +154,7 @@ struct LinkageCheck {
                                       advice: "install the OpenSSL 3 library package"))
             }
         }
-        let users = elfs.filter { $0.info.needed.contains("libcrypto.so.3") || $0.info.needed.contains("libssl.so.3") }.count
-        return (f, chosenCrypto, "\(elfs.count) ELF files, \(edges) DT_NEEDED resolved in the image (\(unresolved) unresolved); \(users) link libcrypto/libssl directly → /\(chosenCrypto ?? "none")")
+        let users = elfs.filter { $0.info.needed.contains("libcrypto.so.3") || $0.info.needed.contains("libssl.so.3") }.map(\.path).sorted()
+        return (f, chosenCrypto, users, "\(elfs.count) ELF files, \(edges) DT_NEEDED resolved in the image (\(unresolved) unresolved); \(users.count) link libcrypto/libssl directly → /\(chosenCrypto ?? "none")")
     }
 }

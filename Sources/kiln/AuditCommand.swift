@@ -35,6 +35,9 @@ struct AuditCommand: ParsableCommand {
     @Option(name: .long, help: "Audit policy YAML: `allow: [{path, finding, reason}]` (e.g. the Go module as a second validated module).")
     var policy: String?
 
+    @Option(name: .long, help: "Also write one HTML page per image into this directory (findings table, the boundary as a picture).")
+    var html: String?
+
     @Option(name: .long, help: "The FIPS module registry.")
     var registry: String = FIPSModuleRegistry.defaultPath
 
@@ -44,6 +47,11 @@ struct AuditCommand: ParsableCommand {
             guard !references.isEmpty else { throw KilnMessage("kiln audit: name at least one LAYOUT[:TAG]") }
             reports = try BoundaryAudit.run(references: references, policyPath: policy, registryPath: registry, exec: exec)
         } catch { throw ExitStatus(code: 2, message: "audit could not run: \(error)") }
+        if let html {
+            do { for p in try AuditHTML.write(reports, to: html) { Progress.shared.log("wrote \(p)") } } catch {
+                throw ExitStatus(code: 2, message: "audit could not write the HTML pages: \(error)")
+            }
+        }
         if json {
             FileHandle.standardOutput.write(BoundaryAudit.json(reports).pretty())
         } else {

@@ -173,6 +173,18 @@ final class BoundaryAuditTests: XCTestCase {
         XCTAssertEqual(Set(failing(r)), ["openssl-legacy-provider", "openssl-engine"], r.text)
     }
 
+    func testHTMLPageEscapesAndShowsTheBoundary() throws {
+        var f = try AuditFixture.clean(dir: dir)
+        f.files.append(.init(path: "usr/bin/<script>alert(1)</script>", data: try Programs.shared.staticAES(dir), mode: 0o755, owner: "app"))
+        let r = try audit(f)
+        let pages = try AuditHTML.write([r], to: dir + "/html")
+        let html = try String(contentsOfFile: pages[0], encoding: .utf8)
+        XCTAssertFalse(html.contains("<script>"), "a file name must not become markup")
+        XCTAssertTrue(html.contains("/usr/bin/&lt;script&gt;alert(1)&lt;/script&gt;"))
+        XCTAssertTrue(html.contains("FAIL") && html.contains("aes-sbox") && html.contains("found outside the boundary"))
+        XCTAssertTrue(html.contains("/usr/bin/digest"), "the ELFs that link libcrypto are drawn")
+    }
+
     func testPolicyParsingIsStrict() throws {
         XCTAssertThrowsError(try AuditPolicy.parse("allow:\n  - path: x\n    finding: y\n", file: "p.yaml")) {
             XCTAssertTrue("\($0)".contains("p.yaml:2") && "\($0)".contains("reason"), "\($0)")
