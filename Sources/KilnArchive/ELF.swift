@@ -4,7 +4,8 @@ import KilnCore
 /// The one ELF reader in kiln: header, program headers and section headers of ELF32/ELF64, little
 /// and big endian, every offset and size checked through `ByteReader` (a crafted `e_phoff`,
 /// `e_shoff` or segment size near the maximum yields `nil`, never a trap). Used by KilnAPK's
-/// dependency scanner (`ELFInfo`) and KilnRepro's section differ; it lives in KilnArchive, the
+/// dependency scanner (`ELFInfo`), KilnRepro's section differ and KilnAudit's linkage and Go build-info
+/// checks (`ELFInfo.rpath`/`runpath`, `ELFFile.sectionRange(named:)`); it lives in KilnArchive, the
 /// binary-format module both already import, so the data flow (archive → apk → repro) is kept.
 public struct ELFFile: Sendable {
     /// One program header (`Elf*_Phdr`), fields widened to `Int` (out-of-range values fail the parse).
