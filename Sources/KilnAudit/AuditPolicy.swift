@@ -41,32 +41,8 @@ public struct AuditPolicy: Sendable, Equatable {
         var out: [FIPSAllowance] = []
         for (k, v) in map {
             guard k.string == "allow" else { throw KilnMessage("\(at(k)): unknown key `\(k.string ?? "?")` (an audit policy has only `allow:`)") }
-            out = try parseAllowList(v, at: at)
+            out = try FIPSAllowance.parseList(v, what: "allow", at: at, fail: { n, m in KilnMessage("\(at(n)): \(m)") })
         }
         return AuditPolicy(allow: out)
-    }
-
-    /// Parses a YAML `allow:` list (shared by image configs and policy files); `at` renders `file:line`.
-    public static func parseAllowList(_ v: Node, at: (Node) -> String) throws -> [FIPSAllowance] {
-        guard let seq = v.sequence else { throw KilnMessage("\(at(v)): `allow` must be a list of {path, finding, reason}") }
-        var out: [FIPSAllowance] = []
-        for item in seq {
-            guard let m = item.mapping else { throw KilnMessage("\(at(item)): each allow entry is a mapping {path, finding, reason}") }
-            var fields: [String: String] = [:]
-            for (ek, ev) in m {
-                guard let key = ek.string, ["path", "finding", "reason"].contains(key) else {
-                    throw KilnMessage("\(at(ek)): unknown key `\(ek.string ?? "?")` in an allow entry (expected path, finding, reason)")
-                }
-                guard let s = ev.scalar?.string, !s.trimmingCharacters(in: .whitespaces).isEmpty else {
-                    throw KilnMessage("\(at(ev)): `\(key)` must be a non-empty string")
-                }
-                fields[key] = s
-            }
-            for key in ["path", "finding", "reason"] where fields[key] == nil {
-                throw KilnMessage("\(at(item)): allow entry without `\(key)` (every allowance names a path, a finding and the reason)")
-            }
-            out.append(FIPSAllowance(path: fields["path"]!, finding: fields["finding"]!, reason: fields["reason"]!, source: at(item)))
-        }
-        return out
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// One allow-list entry of a FIPS boundary audit: the finding `finding` (a finding id such as
 /// `go-fips140`, or `*`) at image path `path` (exact, or an `fnmatch` glob) is accepted for `reason`.
@@ -30,6 +31,33 @@ public struct FIPSAllowance: Codable, Sendable, Equatable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try enc.encode(list), as: UTF8.self)
+    }
+
+    /// Parses a YAML allow list — `[{path, finding, reason}]`, each field a non-empty string, no other
+    /// keys — the one syntax of an image config's `fips.allow` and an audit policy's `allow`.
+    /// `what` names the list in messages (`fips.allow`); `at` renders a node's `file:line[:col]` (kept as
+    /// each entry's `source`); `fail` makes the caller's error type from a node and a message.
+    public static func parseList(_ v: Node, what: String, at: (Node) -> String, fail: (Node, String) -> Error) throws -> [FIPSAllowance] {
+        guard let seq = v.sequence else { throw fail(v, "\(what) must be a list of {path, finding, reason}") }
+        var out: [FIPSAllowance] = []
+        for (i, item) in seq.enumerated() {
+            guard let m = item.mapping else { throw fail(item, "\(what)[\(i)] must be a mapping {path, finding, reason}") }
+            var fields: [String: String] = [:]
+            for (ek, ev) in m {
+                guard let key = ek.string, ["path", "finding", "reason"].contains(key) else {
+                    throw fail(ek, "unknown key '\(ek.string ?? "?")' in \(what)[\(i)] (expected path, finding, reason)")
+                }
+                guard let s = ev.scalar?.string, !s.trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw fail(ev, "\(what)[\(i)].\(key) must be a non-empty string")
+                }
+                fields[key] = s
+            }
+            for key in ["path", "finding", "reason"] where fields[key] == nil {
+                throw fail(item, "\(what)[\(i)] needs \(key) (every allowance names a path, a finding and why it is acceptable)")
+            }
+            out.append(FIPSAllowance(path: fields["path"]!, finding: fields["finding"]!, reason: fields["reason"]!, source: at(item)))
+        }
+        return out
     }
 
     /// Reads the annotation value; the error names `source`.

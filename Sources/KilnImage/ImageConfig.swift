@@ -311,24 +311,8 @@ public struct ImageConfig {
             case "fips":
                 for (k, kn, v) in try r.mapping(value, "fips") {
                     guard k == "allow" else { throw ConfigError(r.loc(kn), "unknown key 'fips.\(k)' (fips has only allow: [{path, finding, reason}])") }
-                    for (i, item) in try r.sequence(v, "fips.allow").enumerated() {
-                        var fields: [String: String] = [:]
-                        for (fk, fkn, fv) in try r.mapping(item, "fips.allow[\(i)]") {
-                            guard ["path", "finding", "reason"].contains(fk) else {
-                                throw ConfigError(r.loc(fkn), "unknown key '\(fk)' in fips.allow[\(i)] (expected path, finding, reason)")
-                            }
-                            let text = try r.string(fv, "fips.allow[\(i)].\(fk)")
-                            guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
-                                throw ConfigError(r.loc(fv), "fips.allow[\(i)].\(fk) must not be empty")
-                            }
-                            fields[fk] = text
-                        }
-                        for need in ["path", "finding", "reason"] where fields[need] == nil {
-                            throw ConfigError(r.loc(item), "fips.allow[\(i)] needs \(need) (every allowance names a path, a finding and why it is acceptable)")
-                        }
-                        cfg.fipsAllow.append(FIPSAllowance(path: fields["path"]!, finding: fields["finding"]!, reason: fields["reason"]!,
-                                                           source: "\(r.loc(item))"))
-                    }
+                    cfg.fipsAllow += try FIPSAllowance.parseList(v, what: "fips.allow", at: { "\(r.loc($0))" },
+                                                                 fail: { n, m in ConfigError(r.loc(n), m) })
                 }
             case "certificates":
                 throw ConfigError(r.loc(knode), "certificates is not supported yet; install a ca-certificates package instead")

@@ -38,7 +38,7 @@ extension ImageBuildTests {
         for (bad, want) in [("fips:\n  allow:\n    - {path: /x, finding: y}\n", "needs reason"),
                             ("fips:\n  allow:\n    - {path: /x, finding: y, reason: z, why: w}\n", "unknown key 'why'"),
                             ("fips:\n  deny: []\n", "unknown key 'fips.deny'"),
-                            ("fips:\n  allow:\n    - {path: /x, finding: y, reason: ''}\n", "must not be empty")] {
+                            ("fips:\n  allow:\n    - {path: /x, finding: y, reason: ''}\n", "must be a non-empty string")] {
             XCTAssertThrowsError(try ImageConfig.parse(bad, file: "c.yaml")) { e in
                 XCTAssertTrue("\(e)".hasPrefix("c.yaml:") && "\(e)".contains(want), "\(e)")
             }
