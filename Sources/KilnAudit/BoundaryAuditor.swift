@@ -50,7 +50,8 @@ public struct BoundaryAuditor: Sendable {
         let modulePath = root.regularFiles.first { ImageRoot.basename($0.path) == "fips.so" }?.path
 
         let linkage = LinkageCheck(root: root, elfs: elfs, isOpenSSLPackage: isOpenSSL).run()
-        let config = ConfigCheck(root: root, libcrypto: linkage.libcrypto, module: modulePath).run()
+        let config = ConfigCheck(root: root, libcrypto: linkage.libcrypto, module: modulePath,
+                                 sharedOpenSSLNodes: elfs.filter { ImageRoot.basename($0.path) == "node" && $0.info.needed.contains("libcrypto.so.3") }).run()
         let module = try ModuleCheck(root: root, registry: registry, includedModuleConfig: config.includedModuleConfig).run()
         let foreign = ForeignCryptoCheck(root: root, elfs: elfs, isOpenSSLPackage: isOpenSSL, modulePath: modulePath).run()
         var probes: (findings: [AuditFinding], summary: String)?

@@ -12,6 +12,8 @@ struct ConfigCheck {
     let libcrypto: String?
     /// Image path of fips.so (module directory check).
     let module: String?
+    /// ELFs named `node` that link libcrypto.so.3 (node reads `nodejs_conf`, not `openssl_conf`).
+    var sharedOpenSSLNodes: [ImageELF] = []
 
     /// `OPENSSLDIR: "…"` / `MODULESDIR: "…"` as compiled into libcrypto.
     static func compiledDirectory(_ key: String, in data: Data) -> String? {
@@ -122,6 +124,15 @@ struct ConfigCheck {
         if !propList.contains("fips=yes") && !propList.contains("fips") {
             finding("config-no-fips-properties", "default_properties does not contain fips=yes: non-approved implementations can be fetched",
                     AuditEvidence(symbol: algName ?? "alg_section", string: props.isEmpty ? nil : props), fix)
+        }
+        // node built --shared-openssl reads the `nodejs_conf` section unless run with --openssl-shared-config.
+        if let initName, conf.sections["default"]?["nodejs_conf"] != initName {
+            for n in sharedOpenSSLNodes {
+                f.append(AuditFinding("node-config-bypass", .configuration, path: n.path, package: n.owner,
+                                      message: "node reads the `nodejs_conf` section of /\(at), which does not name [\(initName)]: the FIPS providers are not set up for it",
+                                      evidence: AuditEvidence(symbol: "nodejs_conf", string: conf.sections["default"]?["nodejs_conf"]),
+                                      advice: "add `nodejs_conf = \(initName)` to openssl.cnf (or run node with --openssl-shared-config)"))
+            }
         }
         let bad = f.contains { $0.check == .configuration }
         return (f, included, "/\(cnfPath) (\(source))\(bad ? "" : ": includes /\(included ?? "?"), fips + base active, default not, fips=yes")")

@@ -185,6 +185,15 @@ final class BoundaryAuditTests: XCTestCase {
         XCTAssertTrue(html.contains("/usr/bin/digest"), "the ELFs that link libcrypto are drawn")
     }
 
+    func testSharedOpenSSLNodeNeedsTheNodejsConfSection() throws {
+        var f = try AuditFixture.clean(dir: dir)
+        f.files.append(.init(path: "usr/bin/node", data: try Programs.shared.digest(dir), mode: 0o755, owner: "nodejs"))
+        let hit = try expect(f, finding: "node-config-bypass", path: "usr/bin/node")
+        XCTAssertEqual(hit?.evidence.symbol, "nodejs_conf")
+        f.replace("usr/lib/ssl/openssl.cnf", with: Data(("nodejs_conf = openssl_init\n" + AuditFixture.enforcingConfig).utf8))
+        XCTAssertTrue(try audit(f).passed)
+    }
+
     func testPolicyParsingIsStrict() throws {
         XCTAssertThrowsError(try AuditPolicy.parse("allow:\n  - path: x\n    finding: y\n", file: "p.yaml")) {
             XCTAssertTrue("\($0)".contains("p.yaml:2") && "\($0)".contains("reason"), "\($0)")
