@@ -108,8 +108,9 @@ demo: build demo-packages
 
 # Second half of the demo (issue 7): every config in recipes/images/ built in both variants from the
 # packages above, signed with the dev ECDSA key (SBOMs + SLSA provenance attached), the FIPS variants
-# smoke-tested with `kiln run`, everything verified offline (-fips tags with --require-fips), and the
-# summary table (image, variant, digest, size, packages, FIPS label, verified).
+# smoke-tested with `kiln run`, their crypto boundary audited statically (`kiln audit`), everything
+# verified offline (-fips tags with --require-fips, which needs a passing boundary attestation), and the
+# summary table (image, variant, digest, size, packages, FIPS label, BOUNDARY audit verdict, verified).
 COSIGN_KEY  ?= keys/cosign-dev.key
 APK_KEYRING ?= keys/kiln-dev.rsa.pub
 IMAGE_CONFIGS := $(sort $(wildcard recipes/images/*.yaml))
@@ -142,6 +143,7 @@ demo-attest: build $(COSIGN_KEY)
 	        echo "$$out" | grep -qiE 'unsupported|error setting digest|disabled' || { echo "FIPS smoke test: unexpected failure: $$out"; exit 1; }; \
 	        echo "MD5 refused in $$ref (FIPS provider enforced)"; fi; \
 	done; \
+	if [ -n "$$fips" ]; then echo "== kiln audit (static FIPS boundary of every FIPS variant)"; $(BIN) audit $$fips --html $(OUT)/audit-html > $(OUT)/audit-fips.log || { cat $(OUT)/audit-fips.log; exit 1; }; grep '^audit ' $(OUT)/audit-fips.log; fi; \
 	if [ -n "$$fips" ]; then echo "== kiln verify --require-fips (FIPS variants)"; $(BIN) verify $$fips --key $(COSIGN_KEY:.key=.pub) --require-fips > $(OUT)/verify-fips.log || { cat $(OUT)/verify-fips.log; exit 1; }; grep '^verified ' $(OUT)/verify-fips.log; fi; \
 	echo "== kiln verify (all images)"; $(BIN) verify $$layouts --key $(COSIGN_KEY:.key=.pub) > $(OUT)/verify.log || { cat $(OUT)/verify.log; exit 1; }; \
 	sed -n '/^verified /,$$p' $(OUT)/verify.log

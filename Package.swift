@@ -16,6 +16,7 @@ let domains: [(name: String, deps: [Target.Dependency])] = [
     ("KilnOCI", ["KilnCrypto", "KilnCore"]),
     ("KilnImage", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnRecipe", "KilnCore", .product(name: "Yams", package: "Yams")]),
     ("KilnAttest", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnCore"]),
+    ("KilnAudit", ["KilnAttest", "KilnAPK", "KilnArchive", "KilnFIPS", "KilnImage", "KilnOCI", "KilnCrypto", "KilnCore", .product(name: "Yams", package: "Yams")]),
     ("KilnNightly", ["KilnAPK", "KilnAttest", "KilnBuild", "KilnImage", "KilnOCI", "KilnPipeline", "KilnRecipe", "KilnRepro", "KilnCrypto", "KilnCore"]),
     ("KilnPipeline", ["KilnBuild", "KilnAPK", "KilnFIPS", "KilnRecipe", "KilnCrypto", "KilnCore"]),
     ("KilnRegistry", ["KilnOCI", "KilnCrypto", "KilnCore"]),
@@ -23,7 +24,7 @@ let domains: [(name: String, deps: [Target.Dependency])] = [
 ]
 
 // The Kiln modules the thin `kiln` CLI imports (ModuleGraphTests checks this list like the rows above).
-let cliModules = ["KilnAPK", "KilnArchive", "KilnAttest", "KilnBuild", "KilnCore", "KilnCrypto", "KilnImage", "KilnNightly",
+let cliModules = ["KilnAPK", "KilnArchive", "KilnAttest", "KilnBuild", "KilnCore", "KilnCrypto", "KilnFIPS", "KilnImage", "KilnNightly", "KilnAudit",
                   "KilnOCI", "KilnPipeline", "KilnRecipe", "KilnRegistry", "KilnRepro"]
 
 var targets: [Target] = [

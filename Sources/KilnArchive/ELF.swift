@@ -4,7 +4,8 @@ import KilnCore
 /// The one ELF reader in kiln: header, program headers and section headers of ELF32/ELF64, little
 /// and big endian, every offset and size checked through `ByteReader` (a crafted `e_phoff`,
 /// `e_shoff` or segment size near the maximum yields `nil`, never a trap). Used by KilnAPK's
-/// dependency scanner (`ELFInfo`) and KilnRepro's section differ; it lives in KilnArchive, the
+/// dependency scanner (`ELFInfo`), KilnRepro's section differ and KilnAudit's linkage and Go build-info
+/// checks (`ELFInfo.rpath`/`runpath`, `ELFFile.sectionRange(named:)`); it lives in KilnArchive, the
 /// binary-format module both already import, so the data flow (archive → apk → repro) is kept.
 public struct ELFFile: Sendable {
     /// One program header (`Elf*_Phdr`), fields widened to `Int` (out-of-range values fail the parse).
@@ -117,6 +118,16 @@ public struct ELFFile: Sendable {
         let end = ByteReader.range(offset: table.offset, length: table.size, within: reader.count)?.upperBound ?? reader.count
         return reader.cString(start, end: end) ?? String(decoding: reader.bytes[start..<max(start, end)], as: UTF8.self)
     }
+
+    /// The byte range in the file of the first section called `name` (not `SHT_NOBITS`), clamped to
+    /// the file; `nil` when there is no such section or the section table is malformed.
+    public func sectionRange(named name: String) -> Range<Int>? {
+        guard let (headers, names) = sectionHeaders() else { return nil }
+        for h in headers where h.type != 8 && self.name(at: h.nameOffset, in: headers[names]) == name {
+            return ByteReader.range(offset: h.offset, length: h.size, within: reader.count)
+        }
+        return nil
+    }
 }
 
 /// What the dependency scanner needs from an ELF object: its interpreter (`PT_INTERP`), the
@@ -144,6 +155,10 @@ public struct ELFInfo: Equatable, Sendable {
     public var soname: String?
     /// Has a `PT_DYNAMIC` segment.
     public var isDynamic: Bool
+    /// `DT_RPATH` (searched only when there is no `DT_RUNPATH`), as written (`:`-separated, `$ORIGIN` unexpanded).
+    public var rpath: String? = nil
+    /// `DT_RUNPATH`, as written.
+    public var runpath: String? = nil
 
     /// True when `data` starts with the ELF magic.
     public static func isELF(_ data: Data) -> Bool { ELFFile.isELF(data) }
@@ -191,7 +206,7 @@ private struct ELFDynamicReader {
         info.isDynamic = true
         guard let dynRange = b.range(dyn.offset, dyn.filesz) else { return info }
         let entSize = f.is64Bit ? 16 : 8
-        var needed: [Int] = [], soname: Int?, strtab: Int?, strsz: Int?
+        var needed: [Int] = [], soname: Int?, strtab: Int?, strsz: Int?, rpath: Int?, runpath: Int?
         var o = dynRange.lowerBound
         while o + entSize <= dynRange.upperBound {
             guard let tag = f.signedWord(o), let val = f.word(o + entSize / 2) else { break }
@@ -201,6 +216,8 @@ private struct ELFDynamicReader {
             case 5: strtab = val                       // DT_STRTAB (address)
             case 10: strsz = val                       // DT_STRSZ
             case 14: soname = val                      // DT_SONAME
+            case 15: rpath = val                       // DT_RPATH
+            case 29: runpath = val                     // DT_RUNPATH
             default: break
             }
             o += entSize
@@ -214,6 +231,8 @@ private struct ELFDynamicReader {
         }
         info.needed = needed.compactMap(str)
         if let soname { info.soname = str(soname) }
+        if let rpath { info.rpath = str(rpath) }
+        if let runpath { info.runpath = str(runpath) }
         return info
     }
 

@@ -11,6 +11,8 @@ public enum InToto {
     public static let spdxPredicate = "https://spdx.dev/Document"
     public static let cyclonedxPredicate = "https://cyclonedx.org/bom"
     public static let slsaProvenance = "https://slsa.dev/provenance/v1"
+    /// kiln's FIPS boundary audit result (made by KilnAudit, required by `verify --require-fips`).
+    public static let fipsBoundaryPredicate = "https://kiln.dev/attestations/fips-boundary/v1"
 
     public static func statement(subjectName: String, digest: String, predicateType: String, predicate: JSON) -> JSON {
         .object([

@@ -22,10 +22,12 @@ public struct ImageSummary: Equatable, Sendable {
     public var size: Int64          // manifest + config + layers, compressed bytes
     public var packages: Int
     public var fipsLabel: String    // validated (CMVP #N) | fips-capable | -
+    /// The verdict of the image's verified FIPS boundary attestation (`pass`, `fail`), `-` when it has none.
+    public var boundary: String = "-"
     public var verified: Bool
     public var json: JSON {
         ["image": .string(image), "variant": .string(variant), "digest": .string(digest), "size": .int(size),
-         "packages": .int(Int64(packages)), "fips": .string(fipsLabel), "verified": .bool(verified)]
+         "packages": .int(Int64(packages)), "fips": .string(fipsLabel), "boundary": .string(boundary), "verified": .bool(verified)]
     }
 }
 
@@ -208,15 +210,39 @@ public struct Verifier {
             pass("sbom \(label)", "SPDX lists the \(have.count) installed packages exactly")
         }
 
-        if requireFIPS { try checkFIPS(contents: contents, installed: installed, tag: tag, label: label) }
+        if requireFIPS {
+            try checkFIPS(contents: contents, installed: installed, tag: tag, label: label)
+            try checkBoundary(statements[InToto.fipsBoundaryPredicate], digest: d.digest, label: label)
+        }
         let variant = Attestor.detectVariant(tag: tag, contents: contents, packages: installed)
         var fipsLabel = "-"
         if variant == "fips" {
             let id = ImageFIPSModule.fromAnnotations(contents.annotationsAndLabels, installed: installed) ?? ImageFIPSModule.fromInstalled(installed)
             if let id { fipsLabel = id.label == .validated ? "validated (CMVP #\(id.certificate ?? "?"))" : id.label.rawValue }
         }
+        let boundary = statements[InToto.fipsBoundaryPredicate]?["predicate"]
+        let verdict = boundary.flatMap { p in p["manifestDigest"]?.string == d.digest ? p["verdict"]?.string : "other digest" } ?? "-"
         imageVerified(ImageSummary(image: tag ?? d.digest, variant: variant, digest: d.digest, size: imageSize,
-                                   packages: installed.count, fipsLabel: fipsLabel, verified: true))
+                                   packages: installed.count, fipsLabel: fipsLabel, boundary: verdict, verified: true))
+    }
+
+    /// `--require-fips`: a verified boundary attestation (`kiln audit`'s result, attached by `kiln sign`)
+    /// for exactly this manifest, with verdict `pass`.
+    private func checkBoundary(_ statement: JSON?, digest: String, label: String) throws {
+        let name = "fips-boundary \(label)"
+        guard let st = statement, let p = st["predicate"] else {
+            throw fail(name, "no FIPS boundary attestation (\(InToto.fipsBoundaryPredicate)) for \(Verifier.short(digest))…: sign the image with `kiln sign` (it runs `kiln audit`)")
+        }
+        guard p["manifestDigest"]?.string == digest else {
+            throw fail(name, "the boundary attestation audited \(p["manifestDigest"]?.string ?? "no manifest"), not this image's \(digest)")
+        }
+        guard p["verdict"]?.string == "pass" else {
+            let ids = (p["findings"]?.array ?? []).compactMap { f in f["id"]?.string.map { "\($0) /\(f["path"]?.string ?? "")" } }
+            throw fail(name, "the boundary audit failed (verdict \(p["verdict"]?.string ?? "none")): \(ids.prefix(8).joined(separator: ", "))\(ids.count > 8 ? ", …" : "") — run `kiln audit` for evidence and advice")
+        }
+        let module = p["module"].flatMap { m in m["name"]?.string.map { "\($0) \(m["version"]?.string ?? "") \(m["label"]?.string ?? "")" } } ?? "no module"
+        let allowed = p["allowances"]?.array?.count ?? 0
+        pass(name, "boundary audit passed: \(module)\(allowed > 0 ? ", \(allowed) allowed finding(s)" : "")")
     }
 
     private func checkFIPS(contents: ImageContents, installed: [APKIndexRecord], tag: String?, label: String) throws {

@@ -2,6 +2,7 @@
 //
 // Owns: `FIPSModuleRegistry` (recipes/fips/modules.yaml: CMVP-listed modules), `FIPSLabel`, the one
 // `FIPSModuleIdentity` (written into a provider package at build time by `FIPSModuleStamper`, read
-// back by KilnImage for manifest annotations; KilnAttest states it with the typed label).
+// back by KilnImage for manifest annotations; KilnAttest states it with the typed label), and
+// `FIPSAllowance` (a boundary-audit allow-list entry: image config → manifest annotation → KilnAudit).
 //
 // May import: KilnCrypto, KilnCore, Yams.

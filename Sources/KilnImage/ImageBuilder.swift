@@ -348,6 +348,7 @@ public final class ImageBuilder {
         ]
         if let src = config.vcsURL { ann["org.opencontainers.image.source"] = src }
         for (k, val) in config.annotations { ann[k] = val }
+        if !config.fipsAllow.isEmpty { ann[FIPSAllowance.annotation] = try FIPSAllowance.annotationValue(config.fipsAllow) }
         if v == .fips { for (k, val) in FIPSAnnotations.from(tree: tree, packages: packages) { ann[k] = val } }
         let manifest = OCI.Manifest(config: configDesc, layers: layers.map(\.descriptor), annotations: ann)
         let md = try layout.writeImageBlob(try OCI.encode(manifest), mediaType: OCIMediaType.imageManifest)

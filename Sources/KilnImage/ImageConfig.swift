@@ -1,6 +1,7 @@
 import Foundation
 import KilnAPK
 import KilnCore
+import KilnFIPS
 import KilnRecipe
 import Yams
 
@@ -62,6 +63,10 @@ public struct ImageConfig {
     /// `certificates.additional`: installed as usr/local/share/ca-certificates/NAME-SHA256.crt and
     /// appended to etc/ssl/certs/ca-certificates.crt when the image has that bundle (as apko does).
     public var certificates: [Certificate] = []
+    /// kiln's own `fips: {allow: [{path, finding, reason}]}`: boundary-audit findings this image
+    /// accepts, each with its reason (carried in the manifest annotation `dev.kiln.fips.allow`;
+    /// `kiln audit` prints them as allowed, never hides them).
+    public var fipsAllow: [FIPSAllowance] = []
     public var warnings: [String] = []
     /// Every file `load` read: this config first, then its `include`s (depth first). The nightly
     /// hashes them all into the image node's key.
@@ -312,6 +317,12 @@ public struct ImageConfig {
                         else { r.warnUnknown("variants.\(vname).\(k)", vv, &cfg.warnings) }
                     }
                 }
+            case "fips":
+                for (k, kn, v) in try r.mapping(value, "fips") {
+                    guard k == "allow" else { throw ConfigError(r.loc(kn), "unknown key 'fips.\(k)' (fips has only allow: [{path, finding, reason}])") }
+                    cfg.fipsAllow += try FIPSAllowance.parseList(v, what: "fips.allow", at: { "\(r.loc($0))" },
+                                                                 fail: { n, m in ConfigError(r.loc(n), m) })
+                }
             case "certificates":
                 cfg.certificates = try parseCertificates(value, r, warnings: &cfg.warnings)
             default:
@@ -360,6 +371,7 @@ public struct ImageConfig {
         m.vcsURL = over.vcsURL ?? base.vcsURL
         m.volumes = base.volumes + over.volumes
         m.certificates = over.certificates.isEmpty ? base.certificates : over.certificates   // apko: the including file's wins
+        m.fipsAllow = base.fipsAllow + over.fipsAllow
         m.warnings = base.warnings + over.warnings
         m.sourceFiles = over.sourceFiles + base.sourceFiles
         return m

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KilnAttest
+import KilnAudit
 import KilnCore
 import KilnCrypto
 import KilnImage
@@ -97,6 +98,8 @@ struct ImageCommand: ParsableCommand {
                 return ResolvedPackage(name: p.name, version: p.version, arch: p.arch, sha256: sha, checksum: p.checksum)
             }
             let a = try Attestor.attach(layout: dest, manifestDigest: r.manifest.digest, options: o, key: signer)
+            let audit = try BoundaryAttestation.attach(layout: dest, manifestDigest: r.manifest.digest, name: r.tag, key: signer)
+            Progress.shared.log("fips boundary \(r.tag): \(audit.verdict) (kiln audit shows the findings)")
             Progress.shared.log("signed \(r.tag): \(a.signatureTag ?? "-"), \(a.attestationTag ?? "-")")
         }
     }

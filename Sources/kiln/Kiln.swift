@@ -13,6 +13,7 @@ struct Kiln: ParsableCommand {
         subcommands: [
             // Keep one per line, sorted: parallel work merges cleanly that way.
             ApkCommand.self,
+            AuditCommand.self,
             BuildCommand.self,
             CertificateCommand.self,
             ImageCommand.self,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KilnAttest
+import KilnAudit
 import KilnCore
 import KilnOCI
 import KilnCrypto
@@ -8,7 +9,7 @@ import KilnCrypto
 struct SignCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sign",
-        abstract: "Sign images in an OCI layout (cosign simple signing, tag sha256-<hex>.sig) and attach SBOM + SLSA provenance (sha256-<hex>.att).",
+        abstract: "Sign images in an OCI layout (cosign simple signing, tag sha256-<hex>.sig) and attach SBOM, SLSA provenance and the FIPS boundary audit (sha256-<hex>.att).",
         discussion: """
         LAYOUT[:TAG] names one tagged image, or with no TAG every image in the layout. The key is an ECDSA P-256 \
         PKCS#8 key from `kiln keygen --type ecdsa` ($KILN_KEY_PASSWORD when encrypted); cosign's own key format is \
@@ -70,6 +71,10 @@ struct SignCommand: ParsableCommand {
             let r = try Attestor.attach(layout: ref.layout, manifestDigest: t.descriptor.digest, options: o, key: privateKey)
             var line = "signed \(t.tag ?? t.descriptor.digest) \(t.descriptor.digest) → \(r.signatureTag ?? "-")"
             if let a = r.attestationTag { line += ", \(a)" }
+            if options.attest {
+                let audit = try BoundaryAttestation.attach(layout: ref.layout, manifestDigest: t.descriptor.digest, name: t.tag ?? t.descriptor.digest, key: privateKey)
+                line += " (fips boundary: \(audit.verdict))"
+            }
             print(line)
             for f in r.writtenFiles { Progress.shared.log("wrote \(f)") }
         }

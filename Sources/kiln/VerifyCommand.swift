@@ -15,7 +15,7 @@ struct VerifyCommand: ParsableCommand {
         Checks: every blob's sha256 and size against its descriptor; the simple-signing signature under \
         sha256-<hex>.sig verifies with --key and names the manifest digest; each DSSE attestation under \
         sha256-<hex>.att verifies and its subject is the manifest; the SPDX SBOM lists exactly the packages of \
-        lib/apk/db/installed; with --require-fips, the image is the fips variant with provider and config present.
+        lib/apk/db/installed; with --require-fips, the image is the fips variant with provider and config present and carries a passing FIPS boundary attestation (`kiln audit`, attached by `kiln sign`) for exactly its manifest digest. \
         A REGISTRY/REPO@DIGEST (or :TAG) reference is pulled into a temporary layout first (see `kiln pull`).
         """)
 
@@ -29,7 +29,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .long, help: "Public key (PEM SubjectPublicKeyInfo, e.g. NAME.pub from `kiln keygen --type ecdsa`).")
     var key: String
 
-    @Flag(name: .long, help: "Also require the FIPS variant: provider package, fips.so, fipsmodule.cnf and an enforcing openssl.cnf.")
+    @Flag(name: .long, help: "Also require the FIPS variant (provider package, fips.so, fipsmodule.cnf, an enforcing openssl.cnf) and a passing FIPS boundary attestation for the manifest.")
     var requireFips = false
 
     @Flag(name: .long, help: "Print a JSON report on stdout instead of lines.")
@@ -79,11 +79,12 @@ struct VerifyCommand: ParsableCommand {
         }
     }
 
-    /// The closing summary: image, variant, manifest digest, size, packages, FIPS label, verified.
+    /// The closing summary: image, variant, manifest digest, size, packages, FIPS label, boundary audit verdict, verified.
     static func table(_ rows: [ImageSummary]) -> String {
-        let head = ["IMAGE", "VARIANT", "MANIFEST DIGEST", "SIZE", "PACKAGES", "FIPS", "VERIFIED"]
+        let head = ["IMAGE", "VARIANT", "MANIFEST DIGEST", "SIZE", "PACKAGES", "FIPS", "BOUNDARY", "VERIFIED"]
         let body = rows.map { r in
-            [r.image, r.variant, String(r.digest.prefix(7 + 16)) + "…", humanSize(r.size), String(r.packages), r.fipsLabel, r.verified ? "yes" : "NO"]
+            [r.image, r.variant, String(r.digest.prefix(7 + 16)) + "…", humanSize(r.size), String(r.packages), r.fipsLabel, r.boundary,
+             r.verified ? "yes" : "NO"]
         }
         var widths = head.map(\.count)
         for row in body { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }

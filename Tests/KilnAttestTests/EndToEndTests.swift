@@ -70,8 +70,13 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(v.status, 0, v.out + v.err)
         XCTAssertTrue(v.out.contains("ok    sbom \(fipsTag): SPDX lists the 3 installed packages exactly"), v.out)
         let vf = try TestSupport.kiln(["verify", "\(layout):\(fipsTag)", "--key", key.pubPath, "--require-fips", "--json"], environment: env)
-        XCTAssertEqual(vf.status, 0, vf.out + vf.err)
-        XCTAssertEqual(try JSON.parse(Data(vf.out.utf8))["images"]?.array?.first?["variant"]?.string, "fips")
+        // The stand-in provider ("not really a provider") has no module-mac: the boundary audit that
+        // --sign-key attached fails, so --require-fips refuses the image after its variant checks pass.
+        XCTAssertEqual(vf.status, 1, vf.out + vf.err)
+        let vfj = try JSON.parse(Data(vf.out.utf8))
+        XCTAssertTrue(vfj["checks"]?.array?.contains { $0["check"]?.string == "fips \(fipsTag)" && $0["ok"] == .bool(true) } ?? false, vf.out)
+        XCTAssertTrue(vfj["error"]?.string?.contains("the boundary audit failed (verdict fail)") ?? false, vf.out)
+        XCTAssertTrue(vfj["error"]?.string?.contains("module-mac-missing /etc/ssl/fipsmodule.cnf") ?? false, vf.out)
         let vs = try TestSupport.kiln(["verify", "\(layout):\(stdLine[0])", "--key", key.pubPath, "--require-fips"], environment: env)
         XCTAssertEqual(vs.status, 1, vs.out)
 

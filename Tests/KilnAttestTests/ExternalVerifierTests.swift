@@ -179,8 +179,11 @@ final class ExternalVerifierTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.hasPrefix("ok    signature demo:1.0-fips:") })
 
         let fipsOK = try TestSupport.kiln(["verify", layoutPath + ":demo:1.0-fips", "--key", key.pubPath, "--require-fips"], environment: env)
-        XCTAssertEqual(fipsOK.status, 0, fipsOK.out + fipsOK.err)
+        // The fixture's provider is a stand-in: the variant checks pass, the boundary audit `kiln sign`
+        // attached does not (module-mac), so --require-fips refuses it.
+        XCTAssertEqual(fipsOK.status, 1, fipsOK.out + fipsOK.err)
         XCTAssertTrue(fipsOK.out.contains("ok    fips demo:1.0-fips: fips variant: openssl-fips-provider 3.0.22-r0"), fipsOK.out)
+        XCTAssertTrue(fipsOK.out.contains("FAIL  fips-boundary demo:1.0-fips: the boundary audit failed"), fipsOK.out)
         let fipsBad = try TestSupport.kiln(["verify", layoutPath + ":demo:1.0", "--key", key.pubPath, "--require-fips"], environment: env)
         XCTAssertEqual(fipsBad.status, 1)
         XCTAssertTrue(fipsBad.out.contains("FAIL  fips demo:1.0:"), fipsBad.out)
@@ -235,7 +238,10 @@ final class ExternalVerifierTests: XCTestCase {
         let sign = try TestSupport.kiln(["sign", layoutPath, "--key", dir + "/fk.key"] + fipsArgs, environment: env)
         XCTAssertEqual(sign.status, 0, sign.err)
         let v = try TestSupport.kiln(["verify", layoutPath, "--key", dir + "/fk.pub", "--require-fips"] + fipsArgs, environment: env)
-        XCTAssertEqual(v.status, 0, v.out + v.err)
+        // Every signature and attestation verifies in FIPS mode; the stand-in provider's boundary audit fails.
+        XCTAssertEqual(v.status, 1, v.out + v.err)
+        XCTAssertTrue(v.out.contains("ok    attestation demo:1.0-fips \(InToto.fipsBoundaryPredicate): DSSE signature verifies"), v.out)
+        XCTAssertTrue(v.out.contains("FAIL  fips-boundary demo:1.0-fips: the boundary audit failed"), v.out)
         // A non-approved signature algorithm (Ed25519, unapproved in the 3.0/3.1 providers) is refused.
         let ed = try TestSupport.run("openssl", ["genpkey", "-algorithm", "ed25519", "-out", dir + "/ed.key"])
         XCTAssertEqual(ed.status, 0, ed.err)
