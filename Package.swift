@@ -8,7 +8,7 @@ import PackageDescription
 let domains: [(name: String, deps: [Target.Dependency])] = [
     ("KilnCore", []),
     ("KilnCrypto", ["COpenSSL", "KilnCore"]),
-    ("KilnArchive", ["CArchive", "CZlib", "KilnCrypto", "KilnCore"]),
+    ("KilnArchive", ["CArchive", "CDeflate", "CZlib", "KilnCrypto", "KilnCore"]),
     ("KilnRecipe", ["KilnCore", .product(name: "Yams", package: "Yams")]),
     ("KilnBuild", ["KilnRecipe", "KilnCrypto", "KilnCore"]),
     ("KilnAPK", ["KilnArchive", "KilnCrypto", "KilnRecipe", "KilnCore"]),
@@ -34,6 +34,8 @@ var targets: [Target] = [
                    providers: [.apt(["libarchive-dev"])]),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                    providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(name: "CDeflate", path: "Sources/CDeflate", pkgConfig: "libdeflate",
+                   providers: [.apt(["libdeflate-dev"])]),
     .executableTarget(
         name: "kiln",
         dependencies: cliModules.map { .target(name: $0) } + [

@@ -1,48 +1,166 @@
 #!/usr/bin/env bash
-# Layer assembly benchmark: kiln's layer writer vs `tar | gzip -6 -n` vs umoci, same tree, same
-# gzip level, in one run. Usage: scripts/bench-layers.sh [TREE] [KILN]
-# Default TREE: ~300 MB made of copies of the host's /usr/lib/python3* (built once under /tmp).
+# Layer and index benchmark (issue 19), paired and repeated, medians of RUNS (default 5):
+#   1. `kiln layer` at its default level vs `umoci insert`            (goal: wall ≤ 0.6×, size ≤ umoci's)
+#   2. `kiln layer --level 6` vs `tar --sort=name … | pigz -6 -n -p 2`   (goal: wall ≤ 0.5×, size ≤ pigz's)
+#   3. byte-identical output for 1 and 2 threads and across runs; digest = sha256 of the file, diff_id =
+#      sha256 of the gunzipped stream
+#   4. the physical floor: sha256sum of the uncompressed tar; libdeflate alone on one thread / cores
+#   5. `kiln index` after adding 1 package to a 1,000-package repository vs `kiln index --verify-all`
+#      (goal ≤ 5 %)
+#   6. peak RSS of `kiln image` on an image with a ~200 MB layer (goal ≤ 128 MiB; /usr/bin/time -v)
+# Usage: swift build -c release && scripts/bench-layers.sh [TREE]
+#   KILN=path/to/kiln (default .build/release/kiln), RUNS=N, SKIP=layers,index,image (sections to leave out).
+# Default TREE (~220 MB, ~2,200 entries, built once under /tmp): the host's Python 3.11 stdlib, the
+# Swift runtime's Linux libraries and Perl's modules. The machine's load is printed with the figures:
+# other builds on the same cores distort them, so run it when `uptime` is low.
 set -euo pipefail
-KILN=${2:-.build/release/kiln}
-[ -x "$KILN" ] || KILN=.build/debug/kiln
-[ -x "$KILN" ] || { echo "build kiln first (swift build -c release)"; exit 1; }
-WORK=$(mktemp -d /tmp/kiln-bench-layers.XXXXXX)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+KILN=${KILN:-$ROOT/.build/release/kiln}
+RUNS=${RUNS:-5}
+SKIP=${SKIP:-}
+[ -x "$KILN" ] || { echo "build kiln first: swift build -c release (or set KILN=)"; exit 1; }
+for t in umoci pigz gcc python3 /usr/bin/time; do command -v "$t" >/dev/null || { echo "$t missing: run make deps"; exit 1; }; done
+WORK=$(mktemp -d /tmp/kiln-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 TREE=${1:-/tmp/kiln-bench-layers-tree}
 if [ -z "${1:-}" ] && [ ! -d "$TREE" ]; then
     mkdir -p "$TREE.tmp"
-    i=0
-    while [ "$(du -sm "$TREE.tmp" | cut -f1)" -lt 300 ]; do
-        i=$((i+1)); mkdir -p "$TREE.tmp/copy$i"
-        cp -a /usr/lib/python3* "$TREE.tmp/copy$i/"
-    done
-    find "$TREE.tmp" -name __pycache__ -prune -o -type f -print >/dev/null
+    cp -a /usr/lib/python3.11 "$TREE.tmp/python3.11"
+    cp -a /opt/swift/usr/lib/swift/linux "$TREE.tmp/swift-linux" 2>/dev/null || cp -a "$(dirname "$(command -v swift)")/../lib/swift/linux" "$TREE.tmp/swift-linux"
+    cp -a /usr/lib/x86_64-linux-gnu/perl "$TREE.tmp/perl" 2>/dev/null || true
     mv "$TREE.tmp" "$TREE"
 fi
-echo "tree: $TREE ($(du -sm "$TREE" | cut -f1) MB, $(find "$TREE" | wc -l) entries), cores: $(nproc)"
-# Warm the page cache so every contender reads from memory.
-tar -cf - "$TREE" >/dev/null 2>&1 || true
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+now() { date +%s.%N; }
+el() { awk "BEGIN{print $2 - $1}"; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
+size() { stat -c %s "$1"; }
+echo "tree: $TREE ($(du -sm "$TREE" | cut -f1) MB, $(find "$TREE" | wc -l) entries); $(nproc) cores; kiln: $KILN"
+echo "load before: $(load)"
+tar -cf - -C "$TREE" . >/dev/null          # warm the page cache: every contender reads from memory
+TAR="tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C $TREE -cf - ."
 
-t() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); awk "BEGIN{print $e - $s}"; }
+if [[ ",$SKIP," != *",layers,"* ]]; then
+# --- 1, 2: paired runs, contenders alternating -----------------------------------------------------
+: > "$WORK/t.kd"; : > "$WORK/t.um"; : > "$WORK/t.k6"; : > "$WORK/t.pz"
+for i in $(seq "$RUNS"); do
+    s=$(now); "$KILN" layer "$TREE" -o "$WORK/kd.tgz" --source-date-epoch 0 >/dev/null; e=$(now)
+    el "$s" "$e" >> "$WORK/t.kd"
+    rm -rf "$WORK/oci"; umoci init --layout "$WORK/oci" >/dev/null; umoci new --image "$WORK/oci:b" >/dev/null
+    s=$(now); umoci insert --rootless --image "$WORK/oci:b" "$TREE" /tree >/dev/null; e=$(now)
+    el "$s" "$e" >> "$WORK/t.um"
+    s=$(now); "$KILN" layer "$TREE" -o "$WORK/k6.tgz" --source-date-epoch 0 --level 6 >/dev/null; e=$(now)
+    el "$s" "$e" >> "$WORK/t.k6"
+    s=$(now); bash -c "$TAR | pigz -6 -n -p $(nproc) > '$WORK/pz.tgz'"; e=$(now)
+    el "$s" "$e" >> "$WORK/t.pz"
+    [ "$i" = 1 ] && cp "$WORK/kd.tgz" "$WORK/kd-first.tgz"
+done
+UMSIZE=$(find "$WORK/oci/blobs/sha256" -type f -printf '%s\n' | sort -n | tail -1)
+KD=$(median < "$WORK/t.kd"); UM=$(median < "$WORK/t.um"); K6=$(median < "$WORK/t.k6"); PZ=$(median < "$WORK/t.pz")
+echo "load after layer runs: $(load)"
+printf "%-44s %7.2fs  %10d bytes\n" "kiln layer (default level)" "$KD" "$(size "$WORK/kd.tgz")"
+printf "%-44s %7.2fs  %10d bytes   kiln/umoci: wall %s, size %s\n" "umoci insert" "$UM" "$UMSIZE" \
+    "$(ratio "$KD" "$UM")" "$(ratio "$(size "$WORK/kd.tgz")" "$UMSIZE")"
+printf "%-44s %7.2fs  %10d bytes\n" "kiln layer --level 6" "$K6" "$(size "$WORK/k6.tgz")"
+printf "%-44s %7.2fs  %10d bytes   kiln/pigz: wall %s, size %s\n" "tar --sort=name | pigz -6 -n -p $(nproc)" "$PZ" "$(size "$WORK/pz.tgz")" \
+    "$(ratio "$K6" "$PZ")" "$(ratio "$(size "$WORK/k6.tgz")" "$(size "$WORK/pz.tgz")")"
+echo "  (runs, s) kiln: $(paste -sd' ' "$WORK/t.kd") | umoci: $(paste -sd' ' "$WORK/t.um") | kiln-6: $(paste -sd' ' "$WORK/t.k6") | pigz: $(paste -sd' ' "$WORK/t.pz")"
 
-K1=$(t "$KILN" layer "$TREE" -o "$WORK/kiln1.tar.gz" --source-date-epoch 0 --level 6)
-K2=$(t "$KILN" layer "$TREE" -o "$WORK/kiln2.tar.gz" --source-date-epoch 0 --level 6 --threads 1)
-TG=$(t bash -c "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C '$TREE' -cf - . | gzip -6 -n > '$WORK/tar.tar.gz'")
-UM=""
-if command -v umoci >/dev/null; then
-    umoci init --layout "$WORK/oci" >/dev/null
-    umoci new --image "$WORK/oci:bench" >/dev/null
-    UM=$(t umoci insert --rootless --image "$WORK/oci:bench" "$TREE" /tree)
+# --- 3: determinism and the digests ------------------------------------------------------------------
+out1=$("$KILN" layer "$TREE" -o "$WORK/t1.tgz" --source-date-epoch 0 --threads 1)
+"$KILN" layer "$TREE" -o "$WORK/t2.tgz" --source-date-epoch 0 --threads 2 >/dev/null
+h=$(sha256sum "$WORK/kd-first.tgz" "$WORK/kd.tgz" "$WORK/t1.tgz" "$WORK/t2.tgz" | cut -c1-64 | sort -u | wc -l)
+digest=$(echo "$out1" | awk '/^digest/{print $2}'); diff=$(echo "$out1" | awk '/^diff_id/{print $2}')
+[ "sha256:$(sha256sum < "$WORK/t1.tgz" | cut -c1-64)" = "$digest" ] && dok=yes || dok=NO
+[ "sha256:$(zcat < "$WORK/t1.tgz" | sha256sum | cut -c1-64)" = "$diff" ] && iok=yes || iok=NO
+echo "byte-identical (first run, last run, 1 thread, 2 threads): $([ "$h" = 1 ] && echo yes || echo NO); digest = sha256(file): $dok; diff_id = sha256(zcat): $iok"
+
+# --- 4: physical floor -------------------------------------------------------------------------------
+$TAR > "$WORK/layer.tar"
+: > "$WORK/t.sha"
+for i in $(seq "$RUNS"); do s=$(now); sha256sum "$WORK/layer.tar" >/dev/null; e=$(now); el "$s" "$e" >> "$WORK/t.sha"; done
+cat > "$WORK/ld.c" <<'EOF'
+#include <libdeflate.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+/* libdeflate alone, one thread, the tar in 1 MiB chunks as kiln cuts it: seconds and bytes. */
+int main(int argc, char **argv) {
+    FILE *f = fopen(argv[1], "rb"); if (!f) return 1;
+    fseek(f, 0, SEEK_END); long n = ftell(f); fseek(f, 0, SEEK_SET);
+    unsigned char *in = malloc(n); if (fread(in, 1, n, f) != (size_t)n) return 1; fclose(f);
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(atoi(argv[2]));
+    long chunk = 1 << 20; size_t cap = libdeflate_deflate_compress_bound(c, chunk); unsigned char *out = malloc(cap);
+    struct timespec a, b; clock_gettime(CLOCK_MONOTONIC, &a);
+    long total = 0;
+    for (long off = 0; off < n; off += chunk) {
+        total += 18 + libdeflate_deflate_compress(c, in + off, n - off < chunk ? n - off : chunk, out, cap);
+        libdeflate_crc32(0, in + off, n - off < chunk ? n - off : chunk);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    printf("%.3f %ld\n", (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9, total);
+    return 0;
+}
+EOF
+gcc -O2 -o "$WORK/ld" "$WORK/ld.c" -ldeflate
+LEVEL=$("$KILN" layer --help | tr -s ' \n' ' ' | sed 's/.*--level <level>//' | grep -o '(default: [0-9]*)' | head -1 | tr -dc 0-9)
+for lv in ${LEVEL:-2} 6; do
+    : > "$WORK/t.ld"
+    for i in $(seq 3); do "$WORK/ld" "$WORK/layer.tar" "$lv" | cut -d' ' -f1 >> "$WORK/t.ld"; done
+    LD=$(median < "$WORK/t.ld")
+    printf "floor: libdeflate -%s one thread %.2fs / %d cores = %.2fs (%s bytes)\n" "$lv" "$LD" "$(nproc)" \
+        "$(awk "BEGIN{print $LD / $(nproc)}")" "$("$WORK/ld" "$WORK/layer.tar" "$lv" | cut -d' ' -f2)"
+done
+printf "floor: sha256sum of the %d-byte tar %.2fs\n" "$(size "$WORK/layer.tar")" "$(median < "$WORK/t.sha")"
 fi
-K3=$(t "$KILN" layer "$TREE" -o "$WORK/kiln3.tar.gz" --source-date-epoch 0 --level 6)
 
-s1=$(sha256sum < "$WORK/kiln1.tar.gz" | cut -c1-64); s2=$(sha256sum < "$WORK/kiln2.tar.gz" | cut -c1-64); s3=$(sha256sum < "$WORK/kiln3.tar.gz" | cut -c1-64)
-same=no; [ "$s1" = "$s2" ] && [ "$s1" = "$s3" ] && same=yes
-printf "kiln layer (all cores)   %6.2fs  %s\n" "$K1" "$(stat -c %s "$WORK/kiln1.tar.gz") bytes"
-printf "kiln layer (again)       %6.2fs\n" "$K3"
-printf "kiln layer (1 thread)    %6.2fs\n" "$K2"
-printf "tar | gzip -6 -n         %6.2fs  %s\n" "$TG" "$(stat -c %s "$WORK/tar.tar.gz") bytes"
-[ -n "$UM" ] && printf "umoci insert (its gzip)  %6.2fs\n" "$UM"
-best=$(awk "BEGIN{print ($K1 < $K3) ? $K1 : $K3}")
-printf "speed-up vs tar|gzip: %.2fx (best kiln run); byte-identical across runs and thread counts: %s\n" \
-    "$(awk "BEGIN{print $TG / $best}")" "$same"
+# --- 5: index cost proportional to change ------------------------------------------------------------
+if [[ ",$SKIP," != *",index,"* ]]; then
+    IDX=/tmp/kiln-bench-index-repo
+    KEY="$ROOT/keys/kiln-dev.rsa"; KEY=$(readlink -f "$KEY" || echo "$KEY")
+    [ -f "$KEY" ] || { "$KILN" keygen --type rsa --bits 2048 --out "$WORK/bench" >/dev/null; KEY="$WORK/bench.rsa"; }
+    if [ ! -f "$IDX/packages/x86_64/bench-p1000-1-r0.apk" ]; then     # 1,000 small real packages (kiln's writer), once
+        rm -rf "$IDX"; mkdir -p "$IDX"
+        { printf 'package:\n  name: bench-base\n  version: "1"\n  epoch: 0\npipeline:\n  - runs: mkdir -p ${{targets.destdir}}/usr/share/bench && echo base > ${{targets.destdir}}/usr/share/bench/base\nsubpackages:\n'
+          for i in $(seq 1 999) 1000; do
+            printf '  - name: bench-p%d\n    pipeline:\n      - runs: mkdir -p ${{targets.subpkgdir}}/usr/share/bench-p%d && seq %d %d > ${{targets.subpkgdir}}/usr/share/bench-p%d/data\n' "$i" "$i" "$i" $((i + 2000)) "$i"
+          done; } > "$IDX/repo.yaml"
+        "$KILN" build "$IDX/repo.yaml" --toolchain host --offline --out "$IDX" --signing-key "$KEY" >/dev/null 2>&1
+        rm "$IDX/packages/x86_64/bench-base-1-r0.apk"   # exactly 1,000 packages
+    fi
+    printf 'package:\n  name: bench-extra\n  version: "1"\n  epoch: 0\npipeline:\n  - runs: mkdir -p ${{targets.destdir}}/usr/share/extra && seq 1 5000 > ${{targets.destdir}}/usr/share/extra/data\n' > "$WORK/extra.yaml"
+    "$KILN" build "$WORK/extra.yaml" --toolchain host --offline --out "$WORK/extra" --signing-key "$KEY" >/dev/null 2>&1
+    R="$WORK/repo"; mkdir -p "$R"
+    : > "$WORK/t.add"; : > "$WORK/t.all"
+    for i in $(seq "$RUNS"); do
+        rm -rf "$R"; mkdir -p "$R"; cp -a "$IDX/packages/x86_64/"bench-p*.apk "$R/"
+        "$KILN" index --signing-key "$KEY" "$R" >/dev/null                   # the 1,000-package index
+        cp -a "$WORK/extra/packages/x86_64/bench-extra-1-r0.apk" "$R/"
+        s=$(now); o=$("$KILN" index --signing-key "$KEY" "$R"); e=$(now); el "$s" "$e" >> "$WORK/t.add"
+        s=$(now); "$KILN" index --verify-all --signing-key "$KEY" "$R" >/dev/null; e=$(now); el "$s" "$e" >> "$WORK/t.all"
+    done
+    ADD=$(median < "$WORK/t.add"); ALL=$(median < "$WORK/t.all")
+    printf "kiln index after adding 1 package to 1,000: %.3fs  (%s)\n" "$ADD" "${o#*: }"
+    printf "kiln index --verify-all (1,001 packages):    %.3fs   incremental/full: %s %%\n" "$ALL" "$(awk "BEGIN{printf \"%.1f\", 100 * $ADD / $ALL}")"
+    echo "load after index runs: $(load)"
+fi
+
+# --- 6: peak RSS of kiln image with a ~200 MB layer ------------------------------------------------
+if [[ ",$SKIP," != *",image,"* ]]; then
+    IMG="$WORK/img"; mkdir -p "$IMG"
+    # One package holding the benchmark tree (kiln's own writer via kiln build; the tree is the source
+    # directory, copied into the build's workspace), in a signed repository.
+    printf 'package:\n  name: bench-big\n  version: "1"\n  epoch: 0\n  options:\n    no-depends: true\npipeline:\n  - runs: mkdir -p ${{targets.destdir}}/usr/share/big && for d in *; do [ "$d" = melange-out ] || cp -a "$d" ${{targets.destdir}}/usr/share/big/; done\n' > "$IMG/big.yaml"
+    "$KILN" build "$IMG/big.yaml" --toolchain host --offline --out "$IMG/out" --signing-key "${KEY:-$ROOT/keys/kiln-dev.rsa}" \
+        --source-dir "$TREE" >/dev/null 2>"$IMG/build.err" || { echo "image: could not build the big package: $(tail -3 "$IMG/build.err")"; exit 0; }
+    printf 'contents:\n  repositories: [%s]\n  keyring: [%s]\n  packages: [bench-big]\n' \
+        "$IMG/out/packages" "${KEY:-$ROOT/keys/kiln-dev.rsa}.pub" > "$IMG/image.yaml"
+    /usr/bin/time -v "$KILN" image "$IMG/image.yaml" --out "$IMG/layout" --variant standard --source-date-epoch 0 >/dev/null 2>"$IMG/time.txt" \
+        || { echo "image: kiln image failed: $(head -3 "$IMG/time.txt")"; exit 0; }
+    RSS=$(awk -F': ' '/Maximum resident set size/{print $2}' "$IMG/time.txt")
+    BIG=$(find "$IMG/layout/blobs/sha256" -type f -printf '%s\n' | sort -n | tail -1)
+    printf "kiln image, %d-byte layer: peak RSS %d KiB (%.1f MiB), wall %s\n" "$BIG" "$RSS" "$(awk "BEGIN{print $RSS / 1024}")" \
+        "$(awk -F': ' '/Elapsed/{print $2}' "$IMG/time.txt")"
+fi
+echo "load at the end: $(load)"

@@ -6,6 +6,7 @@ final class ReadHandle {
     let a: OpaquePointer
     let name: String
     private var memory: UnsafeMutableRawBufferPointer?
+    private var owned: InflatedBuffer?
 
     init(data: Data, name: String = "<memory>") throws {
         self.name = name
@@ -14,6 +15,14 @@ final class ReadHandle {
         data.copyBytes(to: m)
         memory = m
         try check(archive_read_open_memory(a, m.baseAddress, data.count), "cannot open archive")
+    }
+
+    /// Over inflated bytes the handle keeps alive (no copy).
+    init(buffer: InflatedBuffer, name: String) throws {
+        self.name = name
+        a = try ReadHandle.make(name)
+        owned = buffer
+        try check(archive_read_open_memory(a, buffer.base, buffer.count), "cannot open archive")
     }
 
     init(path: String) throws {
@@ -57,6 +66,9 @@ final class ReadHandle {
         guard let e else { return nil }
         return RawEntry(e)
     }
+
+    /// Bytes the format layer has consumed so far: the inflated size for a compressed archive.
+    var inflatedBytes: Int64 { archive_filter_bytes(a, 0) }
 
     /// Streams the current entry's data.
     func readData(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
@@ -158,15 +170,26 @@ public struct ExtractOptions: Sendable {
     }
 }
 
+/// Limits on archives read from untrusted places.
+public enum ArchiveLimits {
+    /// Most bytes one image layer may inflate to: 16 GiB unless the environment variable
+    /// `KILN_MAX_INFLATED_LAYER_BYTES` gives another byte count.
+    public static var maxInflatedLayerBytes: Int64 {
+        ProcessInfo.processInfo.environment["KILN_MAX_INFLATED_LAYER_BYTES"].flatMap { Int64($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 16 << 30
+    }
+}
+
 public struct ArchiveReader {
     /// All entries with their data (for small archives: everything is in memory). Custom PAX
     /// records (e.g. APK-TOOLS.checksum.SHA1) are returned in `entry.pax`.
     public static func entries(data: Data, name: String = "<memory>") throws -> [(entry: TarEntry, data: Data)] {
-        let tar = Gzip.isGzip(data) ? try Gzip.decompress(data) : data
+        // Inflated once into memory the handle owns; the scan below sees it without a copy.
+        let inflated = Gzip.isGzip(data) ? try Gzip.decompressToBuffer(data) : nil
+        let tar = inflated.map { Data(bytesNoCopy: $0.base, count: $0.count, deallocator: .none) } ?? data
         // custom PAX records can only be scanned in plain tar (gzip is undone above; xz/zstd are not)
         let isTar = tar.count >= 512 && tar[tar.startIndex + 257..<tar.startIndex + 262] == Data("ustar".utf8)
         let paxRecords = isTar ? try PaxScan.customRecords(tar, name: name) : []
-        let h = try ReadHandle(data: tar, name: name)
+        let h = try inflated.map { try ReadHandle(buffer: $0, name: name) } ?? ReadHandle(data: tar, name: name)
         var out: [(entry: TarEntry, data: Data)] = []
         while let raw = try h.next() {
             var e = try raw.tarEntry(archive: name)
@@ -181,6 +204,35 @@ public struct ArchiveReader {
             out.append((e, body))
         }
         return out
+    }
+
+    /// Streams a tar file (plain or compressed; gzip may be several members) entry by entry without
+    /// holding the archive or its entries in memory: `body` gets each entry and a function reading that
+    /// entry's data (call it only for the entries you keep; the others are read through and dropped).
+    /// Inflating past `maxInflatedBytes` is refused as soon as it happens, naming the entry
+    /// (`ArchiveError.tooLarge`) — before anything read from the archive is used.
+    public static func forEach(path: String, name: String? = nil,
+                               maxInflatedBytes: Int64? = ArchiveLimits.maxInflatedLayerBytes,
+                               _ body: (TarEntry, () throws -> Data) throws -> Void) throws {
+        let label = name ?? path
+        let h = try ReadHandle(path: path)
+        while let raw = try h.next() {
+            let e = try raw.tarEntry(archive: label)
+            func check() throws {
+                if let cap = maxInflatedBytes, h.inflatedBytes > cap { throw ArchiveError.tooLarge(archive: label, entry: e.path, limit: cap) }
+            }
+            try check()
+            var consumed = false
+            try body(e) {
+                guard !consumed else { return Data() }
+                consumed = true
+                var d = Data()
+                try h.readData { try check(); d.append(contentsOf: $0) }
+                return d
+            }
+            if !consumed { try h.readData { _ in try check() } }
+            try check()
+        }
     }
 
     public static func entries(path: String) throws -> [(entry: TarEntry, data: Data)] {

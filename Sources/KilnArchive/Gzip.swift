@@ -105,6 +105,21 @@ public enum Gzip {
         return out
     }
 
+    /// Decompresses all members, concatenated, refusing input that inflates beyond `totalLimit` in
+    /// all (an image layer is many members; `ArchiveLimits.maxInflatedLayerBytes`).
+    public static func decompress(_ data: Data, totalLimit: Int) throws -> Data {
+        var out = Data()
+        _ = try inflateMembers(data, totalLimit: totalLimit) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Decompresses all members into one malloc'd buffer (grown in place, never copied into a second one).
+    static func decompressToBuffer(_ data: Data) throws -> InflatedBuffer {
+        let out = InflatedBuffer()
+        _ = try inflateMembers(data) { try out.append($0) }
+        return out
+    }
+
     /// Compressed byte range of each gzip member (APK hashes and signs member bytes).
     public static func memberRanges(_ data: Data) throws -> [Range<Int>] { try memberRanges(data, limit: nil) }
 
@@ -118,7 +133,7 @@ public enum Gzip {
         data.count >= 2 && data[data.startIndex] == 0x1f && data[data.startIndex + 1] == 0x8b
     }
 
-    static func inflateMembers(_ data: Data, limit: Int? = nil, _ output: (UnsafeRawBufferPointer) throws -> Void) throws -> [Range<Int>] {
+    static func inflateMembers(_ data: Data, limit: Int? = nil, totalLimit: Int? = nil, _ output: (UnsafeRawBufferPointer) throws -> Void) throws -> [Range<Int>] {
         guard !data.isEmpty else { throw ArchiveError.corrupt(context: "gunzip", reason: "empty input is not gzip data") }
         let z = ZStream()
         var r = inflateInit2_(z.p, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
@@ -129,7 +144,7 @@ public enum Gzip {
         try data.withUnsafeBytes { (input: UnsafeRawBufferPointer) in
             let base = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
             var start = 0
-            var memberOut = 0
+            var memberOut = 0, totalOut = 0
             z.p.pointee.next_in = UnsafeMutablePointer(mutating: base)
             z.p.pointee.avail_in = uInt(input.count)
             while start < input.count {
@@ -140,8 +155,12 @@ public enum Gzip {
                     return o.count - Int(z.p.pointee.avail_out)
                 }
                 memberOut += produced
+                totalOut += produced
                 if let limit, memberOut > limit {
                     throw ArchiveError.corrupt(context: "gunzip", reason: "the gzip member at byte \(start) inflates to more than \(limit) bytes (the decompression limit; see KILN_MAX_INFLATED_BYTES)")
+                }
+                if let totalLimit, totalOut > totalLimit {
+                    throw ArchiveError.corrupt(context: "gunzip", reason: "the gzip stream inflates to more than \(totalLimit) bytes (the decompression limit for layers; see KILN_MAX_INFLATED_LAYER_BYTES)")
                 }
                 if produced > 0 { try out.withUnsafeBytes { try output(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) } }
                 let consumed = input.count - Int(z.p.pointee.avail_in)
@@ -160,5 +179,28 @@ public enum Gzip {
             }
         }
         return ranges
+    }
+}
+
+/// Inflated bytes in memory kiln owns (malloc'd, freed with the object), so a reader can use them in
+/// place: `Data(bytesNoCopy:)` and libarchive's memory reader both see this one copy.
+final class InflatedBuffer {
+    private(set) var base: UnsafeMutableRawPointer
+    private(set) var count = 0
+    private var capacity = 1 << 20
+
+    init() { base = malloc(capacity)! }
+    deinit { free(base) }
+
+    func append(_ bytes: UnsafeRawBufferPointer) throws {
+        if count + bytes.count > capacity {
+            while count + bytes.count > capacity { capacity *= 2 }
+            guard let p = realloc(base, capacity) else {
+                throw ArchiveError.corrupt(context: "gunzip", reason: "out of memory inflating \(capacity) bytes")
+            }
+            base = p
+        }
+        (base + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        count += bytes.count
     }
 }

@@ -1,74 +1,77 @@
-import CZlib
+import CDeflate
 import Foundation
 
-/// pigz-style gzip: the input is cut into fixed blocks, each raw-deflated independently (with the
-/// previous block's last 32 KiB as dictionary, sync-flushed, the last one finished) and CRCs are
-/// combined. The result is ONE valid gzip member whose bytes depend only on input, level and block
-/// size — never on the number of threads.
+/// Image-layer gzip on libdeflate: the input is cut into fixed-size chunks (default 1 MiB) and each
+/// chunk becomes one complete gzip member (no name, MTIME 0, OS unix, its own CRC-32 and size), the
+/// members written in input order. RFC 1952 §2.2 defines a gzip file as a series of members and every
+/// layer consumer reads them as one stream (Go's compress/gzip and pgzip — containerd, skopeo, umoci —,
+/// GNU gzip, zlib's gunzip, Python's gzip, libarchive; eStargz layers rely on the same property;
+/// `LayerConsumersTests` checks the real tools). One member per chunk is the framing libdeflate allows:
+/// it has no streaming API and ends every buffer with a final block, so chunks cannot be joined into
+/// one deflate stream. The bytes depend only on the input, the level, the chunk size and the
+/// libdeflate version — never on the number of threads.
 public final class ParallelGzipSink: ByteSink {
-    public static let defaultBlockSize = 128 << 10
-    static let dictionarySize = 32 << 10
+    /// Default chunk size: large enough that the lost 32 KiB window per chunk costs ≈0.5 % of size,
+    /// small enough for two cores to share a 10 MB layer.
+    public static let defaultChunkSize = 1 << 20
+    /// libdeflate's levels: 0 stores, 1 fastest … 12 slowest.
+    public static let levels = 0...12
 
     private let next: ByteSink
-    private let level: Int32
-    private let blockSize: Int
-    private let pool: DeflatePool?
-    private let inline: BlockDeflater?
+    private let chunkSize: Int
+    private let pool: ChunkPool?
+    private let inline: ChunkCompressor?
+    private let maxInFlight: Int
     private var current: [UInt8]
     private var fill = 0
-    private var dictionary = [UInt8]()
     private var submitted = 0, emitted = 0
-    private let maxInFlight: Int
-    private var crc: uLong = crc32(0, nil, 0)
-    private var total: UInt64 = 0
     private var finished = false
-    public var bytesIn: UInt64 { total }
+    /// Uncompressed bytes written so far.
+    public private(set) var bytesIn: UInt64 = 0
 
+    /// `threads` ≤ 1 compresses on the caller's thread; more start that many worker threads.
     public init(_ next: ByteSink, level: Int = 6, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                blockSize: Int = ParallelGzipSink.defaultBlockSize) throws {
-        guard blockSize >= ParallelGzipSink.dictionarySize else {
-            throw ArchiveError.zlib(context: "parallel gzip", code: Z_STREAM_ERROR, message: "block size below 32 KiB")
+                chunkSize: Int = ParallelGzipSink.defaultChunkSize) throws {
+        guard ParallelGzipSink.levels.contains(level) else {
+            throw ArchiveError.corrupt(context: "gzip", reason: "compression level \(level) is not in 0...12 (libdeflate's range)")
+        }
+        guard chunkSize >= 1 << 12, chunkSize <= 1 << 28 else {
+            throw ArchiveError.corrupt(context: "gzip", reason: "chunk size \(chunkSize) is not in 4 KiB...256 MiB")
         }
         self.next = next
-        self.level = try checkLevel(level)
-        self.blockSize = blockSize
-        current = ParallelGzipSink.block(blockSize)
+        self.chunkSize = chunkSize
+        current = ParallelGzipSink.buffer(chunkSize)
         let n = max(1, threads)
-        pool = n > 1 ? DeflatePool(threads: n, level: self.level) : nil
-        inline = n > 1 ? nil : try BlockDeflater(level: self.level)
-        maxInFlight = n * 4
-        let xfl: UInt8 = level == 9 ? 2 : (level < 2 ? 4 : 0)
-        try next.write([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3])
+        pool = n > 1 ? try ChunkPool(threads: n, level: Int32(level)) : nil
+        inline = n > 1 ? nil : try ChunkCompressor(level: Int32(level))
+        maxInFlight = n * 3
     }
 
     deinit { pool?.stop() }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        guard !finished else { throw ArchiveError.zlib(context: "parallel gzip", code: Z_STREAM_ERROR, message: "write after finish") }
+        guard !finished else { throw ArchiveError.corrupt(context: "gzip", reason: "write after finish") }
         var off = 0
         while off < bytes.count {
-            if fill == blockSize { try submit(last: false) }
-            let n = min(blockSize - fill, bytes.count - off)
+            if fill == chunkSize { try submit() }
+            let n = min(chunkSize - fill, bytes.count - off)
             current.withUnsafeMutableBytes { dst in
                 (dst.baseAddress! + fill).copyMemory(from: bytes.baseAddress! + off, byteCount: n)
             }
             fill += n
             off += n
         }
+        bytesIn += UInt64(bytes.count)
     }
 
-    /// Writes the last block and the trailer; does not close the next sink.
+    /// Writes the last chunk (an empty member if nothing was written) and waits for every member;
+    /// does not close the next sink.
     public func finish() throws {
         guard !finished else { return }
         finished = true
-        try submit(last: true)
+        if fill > 0 || submitted == 0 { try submit() }
         while emitted < submitted { try emit(wait: true) }
         pool?.stop()
-        var trailer = [UInt8]()
-        for v in [UInt32(truncatingIfNeeded: crc), UInt32(truncatingIfNeeded: total)] {
-            trailer += [UInt8(v & 0xff), UInt8((v >> 8) & 0xff), UInt8((v >> 16) & 0xff), UInt8(v >> 24)]
-        }
-        try next.write(trailer)
     }
 
     public func close() throws {
@@ -76,125 +79,114 @@ public final class ParallelGzipSink: ByteSink {
         try next.close()
     }
 
-    private func submit(last: Bool) throws {
-        let job = DeflateJob(index: submitted, input: current, count: fill, dictionary: dictionary, last: last)
-        let d = min(fill, ParallelGzipSink.dictionarySize)
-        dictionary = current.withUnsafeBytes { src in
-            [UInt8](unsafeUninitializedCapacity: d) { buf, n in
-                UnsafeMutableRawPointer(buf.baseAddress!).copyMemory(from: src.baseAddress! + fill - d, byteCount: d)
-                n = d
-            }
-        }
-        current = ParallelGzipSink.block(blockSize)
+    private func submit() throws {
+        var input = ParallelGzipSink.buffer(chunkSize)
+        swap(&input, &current)                      // `input` is now the only reference: no copy below
+        input.removeLast(input.count - fill)        // shrinks the count only
         fill = 0
+        let job = ChunkJob(index: submitted, input: input)
         submitted += 1
         if let inline {
-            try write(result: inline.run(job), length: job.count)
+            try next.write(inline.member(job.input))
             emitted += 1
             return
         }
         pool!.submit(job)
-        // write out whatever is ready; block only when too many blocks are in flight
+        // Write whatever is ready, in order; block only when too many chunks are in flight.
         while emitted < submitted {
             if try !emit(wait: submitted - emitted >= maxInFlight) { break }
         }
     }
 
-    /// Writes the next block in order if ready (or waits for it). Returns whether one was written.
+    /// Writes the next member in order if it is ready (or waits for it). Returns whether it did.
     @discardableResult
     private func emit(wait: Bool) throws -> Bool {
-        guard emitted < submitted, let pool else { return false }
-        guard let r = pool.take(emitted, wait: wait) else { return false }
+        guard emitted < submitted, let pool, let member = pool.take(emitted, wait: wait) else { return false }
         emitted += 1
-        try write(result: r.output.get(), length: r.length)
+        try next.write(member.get())
         return true
     }
 
-    /// An uninitialized (not zeroed) block buffer.
-    static func block(_ size: Int) -> [UInt8] {
+    /// An uninitialized (not zeroed) chunk buffer.
+    static func buffer(_ size: Int) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: size) { _, n in n = size }
     }
-
-    private func write(result: (output: Data, crc: uLong), length: Int) throws {
-        try next.write(result.output)
-        crc = crc32_combine(crc, result.crc, off_t(length))
-        total += UInt64(length)
-    }
 }
 
-struct DeflateJob {
+struct ChunkJob: Sendable {
     let index: Int
     let input: [UInt8]
-    let count: Int          // bytes of input used
-    let dictionary: [UInt8]
-    let last: Bool
 }
 
-/// One raw-deflate stream, reset per block.
-final class BlockDeflater {
-    let z = ZStream()
+/// One libdeflate compressor (not thread-safe: one per thread) turning a chunk into a gzip member.
+final class ChunkCompressor {
+    private let c: OpaquePointer
+    private let xfl: UInt8
+
     init(level: Int32) throws {
-        let r = deflateInit2_(z.p, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
-        guard r == Z_OK else { throw ArchiveError.zlib(context: "parallel gzip", code: r, message: z.message) }
+        guard let c = libdeflate_alloc_compressor(level) else {
+            throw ArchiveError.corrupt(context: "gzip", reason: "libdeflate cannot allocate a level-\(level) compressor (out of memory?)")
+        }
+        self.c = c
+        xfl = level < 2 ? 4 : (level >= 8 ? 2 : 0)   // RFC 1952 XFL: 4 fastest, 2 slowest, as libdeflate sets it
     }
-    deinit { deflateEnd(z.p) }
 
-    func run(_ job: DeflateJob) throws -> (output: Data, crc: uLong) {
-        deflateReset(z.p)
-        if !job.dictionary.isEmpty {
-            let r = job.dictionary.withUnsafeBufferPointer { deflateSetDictionary(z.p, $0.baseAddress, uInt($0.count)) }
-            guard r == Z_OK else { throw ArchiveError.zlib(context: "parallel gzip", code: r, message: z.message) }
-        }
-        var out = Data(count: Int(deflateBound(z.p, uLong(job.count))) + 64)
-        var produced = 0
-        let flush = job.last ? Z_FINISH : Z_SYNC_FLUSH
-        let crc: uLong = try job.input.withUnsafeBufferPointer { inp in
-            z.p.pointee.next_in = UnsafeMutablePointer(mutating: inp.baseAddress)
-            z.p.pointee.avail_in = uInt(job.count)
-            while true {
-                if produced == out.count { out.count += 1 << 16 }
-                let r: Int32 = out.withUnsafeMutableBytes { o in
-                    z.p.pointee.next_out = o.baseAddress!.assumingMemoryBound(to: UInt8.self) + produced
-                    z.p.pointee.avail_out = uInt(o.count - produced)
-                    let r = deflate(z.p, flush)
-                    produced = o.count - Int(z.p.pointee.avail_out)
-                    return r
+    deinit { libdeflate_free_compressor(c) }
+
+    /// header (10 bytes) ‖ raw deflate ‖ CRC-32 ‖ ISIZE, little-endian.
+    func member(_ input: [UInt8]) throws -> [UInt8] {
+        let bound = libdeflate_deflate_compress_bound(c, input.count)
+        var failed = false
+        let out = input.withUnsafeBytes { inp in
+            [UInt8](unsafeUninitializedCapacity: 10 + bound + 8) { buf, count in
+                let o = buf.baseAddress!
+                let header: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3]
+                for i in 0..<10 { o[i] = header[i] }
+                let n = libdeflate_deflate_compress(c, inp.baseAddress, inp.count, o + 10, bound)
+                guard n > 0 else { failed = true; count = 0; return }
+                let crc = libdeflate_crc32(0, inp.baseAddress, inp.count)
+                let size = UInt32(truncatingIfNeeded: inp.count)
+                for i in 0..<4 {
+                    o[10 + n + i] = UInt8(truncatingIfNeeded: crc >> (8 * i))
+                    o[14 + n + i] = UInt8(truncatingIfNeeded: size >> (8 * i))
                 }
-                if job.last ? r == Z_STREAM_END : (r == Z_OK && z.p.pointee.avail_out > 0) { break }
-                if r != Z_OK && r != Z_BUF_ERROR { throw ArchiveError.zlib(context: "parallel gzip", code: r, message: z.message) }
+                count = 10 + n + 8
             }
-            return crc32(0, inp.baseAddress, uInt(job.count))
         }
-        out.count = produced
-        return (out, crc)
+        // Cannot happen within the bound libdeflate itself gives; refuse rather than write a bad member.
+        if failed { throw ArchiveError.corrupt(context: "gzip", reason: "libdeflate output exceeded its own bound") }
+        return out
     }
 }
 
-/// Worker threads, each with its own deflate stream; results are collected by block index.
-final class DeflatePool: @unchecked Sendable {
+/// Worker threads, each with its own compressor; members are collected by chunk index. Every mutable
+/// field is read and written only while `cond` is locked (hence `@unchecked Sendable`).
+final class ChunkPool: @unchecked Sendable {
     private let cond = NSCondition()
-    private var queue: [DeflateJob] = []
+    private var queue: [ChunkJob] = []
     private var head = 0
-    typealias Done = (output: Result<(output: Data, crc: uLong), Error>, length: Int)
-    private var results: [Int: Done] = [:]
+    private var results: [Int: Result<[UInt8], Error>] = [:]
     private var stopping = false
 
-    init(threads: Int, level: Int32) {
-        for _ in 0..<threads {
-            let t = Thread { [self] in self.work(level: level) }
+    init(threads: Int, level: Int32) throws {
+        // Allocate every compressor up front so a failure is an error here, not in a worker.
+        let compressors = try (0..<threads).map { _ in try ChunkCompressor(level: level) }
+        for c in compressors {
+            let box = CompressorBox(c)
+            let t = Thread { [self] in self.work(box.compressor) }
             t.stackSize = 1 << 20
             t.start()
         }
     }
 
-    func submit(_ job: DeflateJob) {
+    func submit(_ job: ChunkJob) {
         cond.lock()
         queue.append(job)
         cond.signal()
         cond.unlock()
     }
 
-    func take(_ index: Int, wait: Bool) -> Done? {
+    func take(_ index: Int, wait: Bool) -> Result<[UInt8], Error>? {
         cond.lock(); defer { cond.unlock() }
         while results[index] == nil {
             if !wait { return nil }
@@ -203,6 +195,7 @@ final class DeflatePool: @unchecked Sendable {
         return results.removeValue(forKey: index)
     }
 
+    /// Workers finish the queued chunks, then exit.
     func stop() {
         cond.lock()
         stopping = true
@@ -210,8 +203,7 @@ final class DeflatePool: @unchecked Sendable {
         cond.unlock()
     }
 
-    private func work(level: Int32) {
-        let deflater = try? BlockDeflater(level: level)
+    private func work(_ compressor: ChunkCompressor) {
         while true {
             cond.lock()
             while head == queue.count && !stopping { cond.wait() }
@@ -220,12 +212,7 @@ final class DeflatePool: @unchecked Sendable {
             head += 1
             if head > 64 { queue.removeFirst(head); head = 0 }
             cond.unlock()
-            let r: Done
-            if let deflater {
-                r = (Result { try deflater.run(job) }, job.count)
-            } else {
-                r = (.failure(ArchiveError.zlib(context: "parallel gzip", code: Z_MEM_ERROR, message: "cannot start deflate")), 0)
-            }
+            let r = Result { try compressor.member(job.input) }
             cond.lock()
             results[job.index] = r
             cond.broadcast()
@@ -234,11 +221,18 @@ final class DeflatePool: @unchecked Sendable {
     }
 }
 
+/// Hands one compressor to exactly one worker thread (it is never shared after that).
+private struct CompressorBox: @unchecked Sendable {
+    let compressor: ChunkCompressor
+    init(_ c: ChunkCompressor) { compressor = c }
+}
+
 extension Gzip {
-    /// pigz-like compression into one gzip member; the bytes are the same for any thread count.
-    public static func compressParallel(_ data: Data, level: Int, threads: Int) throws -> Data {
+    /// Chunked libdeflate gzip (one member per chunk), as image layers use; same bytes for any thread count.
+    public static func compressParallel(_ data: Data, level: Int, threads: Int,
+                                        chunkSize: Int = ParallelGzipSink.defaultChunkSize) throws -> Data {
         let sink = DataSink()
-        let gz = try ParallelGzipSink(sink, level: level, threads: threads)
+        let gz = try ParallelGzipSink(sink, level: level, threads: threads, chunkSize: chunkSize)
         try gz.write(data)
         try gz.finish()
         return sink.data

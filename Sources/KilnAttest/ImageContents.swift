@@ -49,35 +49,36 @@ public struct ImageContents: Sendable {
         var files: [String: File] = [:]
         for (n, lj) in (manifest["layers"]?.array ?? []).enumerated() {
             let ld = try OCIDescriptor(json: lj, source: "manifest \(d.digest): layers[\(n)]")
-            let blob = try layout.readBlob(ld, verify: verifyBlobs)
-            let entries: [(entry: TarEntry, data: Data)]
-            do { entries = try ArchiveReader.entries(data: blob, name: "layer \(ld.digest)") } catch {
+            // Streamed: the blob is hashed in chunks, then read entry by entry; only kept files are held.
+            let blob = verifyBlobs ? try layout.verifiedBlobPath(ld) : try layout.blobPath(ld.digest)
+            do {
+                try ArchiveReader.forEach(path: blob, name: "layer \(ld.digest)") { e, read in
+                    let p = normalize(e.path)
+                    let base = (p as NSString).lastPathComponent
+                    let dir = (p as NSString).deletingLastPathComponent
+                    if base == ".wh..wh..opq" {
+                        let prefix = dir.isEmpty ? "" : dir + "/"
+                        files = files.filter { !$0.key.hasPrefix(prefix) }
+                        return
+                    }
+                    if base.hasPrefix(".wh.") {
+                        let target = (dir.isEmpty ? "" : dir + "/") + base.dropFirst(4)
+                        files[target] = nil
+                        files = files.filter { !$0.key.hasPrefix(target + "/") }
+                        return
+                    }
+                    guard keep(p) else { return }
+                    switch e.kind {
+                    case .file: files[p] = File(kind: .file, data: try read())
+                    case .directory: files[p] = File(kind: .directory, data: Data())
+                    case let .symlink(t): files[p] = File(kind: .symlink(t), data: Data())
+                    case let .hardlink(t):
+                        let tp = normalize(t)
+                        files[p] = File(kind: .hardlink(tp), data: files[tp]?.data ?? Data())
+                    }
+                }
+            } catch {
                 throw KilnMessage("\(layout.path): layer \(ld.digest) of \(d.digest) cannot be read as a tar archive: \(error)")
-            }
-            for (e, data) in entries {
-                let p = normalize(e.path)
-                let base = (p as NSString).lastPathComponent
-                let dir = (p as NSString).deletingLastPathComponent
-                if base == ".wh..wh..opq" {
-                    let prefix = dir.isEmpty ? "" : dir + "/"
-                    files = files.filter { !$0.key.hasPrefix(prefix) }
-                    continue
-                }
-                if base.hasPrefix(".wh.") {
-                    let target = (dir.isEmpty ? "" : dir + "/") + base.dropFirst(4)
-                    files[target] = nil
-                    files = files.filter { !$0.key.hasPrefix(target + "/") }
-                    continue
-                }
-                guard keep(p) else { continue }
-                switch e.kind {
-                case .file: files[p] = File(kind: .file, data: data)
-                case .directory: files[p] = File(kind: .directory, data: Data())
-                case let .symlink(t): files[p] = File(kind: .symlink(t), data: Data())
-                case let .hardlink(t):
-                    let tp = normalize(t)
-                    files[p] = File(kind: .hardlink(tp), data: files[tp]?.data ?? Data())
-                }
             }
         }
         return ImageContents(files: files, manifest: manifest, config: config, manifestDescriptor: d)

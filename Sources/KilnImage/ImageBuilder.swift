@@ -53,7 +53,8 @@ public struct ImageBuildOptions {
     public var variants: [ImageVariant] = ImageVariant.allCases
     public var lock: LockFile?
     public var sourceDateEpoch: Int64?
-    public var gzipLevel = 6
+    /// libdeflate level for layers (`LayerWriter.defaultLevel` unless set).
+    public var gzipLevel = LayerWriter.defaultLevel
     public var threads = 0
     public init() {}
 }

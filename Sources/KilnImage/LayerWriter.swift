@@ -12,14 +12,17 @@ public struct LayerResult: Sendable {
 }
 
 /// Writes deterministic layer blobs: tar (libarchive; sorted paths, one mtime, numeric owners
-/// from the entries, no atime/ctime) → SHA-256 (diff_id) → parallel gzip → SHA-256 (digest) →
-/// `blobs/sha256/<digest>`, in one pass with no second read.
+/// from the entries, no atime/ctime) → SHA-256 (diff_id) → chunked libdeflate gzip on all cores
+/// (`ParallelGzipSink`) → SHA-256 (digest) → `blobs/sha256/<digest>`, in one pass with no second read.
 public enum LayerWriter {
     public static let mediaType = OCIMediaType.imageLayerGzip
+    /// The image default: the fastest libdeflate level whose output is no larger than umoci's on
+    /// the benchmark tree (scripts/bench-layers.sh; README "Layer benchmark").
+    public static let defaultLevel = 2
 
     /// Writes `entries` into a new blob under `blobsDir` (`<layout>/blobs/sha256`).
     public static func write(entries: [TarEntry], epoch: Int64, blobsDir: String,
-                             level: Int = 6, threads: Int = 0) throws -> LayerResult {
+                             level: Int = LayerWriter.defaultLevel, threads: Int = 0) throws -> LayerResult {
         try FileManager.default.createDirectory(atPath: blobsDir, withIntermediateDirectories: true)
         let tmp = AtomicFile.temporaryPath(for: blobsDir + "/layer")
         var ok = false

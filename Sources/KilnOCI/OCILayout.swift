@@ -185,6 +185,20 @@ public final class OCILayout {
     // MARK: blobs
 
     /// Reads a blob; with `verify` its size and sha256 must match the descriptor.
+    /// The path of blob `d` after checking its size and SHA-256, read in chunks (for layers: never
+    /// the whole blob in memory).
+    public func verifiedBlobPath(_ d: OCIDescriptor) throws -> String {
+        let p = try blobPath(d.digest)
+        var st = stat()
+        guard stat(p, &st) == 0 else { throw KilnMessage("\(p): blob \(d.digest) (\(d.mediaType)) is missing") }
+        guard Int64(st.st_size) == d.size else {
+            throw KilnMessage("\(p): size \(st.st_size) does not match the descriptor's \(d.size)")
+        }
+        let h = try Digest.hashFile(.sha256, path: p).hexString
+        guard h == d.hex else { throw KilnMessage("\(p): content digest sha256:\(h) does not match \(d.digest)") }
+        return p
+    }
+
     public func readBlob(_ d: OCIDescriptor, verify: Bool = true) throws -> Data {
         let p = try blobPath(d.digest)
         guard let data = FileManager.default.contents(atPath: p) else {

@@ -34,7 +34,7 @@ public enum ArtifactLoader {
     /// Entries of a (possibly gzip'd, possibly multi-member) tar, in archive order, and the
     /// decompressed bytes when it was compressed.
     static func archiveEntries(_ raw: Data, name: String) throws -> ([ArtifactEntry], Data?) {
-        let uncompressed = Gzip.isGzip(raw) ? try Gzip.decompress(raw) : nil
+        let uncompressed = Gzip.isGzip(raw) ? try Gzip.decompress(raw, totalLimit: Int(clamping: ArchiveLimits.maxInflatedLayerBytes)) : nil
         guard let tarBytes = uncompressed ?? (looksLikeTar(raw) ? raw : nil) else {
             throw ReproError.invalid("\(name): not a tar archive")
         }

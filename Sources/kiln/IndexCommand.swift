@@ -20,6 +20,9 @@ struct IndexCommand: ParsableCommand {
     @Option(name: .long, help: "Also check each package's signature against this public key (repeatable).")
     var key: [String] = []
 
+    @Flag(name: .long, help: "Read and check every package again (default: only packages that are new or changed since the last index).")
+    var verifyAll = false
+
     @Argument(help: "Repository directories (<repo>/<arch>).")
     var directories: [String]
 
@@ -29,8 +32,8 @@ struct IndexCommand: ParsableCommand {
         var ring = APKKeyring()
         for k in key { try ring.add(path: k) }
         for d in directories {
-            let r = try APKRepository.updateIndex(directory: d, signer: signer, keyring: ring, description: description)
-            print("\(r.indexPath): \(r.records.count) packages, signed with \(signer.signatureEntryName)")
+            let r = try APKRepository.updateIndex(directory: d, signer: signer, keyring: ring, description: description, verifyAll: verifyAll)
+            print("\(r.indexPath): \(r.records.count) packages (\(r.reread.count) read and checked), signed with \(signer.signatureEntryName)")
         }
     }
 

@@ -8,7 +8,7 @@ struct LayerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "layer",
         abstract: "Write a deterministic OCI layer (tar+gzip) from a directory tree; prints digest and diff_id.",
-        discussion: "The same writer `kiln image` uses: sorted paths, one mtime, root owners, parallel gzip. Used by scripts/bench-layers.sh.")
+        discussion: "The same writer `kiln image` uses: sorted paths, one mtime, root owners, chunked libdeflate gzip on all cores. Used by scripts/bench-layers.sh.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -21,8 +21,8 @@ struct LayerCommand: ParsableCommand {
     @Option(name: .long, help: "mtime of every entry (default: $SOURCE_DATE_EPOCH or 0).")
     var sourceDateEpoch: Int64?
 
-    @Option(name: .long, help: "gzip level 0-9.")
-    var level: Int = 6
+    @Option(name: .long, help: "gzip level 0-12 (libdeflate's scale; default: the image default).")
+    var level: Int = LayerWriter.defaultLevel
 
     @Option(name: .long, help: "Compression threads (0 = one per core; output bytes do not depend on it).")
     var threads: Int = 0

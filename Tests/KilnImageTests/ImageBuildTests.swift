@@ -282,27 +282,3 @@ final class ImageBuildTests: XCTestCase {
     }
 }
 
-final class ParallelGzipTests: XCTestCase {
-    func testBytesIndependentOfThreadsAndValid() throws {
-        var input = Data()
-        var x: UInt32 = 12345
-        for i in 0..<(3 * ParallelGzipSink.defaultBlockSize + 777) {
-            x = x &* 1103515245 &+ 12345
-            input.append(i % 7 == 0 ? UInt8(truncatingIfNeeded: x >> 16) : UInt8(ascii: "a") + UInt8(i % 13))
-        }
-        let one = try Gzip.compressParallel(input, level: 6, threads: 1)
-        let four = try Gzip.compressParallel(input, level: 6, threads: 4)
-        XCTAssertEqual(one, four)
-        XCTAssertEqual(try Gzip.memberRanges(one).count, 1)
-        XCTAssertEqual(try Gzip.decompress(one), input)
-        let dir = try TestSupport.temporaryDirectory(self)
-        try one.write(to: URL(fileURLWithPath: dir + "/x.gz"))
-        let r = try TestSupport.run("gzip", ["-t", dir + "/x.gz"])
-        XCTAssertEqual(r.status, 0, r.err)
-        // Block-sized and empty inputs.
-        for n in [0, 1, ParallelGzipSink.defaultBlockSize, 2 * ParallelGzipSink.defaultBlockSize] {
-            let d = input.prefix(n)
-            XCTAssertEqual(try Gzip.decompress(try Gzip.compressParallel(Data(d), level: 6, threads: 2)), Data(d))
-        }
-    }
-}
