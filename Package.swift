@@ -62,7 +62,7 @@ targets.append(.target(name: "KilnFuzz", dependencies: ["KilnAPK", "KilnArchive"
                                                         "KilnImage", "KilnOCI", "KilnRecipe"], path: "Sources/KilnFuzz"))
 targets.append(.executableTarget(name: "kiln-fuzz", dependencies: ["KilnFuzz"], path: "Sources/kiln-fuzz"))
 targets.append(.testTarget(name: "KilnFuzzTests", dependencies: ["KilnFuzz", "KilnCore", "KilnTestSupport"], path: "Tests/KilnFuzzTests"))
-targets.append(.target(name: "KilnTestSupport", dependencies: ["KilnArchive", "KilnCrypto", "KilnBuild"], path: "Tests/KilnTestSupport"))
+targets.append(.target(name: "KilnTestSupport", dependencies: ["KilnArchive", "KilnCrypto", "KilnBuild", "KilnCore"], path: "Tests/KilnTestSupport"))
 
 let package = Package(
     name: "kiln",
@@ -73,5 +73,5 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: targets,
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )
