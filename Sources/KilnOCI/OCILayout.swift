@@ -53,7 +53,7 @@ public struct OCIDescriptor: Equatable, Sendable {
 /// A small reader/writer for OCI image layouts (image-spec `image-layout.md`): `oci-layout`,
 /// `index.json` and `blobs/sha256/`. Everything it writes goes to a temporary name and is renamed
 /// into place; `index.json` updates are serialised with a lock on the layout directory.
-public final class OCILayout {
+public final class OCILayout: Sendable {
     public let path: String
 
     public init(path: String) throws {

@@ -5,7 +5,7 @@ import Yams
 /// `package.cpe`, `resources`, `checks`, `setcap`, apko's `runtime_keyring`), written from melange's
 /// config structs so kiln is exactly as strict as melange's known-fields decoding: an unknown key is
 /// an error at its line (a warning with --lenient), a value of the wrong type always an error.
-indirect enum Shape {
+indirect enum Shape: Sendable {
     case string
     /// yaml.v3 decodes true/false (and yes/no/on/off) into a Go bool.
     case bool

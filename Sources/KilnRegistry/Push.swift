@@ -108,17 +108,22 @@ struct Pusher {
         if workers == 1 {
             for (i, d) in todo.enumerated() { results[i] = Result { try Pusher.pushBlob(d, layout: layout, client: client, repo: repo) } }
         } else {
-            let lock = NSLock()
-            let (layout, client, repo) = (self.layout, self.client, self.repo)
+            // One client (and connection) per worker, made here; worker w alone uses clients[w], so the
+            // unchecked box is sound. Results go through a LockedValue.
+            let clients = UncheckedBox((0..<workers).map { w -> Result<RegistryClient, Error> in
+                w == 0 ? .success(client) : Result { try RegistryClient(registry: client.registry, options: client.options) }
+            })
+            let shared = LockedValue(results)
+            let (layout, repo, todo) = (self.layout, self.repo, todo)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let own: Result<RegistryClient, Error> = w == 0 ? .success(client) : Result { try RegistryClient(registry: client.registry, options: client.options) }
                 var i = w
                 while i < todo.count {
-                    let r = own.flatMap { c in Result { try Pusher.pushBlob(todo[i], layout: layout, client: c, repo: repo) } }
-                    lock.lock(); results[i] = r; lock.unlock()
+                    let r = clients.value[w].flatMap { c in Result { try Pusher.pushBlob(todo[i], layout: layout, client: c, repo: repo) } }
+                    shared.withLock { $0[i] = r }
                     i += workers
                 }
             }
+            results = shared.value
         }
         for r in results {
             switch try r!.get() {
@@ -256,4 +261,10 @@ extension RegistryPush {
         }
         return out
     }
+}
+
+/// A value handed to concurrent workers that each touch only their own part of it (see the caller).
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

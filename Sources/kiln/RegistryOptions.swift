@@ -26,7 +26,7 @@ struct RegistryCLIOptions: ParsableArguments {
         o.http.tls = TLSClientOptions(caFile: caFile, clientCertificate: clientCert, clientKey: clientKey)
         o.http.insecureLoopback = insecureLoopback
         o.http.timeout = timeout
-        if !quiet { o.progress = { print($0); fflush(stdout) } }
+        if !quiet { o.progress = { print($0); fflush(nil) } }   // fflush(nil): all streams, without the `stdout` global
         return o
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 import KilnCrypto
 import KilnOCI
 import KilnTestSupport
@@ -123,11 +124,11 @@ final class StubRegistryTests: XCTestCase {
             reg.manifests[CosignTag.signature(for: digest)] = nil
             reg.manifests[CosignTag.attestation(for: digest)] = nil
         }
-        var lines: [String] = []
-        let lock = NSLock()
+        let progress = LockedValue<[String]>([])
         var o = options(alice)
-        o.progress = { l in lock.lock(); lines.append(l); lock.unlock() }
+        o.progress = { l in progress.withLock { $0.append(l) } }
         let p = try RegistryPull.pull(try .parse("\(reg.address)/kiln/app@\(digest)"), into: dir + "/pulled", options: o)
+        let lines = progress.value
         XCTAssertEqual(p.digest, digest)
         XCTAssertTrue(lines.contains { $0.contains("found through the referrers API") }, lines.joined(separator: "\n"))
         let storageRequests = reg.storage!.requests
@@ -151,11 +152,11 @@ final class StubRegistryTests: XCTestCase {
         let again = try RegistryPush.push(layout: dir + "/src", tag: nil, to: try .parse("\(reg.address)/kiln/app:v1"), options: options(nil))
         XCTAssertEqual(again.uploaded, 0); XCTAssertEqual(again.manifestsPushed, 0); XCTAssertEqual(again.tags, [])
         reg.locked { reg.manifests[CosignTag.signature(for: digest)] = nil; reg.manifests[CosignTag.attestation(for: digest)] = nil }
-        var lines: [String] = []
+        let progress = LockedValue<[String]>([])
         var o = options(nil)
-        let lock = NSLock()
-        o.progress = { l in lock.lock(); lines.append(l); lock.unlock() }
+        o.progress = { l in progress.withLock { $0.append(l) } }
         _ = try RegistryPull.pull(try .parse("\(reg.address)/kiln/app:v1"), into: dir + "/pulled", options: o)
+        let lines = progress.value
         XCTAssertTrue(lines.contains { $0.contains("found through the fallback tag") }, lines.joined(separator: "\n"))
         XCTAssertEqual(try TestSupport.kiln(["verify", dir + "/pulled:v1", "--key", keys.pub]).status, 0)
     }
