@@ -10,14 +10,14 @@ struct AuditCommand: ParsableCommand {
         commandName: "audit",
         abstract: "Prove an image's FIPS crypto boundary statically: module MAC, OpenSSL config, linkage, foreign crypto.",
         discussion: """
-        Each LAYOUT[:TAG] (every image of the layout without a TAG) is unpacked in memory — blob digests checked,
-        nothing written or executed — and checked: module (one fips.so, module-mac recomputed with OpenSSL's fixed
-        key, identity against recipes/fips/modules.yaml), configuration (effective openssl.cnf, environment),
-        linkage (DT_NEEDED closure with ld.so's rules; one libcrypto/libssl of the OpenSSL package; RUNPATHs) and
-        foreign crypto (library markers, algorithm constants, Go build info, Python built-in hashes, Node, Java).
-        The image config's `fips: {allow: […]}` (manifest annotation dev.kiln.fips.allow) and --policy FILE allow
-        findings with a reason; allowed findings are always printed. --exec adds behaviour probes run in kiln's
-        sandbox (bubblewrap, no network). Exit 0: every image passes; 1: findings;
+        Each LAYOUT[:TAG] (every image of the layout without a TAG) is unpacked in memory — blob digests checked, \
+        nothing written or executed — and checked: module (one fips.so, module-mac recomputed with OpenSSL's fixed \
+        key, identity against recipes/fips/modules.yaml), configuration (effective openssl.cnf, environment), \
+        linkage (DT_NEEDED closure with ld.so's rules; one libcrypto/libssl of the OpenSSL package; RUNPATHs) and \
+        foreign crypto (library markers, algorithm constants, Go build info, Python built-in hashes, Node, Java). \
+        The image config's `fips: {allow: […]}` (manifest annotation dev.kiln.fips.allow) and --policy FILE allow \
+        findings with a reason; allowed findings are always printed. --exec adds behaviour probes run in kiln's \
+        sandbox (bubblewrap, no network). Exit 0: every image passes; 1: findings; \
         2: the audit could not run.
         """)
 

@@ -9,22 +9,19 @@ struct PlanCommand: ParsableCommand {
         commandName: "plan",
         abstract: "Parse and plan recipes (every variant, and their test: blocks) without building.",
         discussion: """
-            Prints one tab-separated line per recipe (`ok FILE VARIANTS` or `fail FILE CATEGORY MESSAGE`)
-            and one per test block (`test-ok` / `test-fail`), then a summary on stderr. Exit status 1
+            Prints one tab-separated line per recipe (`ok FILE VARIANTS` or `fail FILE CATEGORY MESSAGE`) \
+            and one per test block (`test-ok` / `test-fail`), then a summary on stderr. Exit status 1 \
             when a recipe or a test block does not plan. Directories stand for their *.yaml files.
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .long, help: "Directory of extra pipelines for `uses:` (repeatable; overrides built-ins).")
-    var pipelineDir: [String] = []
-    @Option(name: .long, help: "Architecture to plan for (APK name).")
-    var arch: String = Architecture.host
-    @Flag(name: .long, help: "Warn about unknown recipe keys instead of failing.")
-    var lenient = false
+    @OptionGroup var pipelines: PipelineDirOption
+    @OptionGroup var arch: ArchOption
+    @OptionGroup var lenient: LenientOption
     @Argument(help: "Recipe files or directories of recipes.") var recipes: [String]
 
     func run() throws {
-        let summary = try PlanCatalog.run(recipes, pipelineDirectories: pipelineDir, arch: arch, lenient: lenient) { check in
+        let summary = try PlanCatalog.run(recipes, pipelineDirectories: pipelines.pipelineDir, arch: arch.arch, lenient: lenient.lenient) { check in
             for l in check.lines { print(l) }
         }
         FileHandle.standardError.write(Data("kiln plan: \(summary.line)\n".utf8))

@@ -7,7 +7,7 @@ struct PullCommand: ParsableCommand {
         commandName: "pull",
         abstract: "Pull an image (all variants of an index), its signatures and attestations into a new OCI layout.",
         discussion: """
-        Every manifest and blob is checked against its digest while it streams in; the layout is written
+        Every manifest and blob is checked against its digest while it streams in; the layout is written \
         under a temporary name and renamed into place only when complete. Verify it with `kiln verify`.
         """)
 

@@ -8,9 +8,9 @@ struct PushCommand: ParsableCommand {
         commandName: "push",
         abstract: "Push an image from an OCI layout to a registry, with its signatures and attestations.",
         discussion: """
-        Blobs first (skipped when the registry has them), then manifests by digest, then the tag and the
-        image's sha256-<hex>.sig / .att tags. Every Docker-Content-Digest is checked. TLS runs in kiln's
-        OpenSSL context (--fips covers it). Credentials: KILN_REGISTRY_USER / KILN_REGISTRY_PASSWORD, else
+        Blobs first (skipped when the registry has them), then manifests by digest, then the tag and the \
+        image's sha256-<hex>.sig / .att tags. Every Docker-Content-Digest is checked. TLS runs in kiln's \
+        OpenSSL context (--fips covers it). Credentials: KILN_REGISTRY_USER / KILN_REGISTRY_PASSWORD, else \
         $DOCKER_CONFIG/config.json (~/.docker/config.json) auths; never printed.
         """)
 

@@ -11,7 +11,7 @@ struct ToolchainOption: ParsableArguments {
     var toolchain: String = "host"
 }
 
-/// `--arch`: kiln build, test, nightly.
+/// `--arch`: kiln build, test, nightly, plan.
 struct ArchOption: ParsableArguments {
     @Option(name: .long, help: "Target architecture (APK name, e.g. x86_64).")
     var arch: String = Architecture.host
@@ -23,13 +23,13 @@ struct VariantOption: ParsableArguments {
     var variant: String?
 }
 
-/// `--pipeline-dir`: kiln build, test, nightly, source fetch/list.
+/// `--pipeline-dir`: kiln build, test, nightly, plan, source fetch/list.
 struct PipelineDirOption: ParsableArguments {
     @Option(name: .long, help: "Directory of extra pipelines for `uses:` (repeatable; overrides built-ins).")
     var pipelineDir: [String] = []
 }
 
-/// `--lenient`: kiln build, test, source fetch/list.
+/// `--lenient`: kiln build, test, plan, source fetch/list.
 struct LenientOption: ParsableArguments {
     @Flag(name: .long, help: "Warn about unknown recipe keys instead of failing (melange rejects them).")
     var lenient = false
