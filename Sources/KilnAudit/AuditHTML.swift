@@ -6,20 +6,7 @@ import KilnCore
 /// outside), the checks, and every finding and allowance with evidence and advice. No scripts, no
 /// external resources; every value is escaped.
 public enum AuditHTML {
-    static func esc(_ s: String) -> String {
-        var o = ""
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": o += "&amp;"
-            case "<": o += "&lt;"
-            case ">": o += "&gt;"
-            case "\"": o += "&quot;"
-            case "'": o += "&#39;"
-            default: o.unicodeScalars.append(c)
-            }
-        }
-        return o
-    }
+    static func esc(_ s: String) -> String { HTMLText.escape(s) }
 
     /// The page for `r`.
     public static func page(_ r: AuditReport) -> String {

@@ -4,21 +4,7 @@ import KilnCore
 /// The self-contained HTML pages: inline CSS and an SVG timeline drawn here; no scripts, fonts or
 /// other network assets.
 public enum HTMLReport {
-    static func esc(_ s: String) -> String {
-        var o = ""
-        o.reserveCapacity(s.count)
-        for c in s {
-            switch c {
-            case "&": o += "&amp;"
-            case "<": o += "&lt;"
-            case ">": o += "&gt;"
-            case "\"": o += "&quot;"
-            case "'": o += "&#39;"
-            default: o.append(c)
-            }
-        }
-        return o
-    }
+    static func esc(_ s: String) -> String { HTMLText.escape(s) }
 
     static func seconds(_ s: Double?) -> String {
         guard let s else { return "" }
