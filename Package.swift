@@ -17,7 +17,7 @@ let domains: [(name: String, deps: [Target.Dependency])] = [
     ("KilnImage", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnRecipe", "KilnCore", .product(name: "Yams", package: "Yams")]),
     ("KilnAttest", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnCore"]),
     ("KilnAudit", ["KilnAttest", "KilnAPK", "KilnArchive", "KilnFIPS", "KilnImage", "KilnOCI", "KilnCrypto", "KilnCore", .product(name: "Yams", package: "Yams")]),
-    ("KilnNightly", ["KilnAPK", "KilnAttest", "KilnBuild", "KilnImage", "KilnOCI", "KilnPipeline", "KilnRecipe", "KilnRepro", "KilnCrypto", "KilnCore"]),
+    ("KilnNightly", ["KilnAPK", "KilnAttest", "KilnAudit", "KilnBuild", "KilnImage", "KilnOCI", "KilnPipeline", "KilnRecipe", "KilnRegistry", "KilnRepro", "KilnCrypto", "KilnCore"]),
     ("KilnPipeline", ["KilnBuild", "KilnAPK", "KilnFIPS", "KilnRecipe", "KilnCrypto", "KilnCore"]),
     ("KilnRegistry", ["KilnOCI", "KilnCrypto", "KilnCore"]),
     ("KilnRepro", ["KilnBuild", "KilnAttest", "KilnAPK", "KilnImage", "KilnPipeline", "KilnRecipe", "KilnArchive", "KilnCrypto", "KilnOCI", "KilnCore"]),

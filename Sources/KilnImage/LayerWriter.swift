@@ -28,10 +28,10 @@ public enum LayerWriter {
         var ok = false
         defer { if !ok { unlink(tmp) } }
         let file = try FileSink(path: tmp)
-        let compressed = try HashingSink(file)
+        let compressed = try DigestingSink(file, algorithms: [.sha256])
         let gz = try ParallelGzipSink(compressed, level: level,
                                       threads: threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount)
-        let plain = try HashingSink(gz)
+        let plain = try DigestingSink(gz, algorithms: [.sha256])
         // Entries are sorted here (byte order) and streamed; file contents are streamed from disk
         // by the tar writer through one reused buffer (never a whole file in memory).
         let sorted = entries.sorted { TarEntry.pathPrecedes($0.path, $1.path) }
@@ -39,9 +39,7 @@ public enum LayerWriter {
         for e in sorted { try tar.write(e) }
         try tar.finish()
         try plain.close()       // closes gzip (trailer) and the file
-        guard let diff = plain.digest, let dig = compressed.digest else {
-            throw KilnMessage("layer: digest missing")
-        }
+        let diff = try plain.digest(.sha256), dig = try compressed.digest(.sha256)
         let digest = "sha256:" + dig.hexString
         try AtomicFile.rename(tmp, to: blobsDir + "/" + dig.hexString)
         ok = true

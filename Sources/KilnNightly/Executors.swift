@@ -1,6 +1,7 @@
 import Foundation
 import KilnAPK
 import KilnAttest
+import KilnAudit
 import KilnBuild
 import KilnCore
 import KilnCrypto
@@ -110,7 +111,9 @@ public struct RecipeNodeExecutor: NodeExecutor {
 }
 
 /// Assembles, signs and verifies one image config exactly as `kiln image`, `kiln sign` and
-/// `kiln verify` do: both variants into `<out>/images/<name>/` from the nightly repository.
+/// `kiln verify` do: both variants into `<out>/images/<name>/` from the nightly repository, each
+/// with its SBOM/provenance and its signed FIPS boundary audit (`kiln audit`); the verified
+/// boundary verdict of each variant is its output's `boundary`.
 public struct ImageNodeExecutor: NodeExecutor {
     /// The APK repository the images install from.
     public var repository: String
@@ -152,15 +155,19 @@ public struct ImageNodeExecutor: NodeExecutor {
             o.sbomDirectory = dest + "-sbom"
             let r = try Attestor.attach(layout: dest, manifestDigest: t.descriptor.digest, options: o, key: key)
             log += "signed \(t.tag ?? t.descriptor.digest) → \(r.signatureTag ?? "-")\n"
+            let audit = try BoundaryAttestation.attach(layout: dest, manifestDigest: t.descriptor.digest,
+                                                       name: t.tag ?? t.descriptor.digest, key: key)
+            log += "fips boundary \(t.tag ?? t.descriptor.digest): \(audit.verdict) (kiln audit shows the findings)\n"
         }
         var v = Verifier(layout: try OCILayout(path: dest), tag: nil, key: try key.publicKey) { c in
             log += "verify \(c.ok ? "ok " : "FAIL") \(c.check): \(c.detail)\n"
         }
-        v.imageVerified = { _ in }
+        var boundary: [String: String] = [:]   // manifest digest -> verified boundary verdict
+        v.imageVerified = { boundary[$0.digest] = $0.boundary }
         _ = try v.run()
         let outputs = results.map { r in
             OutputRecord(kind: "image:\(r.variant.rawValue)", path: "images/\(cfg.imageName)", digest: r.manifest.digest,
-                         size: r.layers.reduce(0) { $0 + $1.descriptor.size }, version: r.tag)
+                         size: r.layers.reduce(0) { $0 + $1.descriptor.size }, version: r.tag, boundary: boundary[r.manifest.digest] ?? "-")
         }
         return NodeOutcome(outputs: outputs, version: cfg.version)
     }

@@ -139,7 +139,7 @@ public enum HTMLReport {
 
         let rank: [NodeStatus: Int] = [.failed: 0, .blocked: 1, .notRun: 2, .built: 3, .unchanged: 4]
         let nodes = r.nodes.sorted { (rank[$0.status]!, $0.id) < (rank[$1.status]!, $1.id) }
-        h += "<h2>Nodes</h2><table id=\"nodes\"><tr><th>node</th><th>status</th><th>why</th><th>time</th><th>log</th><th>outputs</th></tr>\n"
+        h += "<h2>Nodes</h2><table id=\"nodes\"><tr><th>node</th><th>status</th><th>why</th><th>time</th><th>log</th><th>boundary</th><th>outputs</th></tr>\n"
         for n in nodes {
             var why = n.reasons.map(esc).joined(separator: "<br>")
             if !n.blockedBy.isEmpty { why = "blocked by " + n.blockedBy.map(esc).joined(separator: ", ") }
@@ -148,10 +148,17 @@ public enum HTMLReport {
                 .joined(separator: "<br>")
             let log = n.log.map { "<a href=\"\(esc($0))\">log</a>" } ?? ""
             h += "<tr id=\"node-\(esc(n.id))\"><td><b>\(esc(n.id))</b>\(n.version.map { " " + esc($0) } ?? "")<br><span class=\"meta\">\(esc(n.file))</span></td>"
-            h += "<td>\(badge(n.status))</td><td>\(why)</td><td>\(esc(seconds(n.duration)))</td><td>\(log)</td><td>\(outs)</td></tr>\n"
+            h += "<td>\(badge(n.status))</td><td>\(why)</td><td>\(esc(seconds(n.duration)))</td><td>\(log)</td><td>\(boundaryCell(n.boundary))</td><td>\(outs)</td></tr>\n"
         }
         h += "</table>\n</body></html>\n"
         return h
+    }
+
+    /// The BOUNDARY cell: an image node's FIPS boundary verdict, empty for package nodes.
+    static func boundaryCell(_ verdict: String?) -> String {
+        guard let verdict else { return "" }
+        let cls = verdict == "pass" ? "verdict-ok" : verdict == "fail" ? "verdict-bad" : "meta"
+        return "<span class=\"\(cls)\">\(esc(verdict))</span>"
     }
 
     public static func renderIndex(_ runs: [ReportWriter.IndexEntry]) -> String {

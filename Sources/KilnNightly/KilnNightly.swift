@@ -5,8 +5,10 @@
 // dependency `Graph` (Tarjan cycles), the pure planner, the `Scheduler`, the per-node `ResultStore`,
 // text and HTML reports. Executors are injected (`NodeExecutor`), so the planner and scheduler stay
 // testable with fakes; the real ones live here too: `RecipeNodeExecutor` (build → package → index,
-// through KilnPipeline's `PackageStage`), `ImageNodeExecutor` (assemble → sign → verify) and the
-// repro check (KilnRepro's `RecipeRepro`), wired by `NightlyLaunch` over one explicit `NightlyRequest`.
+// through KilnPipeline's `PackageStage`), `ImageNodeExecutor` (assemble → sign → boundary audit → verify) and the
+// repro check (KilnRepro's `RecipeRepro`), wired by `NightlyLaunch` over one explicit `NightlyRequest`; `NightlyLaunch.publish` pushes the images
+// a run built (`kiln nightly --push`).
 //
 // May import: KilnBuild, KilnImage, KilnRecipe (to read recipes and configs into nodes), KilnPipeline,
-// KilnAPK, KilnAttest, KilnOCI (the executors), KilnRepro (the repro check), KilnCrypto, KilnCore.
+// KilnAPK, KilnAttest, KilnAudit, KilnOCI (the executors), KilnRepro (the repro check),
+// KilnRegistry (`--push` of the images built), KilnCrypto, KilnCore.

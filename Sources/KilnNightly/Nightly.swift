@@ -169,7 +169,8 @@ public final class NightlyRunner: @unchecked Sendable {
             return .init(id: r.id, kind: n.kind, name: n.name, variant: n.variant, file: n.file,
                          version: r.version ?? n.version, status: r.status, reasons: r.reasons, blockedBy: r.blockedBy,
                          start: r.start, end: r.end, duration: r.duration, log: r.log,
-                         key: plan.entries.first { $0.id == r.id }!.key.key, outputs: r.outputs, error: r.error)
+                         key: plan.entries.first { $0.id == r.id }!.key.key, outputs: r.outputs, error: r.error,
+                         boundary: RunReport.NodeEntry.boundaryVerdict(kind: n.kind, outputs: r.outputs))
         }
         let report = RunReport(runID: runID, startedAt: NightlyRunner.rfc3339(startDate),
                                durationSeconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9,

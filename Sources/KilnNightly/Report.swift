@@ -26,6 +26,17 @@ public struct RunReport: Codable, Sendable {
         public var key: String
         public var outputs: [OutputRecord]
         public var error: String?
+        /// Image nodes: the FIPS boundary verdict (`pass`, `fail`, `-`), see `boundaryVerdict(kind:outputs:)`; nil otherwise.
+        public var boundary: String? = nil
+
+        /// An image node's boundary verdict: its fips variant's (the one `kiln verify --require-fips`
+        /// judges), else the worst of its outputs', `-` when none was audited; nil for package nodes.
+        public static func boundaryVerdict(kind: NodeKind, outputs: [OutputRecord]) -> String? {
+            guard kind == .image else { return nil }
+            if let fips = outputs.first(where: { $0.kind == "image:fips" })?.boundary { return fips }
+            let all = outputs.compactMap(\.boundary)
+            return all.contains("fail") ? "fail" : all.contains("pass") ? "pass" : "-"
+        }
     }
     /// What changed since the previous successful build of a node.
     public struct Change: Codable, Sendable, Equatable {

@@ -12,8 +12,11 @@ public struct OutputRecord: Codable, Sendable, Equatable {
     public var size: Int64
     /// Package version (`1.2.3-r0`) or image tag, when it has one.
     public var version: String?
-    public init(kind: String, path: String, digest: String, size: Int64, version: String? = nil) {
-        self.kind = kind; self.path = path; self.digest = digest; self.size = size; self.version = version
+    /// An image's verified FIPS boundary attestation verdict (`pass`, `fail`; `-` when it has none);
+    /// nil for outputs that are not images (and in results stored before images were audited).
+    public var boundary: String?
+    public init(kind: String, path: String, digest: String, size: Int64, version: String? = nil, boundary: String? = nil) {
+        self.kind = kind; self.path = path; self.digest = digest; self.size = size; self.version = version; self.boundary = boundary
     }
 }
 

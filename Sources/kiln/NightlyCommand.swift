@@ -119,13 +119,8 @@ struct NightlyCommand: ParsableCommand {
         let (report, dir) = try runner.run()
         for line in report.summaryLines(directory: dir) { print(line) }
         if let push {
-            for n in report.nodes where n.kind == .image && n.status == .built {
-                for path in Set(n.outputs.map(\.path)) {
-                    for (dest, r) in try RegistryPush.publish(layout: outAbs + "/" + path, prefix: push, options: registry.registryOptions(quiet: true)) {
-                        print("pushed \(dest) \(r.digest): \(r.uploaded) blob(s) uploaded, \(r.existing) already there")
-                    }
-                }
-            }
+            _ = try NightlyLaunch.publish(report: report, outputRoot: outAbs, prefix: push,
+                                          options: registry.registryOptions(quiet: true)) { print($0.line) }
         }
         if report.exitStatus != 0 { throw ExitCode(report.exitStatus) }
     }

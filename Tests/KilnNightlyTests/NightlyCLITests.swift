@@ -171,6 +171,17 @@ final class NightlyCLITests: XCTestCase {
         // the layout verifies with `kiln verify` too
         let v = try TestSupport.kiln(["verify", e.out + "/images/svc", "--key", e.dir + "/ec.pub"])
         XCTAssertEqual(v.status, 0, v.out + v.err)
+        // each variant carries a signed FIPS boundary attestation, its verified verdict is in the report:
+        // the test's provider package is a stub without fips.so, so the fips variant's audit fails
+        XCTAssertEqual(img.outputs.first { $0.kind == "image:fips" }?.boundary, "fail")
+        XCTAssertEqual(img.outputs.first { $0.kind == "image:standard" }?.boundary, "fail")
+        XCTAssertEqual(img.boundary, "fail")
+        XCTAssertNil(rep.nodes.first { $0.id == "app" }?.boundary)
+        XCTAssertTrue(log.contains("fips boundary svc:1.0-r0-fips: fail"), log)
+        let fipsRow = v.out.split(separator: "\n").first { $0.hasPrefix("svc:1.0-r0-fips ") }.map(String.init) ?? v.out
+        XCTAssertTrue(fipsRow.contains(" fail "), fipsRow)
+        let html = try String(contentsOfFile: "\(e.out)/reports/\(rep.runID)/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("<th>boundary</th>") && html.contains("<span class=\"verdict-bad\">fail</span>"), html)
 
         // kiln repro on the image: assembled again and compared image by image; the verdict is attached
         let rp = try TestSupport.kiln(["repro", e.dir + "/recipes/images/svc.yaml", "--out", e.out, "--signing-key", e.key,
@@ -184,6 +195,7 @@ final class NightlyCLITests: XCTestCase {
 
         r = try nightly(e, args)
         XCTAssertTrue(r.out.contains(": 0 built, 5 unchanged"), r.out)
+        XCTAssertEqual(try latestReport(e).nodes.first { $0.id == "image:svc" }?.boundary, "fail")   // kept from the stored result
         // a package the image installs changes at runtime level only (lib is a build dep of app):
         // app is rebuilt, and so is the image that installs it
         try AtomicFile.write(Self.recipe("lib", note: "v2"), to: e.dir + "/recipes/lib.yaml")
