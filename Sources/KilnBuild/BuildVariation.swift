@@ -10,6 +10,9 @@ public struct BuildEnvironmentVariation: Sendable, Equatable, Codable {
     public var clockOffset: String?
     /// umask for every step (normal: 022).
     public var umask: String?
+    /// umask of the sandbox child process only — bwrap, its launcher and whatever they create before
+    /// a step sets its own umask (octal, e.g. `0002`; normal: kiln's). kiln's own umask is never changed.
+    public var childUmask: String?
     /// TZ (normal: UTC). A POSIX TZ string needs no tzdata in the root.
     public var timeZone: String?
     /// LANG / LC_ALL / LANGUAGE (normal: C.UTF-8).
@@ -43,6 +46,9 @@ public struct BuildEnvironmentVariation: Sendable, Equatable, Codable {
 
     /// Checks the host can apply the variation (libfaketime, taskset).
     public func validate() throws {
+        if let m = childUmask, m.isEmpty || m.count > 4 || !m.allSatisfy({ ("0"..."7").contains($0) }) {
+            throw KilnMessage("the sandbox's umask `\(m)` is not an octal umask such as 0002")
+        }
         if clockOffset != nil && BuildEnvironmentVariation.hostLibFaketime == nil {
             throw KilnMessage("varying the clock needs libfaketime: run `make deps` (Debian package libfaketime), or leave `time` out of --vary")
         }

@@ -208,11 +208,20 @@ public struct Sandbox: Sendable {
             + "cd \(shellQuote(workingDirectory))\n"
         args += variation.commandPrefix() + [sh, "-c", prologue + script]
         if variation.needsLauncher {
-            let command = variation.launcher(["bwrap"] + args, workspace: workspace, view: view)
+            let command = withChildUmask(variation.launcher(["bwrap"] + args, workspace: workspace, view: view))
             let env = ["PATH": (ProcessInfo.processInfo.environment["PATH"].map { $0 + ":" } ?? "") + "/usr/sbin:/usr/bin:/sbin:/bin"]
             return try Subprocess(command[0], Array(command.dropFirst()), environment: env, logFile: logFile).run().status
         }
-        return try Subprocess("bwrap", args, environment: [:], logFile: logFile).run().status
+        guard let bwrap = Subprocess.which("bwrap") else { throw KilnMessage("bubblewrap (bwrap) is not installed: run `make deps`") }
+        let command = withChildUmask([bwrap] + args)
+        return try Subprocess(command[0], Array(command.dropFirst()), environment: [:], logFile: logFile).run().status
+    }
+
+    /// `command` started under `variation.childUmask` (through `/bin/sh -c 'umask M && exec "$0" "$@"'`),
+    /// so only the child and what it starts get that umask; unchanged when none is set.
+    func withChildUmask(_ command: [String]) -> [String] {
+        guard let m = variation.childUmask else { return command }
+        return ["/bin/sh", "-c", "umask \(m) && exec \"$0\" \"$@\""] + command
     }
 }
 

@@ -46,16 +46,11 @@ public struct RecipeReproRequest {
 /// The recipe rebuild engine: rebuild in a varied environment, package with the same
 /// `PackageStage` as `kiln build`, compare each package with the published one.
 public enum RecipeRepro {
-    /// Rebuilds `r` and compares; returns the outcome and the repro directory. With the `umask`
-    /// variation the process umask is changed for the duration of the rebuild (callers run repro
-    /// checks when no other build runs).
+    /// Rebuilds `r` and compares; returns the outcome and the repro directory. The `umask` variation
+    /// is given to the sandbox child (`BuildEnvironmentVariation.childUmask`): this process's umask
+    /// is never changed, so a repro may run beside other builds.
     public static func reproduce(_ r: RecipeReproRequest) throws -> (outcome: ReproOutcome, directory: String) {
         try r.variations.environment.validate()
-        if let m = r.variations.processUmask {
-            let old = umask(m)
-            defer { umask(old) }
-            return try rebuild(r)
-        }
         return try rebuild(r)
     }
 

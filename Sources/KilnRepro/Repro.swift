@@ -34,7 +34,7 @@ public struct ReproVariations: Sendable, Equatable {
         for n in names {
             switch n {
             case "time": v.clockOffset = "+397d"
-            case "umask": break     // applied to kiln itself: see `processUmask`
+            case "umask": v.childUmask = "0002"   // the sandbox child only; kiln's own umask is never changed
             case "timezone": v.timeZone = "KLN-14"
             case "locale": v.locale = "fr_CH.UTF-8"
             case "hostname": v.hostname = "kiln-repro-varied"
@@ -48,10 +48,6 @@ public struct ReproVariations: Sendable, Equatable {
         return v
     }
 
-    /// The umask kiln itself runs with during the rebuild (sources extracted, trees copied, packages
-    /// written), or nil. Inside the sandbox every build — normal or varied — runs with 022.
-    public var processUmask: mode_t? { names.contains("umask") ? 0o002 : nil }
-
     /// Human-readable, for reports and the attestation.
     public var described: [String: String] {
         var d: [String: String] = [:]
@@ -60,7 +56,7 @@ public struct ReproVariations: Sendable, Equatable {
             switch n {
             case "build-path": d[n] = "fresh output directory with a different name"
             case "time": d[n] = "wall clock shifted by \(e.clockOffset!) (libfaketime); SOURCE_DATE_EPOCH unchanged"
-            case "umask": d[n] = "kiln runs with umask 0002 (the sandbox sets 022 for the steps, as in every build)"
+            case "umask": d[n] = "the sandbox child (bwrap and what it starts) runs with umask 0002; each step sets 022, as in every build; kiln's own umask is unchanged"
             case "timezone": d[n] = "TZ=\(e.timeZone!)"
             case "locale": d[n] = "LANG=LC_ALL=\(e.locale!)"
             case "hostname": d[n] = e.hostname!

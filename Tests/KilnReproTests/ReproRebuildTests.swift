@@ -4,6 +4,8 @@ import XCTest
 import KilnCore
 import KilnCrypto
 import KilnAttest
+import KilnAPK
+import KilnBuild
 import KilnTestSupport
 @testable import KilnRepro
 
@@ -112,6 +114,10 @@ final class ReproRebuildTests: XCTestCase {
         XCTAssertEqual(try ReproVariations("dir-order,domain").names, ["domain", "dir-order"])
         XCTAssertEqual(try ReproVariations("hostname,time").names, ["time", "hostname"])
         XCTAssertEqual(try ReproVariations("none").names, [])
+        XCTAssertEqual(try ReproVariations("umask").environment.childUmask, "0002")
+        XCTAssertNil(try ReproVariations("all,-umask").environment.childUmask)
+        var bad = BuildEnvironmentVariation(); bad.childUmask = "0o2; rm -rf /"
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("not an octal umask"), "\($0)") }
         XCTAssertThrowsError(try ReproVariations("directory-order"))
         let v = try ReproVariations("time,user,cpus").environment
         XCTAssertEqual(v.clockOffset, "+397d"); XCTAssertEqual(v.uid, 1234); XCTAssertEqual(v.cpus, 1); XCTAssertNil(v.hostname)
@@ -148,5 +154,42 @@ final class ReproRebuildTests: XCTestCase {
         XCTAssertTrue(r.out.contains("differs: usr/share/domain/proc: "), r.out)
         XCTAssertTrue(r.out.contains("  +kiln-repro-varied.invalid\n"), r.out)
         XCTAssertFalse(r.out.contains("differs: usr/share/domain/host"), r.out)
+    }
+
+    /// umask: the sandbox child (bwrap, pid 1 of the sandbox) runs with umask 0002 — a step that writes
+    /// pid 1's umask into the package makes the rebuild differ — while each step still runs with 022.
+    func testSandboxChildRunsWithTheVariedUmaskAndStepsWith022() throws {
+        let (e, recipe) = try setup("umasked", steps: """
+            sed -n 's/^Umask:[[:space:]]*//p' /proc/1/status > ${{targets.destdir}}/usr/share/umasked/sandbox
+            umask > ${{targets.destdir}}/usr/share/umasked/step
+            """)
+        let r = try TestSupport.kiln(["repro", recipe, "--out", e.out, "--signing-key", e.key, "--vary", "umask"])
+        XCTAssertEqual(r.status, 1, r.out + r.err)
+        XCTAssertTrue(r.out.hasPrefix("kiln repro umasked (variant standard); varied: umask\n"), r.out)
+        XCTAssertTrue(r.out.contains("differs: usr/share/umasked/sandbox: "), r.out)
+        XCTAssertTrue(r.out.contains("  +0002\n"), r.out)
+        XCTAssertFalse(r.out.contains("differs: usr/share/umasked/step"), r.out)
+    }
+
+    /// A recipe repro with the umask (and every other) variation leaves this process's umask as it was,
+    /// and the packages are still byte-identical: neither what the build child creates under 0002 nor
+    /// kiln's own writes under this process's 027 (the published build ran under the usual 022) leak
+    /// into the package.
+    func testRecipeReproLeavesThisProcessUmaskAlone() throws {
+        let (e, recipe) = try setup("calm", steps: """
+            mkdir -p ${{targets.destdir}}/usr/share/calm/made
+            echo made > ${{targets.destdir}}/usr/share/calm/made/file
+            """)
+        let before = umask(0o027)
+        defer { umask(before) }
+        let request = RecipeReproRequest(recipePath: recipe, variant: nil, outputRoot: e.out, publishedRepository: nil,
+                                         variations: try ReproVariations("all"),
+                                         toolchain: try ReproToolchain.root("host", recipePath: recipe, variant: nil, out: e.out),
+                                         signer: try APKSigner.load(path: e.key), distro: "kiln", supplier: nil)
+        let result = try RecipeRepro.reproduce(request)
+        let now = umask(0o027)
+        XCTAssertEqual(now, 0o027, "kiln repro RECIPE changed this process's umask")
+        XCTAssertTrue(result.outcome.variations.names.contains("umask"))
+        XCTAssertTrue(result.outcome.reproducible, result.outcome.render(notes: []))
     }
 }
