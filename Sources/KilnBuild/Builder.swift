@@ -46,6 +46,9 @@ public struct BuildRequest: Sendable {
     /// `kiln build --resume`: rerun from the failed step in the workspace a failed build kept
     /// (`ResumeRecord`); refused when any recorded input differs.
     public var resume = false
+    /// Keep a failed step's workspace with a `ResumeRecord` for `--resume` (off for unattended
+    /// builds such as `kiln nightly`: then it is removed unless `keepWorkspace`).
+    public var keepFailedForResume = true
 
     public init(recipePath: String, outputDirectory: String, arch: String = Architecture.host) {
         self.recipePath = recipePath; self.outputDirectory = outputDirectory; self.arch = arch
@@ -349,22 +352,25 @@ public final class Builder {
                 appendLog(tmpLog, "\n==> step failed with exit status \(status)\n")
                 progress.finish()
                 // Keep the workspace for `--resume`: moved to the resume directory, record beside it.
-                keep = true
                 var hint: String?
-                do {
-                    if scratch != resumeDir {
-                        if fm.fileExists(atPath: resumeDir) { try removeTree(resumeDir) }
-                        try AtomicFile.rename(scratch, to: resumeDir)
+                keep = req.keepWorkspace
+                if req.keepFailedForResume {
+                    do {
+                        if scratch != resumeDir {
+                            if fm.fileExists(atPath: resumeDir) { try removeTree(resumeDir) }
+                            try AtomicFile.rename(scratch, to: resumeDir)
+                        }
+                        keep = true
+                        record.failedStep = i
+                        record.failedStepName = step.name
+                        try record.write(to: resumeFile)
+                        hint = "workspace kept at \(resumeDir)/workspace; `kiln build --resume \(req.recipePath)` resumes from step \(numbering.number[i])/\(numbering.total) (\(step.name))"
+                    } catch {
+                        progress.log("kiln: \(name): cannot keep the workspace for --resume: \(error)")
                     }
-                    record.failedStep = i
-                    record.failedStepName = step.name
-                    try record.write(to: resumeFile)
-                    hint = "workspace kept at \(resumeDir)/workspace; `kiln build --resume \(req.recipePath)` resumes from step \(numbering.number[i])/\(numbering.total) (\(step.name))"
-                } catch {
-                    keep = req.keepWorkspace
-                    progress.log("kiln: \(name): cannot keep the workspace for --resume: \(error)")
-                    if keep { progress.log("kiln: workspace kept at \(ws)") }
                 }
+                keep = keep || req.resume   // a resumed build never drops its kept workspace on failure
+                if hint == nil, req.keepWorkspace { progress.log("kiln: workspace kept at \(ws)") }
                 throw BuildFailure(package: name, step: step.name, location: step.location, status: status,
                                    logPath: logPath, tail: lastLines(of: tmpLog, 50), resumeHint: hint)
             }

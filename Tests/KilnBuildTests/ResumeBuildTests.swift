@@ -104,3 +104,16 @@ final class ResumeBuildTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: kept), "a successful clean build removes the obsolete kept workspace")
     }
 }
+
+extension ResumeBuildTests {
+    /// Unattended builds (`kiln nightly`) opt out: a failed step leaves no workspace behind.
+    func testUnattendedBuildKeepsNothing() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        try AtomicFile.write(Self.recipe(), to: "\(dir)/resumable.yaml")
+        var req = request(dir); req.keepFailedForResume = false
+        XCTAssertThrowsError(try Builder(progress: quiet).build(req)) { e in
+            XCTAssertFalse("\(e)".contains("--resume"), "\(e)")
+        }
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/out/tmp")) ?? [], [])
+    }
+}
