@@ -43,6 +43,12 @@ public struct BuildRequest: Sendable {
     public var sourceDirectory: String?
     /// `kiln repro`: build in a deliberately varied environment (BuildVariation.swift).
     public var variation = BuildEnvironmentVariation()
+    /// `kiln build --resume`: rerun from the failed step in the workspace a failed build kept
+    /// (`ResumeRecord`); refused when any recorded input differs.
+    public var resume = false
+    /// Keep a failed step's workspace with a `ResumeRecord` for `--resume` (off for unattended
+    /// builds such as `kiln nightly`: then it is removed unless `keepWorkspace`).
+    public var keepFailedForResume = true
 
     public init(recipePath: String, outputDirectory: String, arch: String = Architecture.host) {
         self.recipePath = recipePath; self.outputDirectory = outputDirectory; self.arch = arch
@@ -104,6 +110,11 @@ public struct BuildResult: Codable, Sendable {
     public var providedByToolchain: [String]
     public var log: String
     public var kilnVersion = KilnVersion.current
+    /// True when built by `kiln build --resume` (steps before `resumedFromStep` ran in an earlier,
+    /// failed build): such trees are never packaged (`PackageStage`) until rebuilt clean.
+    public var resumed: Bool? = nil
+    /// The plan step the resumed build started at (0-based).
+    public var resumedFromStep: Int? = nil
 
     /// Every package (main first) with its tree.
     public var packages: [PackageMetadata] { [package] + subpackages }
@@ -129,10 +140,12 @@ public struct BuildFailure: KilnError {
     public var status: Int32
     public var logPath: String
     public var tail: [String]
+    /// How to resume (`kiln build --resume RECIPE` and the step), when the workspace was kept.
+    public var resumeHint: String? = nil
     public var description: String {
         "\(location): build of \(package) failed in step `\(step)` (exit \(status))\n"
             + "--- last \(tail.count) log lines ---\n" + tail.joined(separator: "\n")
-            + "\n--- full log: \(logPath)"
+            + "\n--- full log: \(logPath)" + (resumeHint.map { "\n" + $0 } ?? "")
     }
 }
 
@@ -208,12 +221,43 @@ public final class Builder {
             sources.append(SourceUsed(uri: g.repository, sha256: "", sha512: "", location: g.location.description, commit: got.commit))
         }
 
-        // Workspace on the output's filesystem so trees can be renamed into place.
+        // Workspace on the output's filesystem so trees can be renamed into place. A failed build's
+        // workspace is kept as <out>/tmp/resume-* (not build-*, so removeStaleScratch leaves it).
         removeStaleScratch("\(out)/tmp")
-        let scratch = "\(out)/tmp/build-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let resumeDir = ResumeRecord.directory(out: out, package: name, arch: req.arch, variant: recipe.variant)
+        let resumeFile = "\(resumeDir)/resume.json"
+        var record = ResumeRecord(
+            recipe: req.recipePath, recipeDigest: try Digest.hashFile(.sha256, path: req.recipePath).hexString,
+            stepsDigest: try ResumeRecord.stepsDigest(plan.steps),
+            sources: sources.map { s in s.commit.map { "\(s.uri) @\($0)" } ?? "\(s.uri) \(s.sha256)" },
+            sourceDirectoryDigest: try ResumeRecord.directoryDigest(sourceDirectory(req, recipe: recipe).map(absolute)),
+            toolchain: req.toolchain.name, toolchainLockDigest: req.toolchain.lockDigest, arch: req.arch,
+            variant: recipe.variant, sourceDateEpoch: epoch, installedFromRepository: [], failedStep: 0, failedStepName: "")
+        var startStep = 0
+        let scratch: String
+        if req.resume {
+            guard let kept = try ResumeRecord.read(from: resumeFile), isDirectory("\(resumeDir)/workspace") else {
+                throw ResumeRefused(package: name, directory: resumeDir, changes: [])
+            }
+            let installedNow = recipe.environment.packages.isEmpty ? []
+                : try (self.installer ?? TreeDependencyInstaller(treesDirectory: "\(out)/trees/\(req.arch)"))
+                    .available(recipe.environment.packages.sorted(), arch: req.arch).sorted()
+            record.installedFromRepository = installedNow
+            let changes = kept.differences(from: record)
+            guard changes.isEmpty else { throw ResumeRefused(package: name, directory: resumeDir, changes: changes) }
+            guard kept.failedStep >= 0, kept.failedStep < plan.steps.count else {
+                throw ResumeRefused(package: name, directory: resumeDir, changes: ["failed step \(kept.failedStep) is not in the plan"])
+            }
+            startStep = kept.failedStep
+            scratch = resumeDir
+            for d in ["root", "layers"] where fm.fileExists(atPath: "\(scratch)/\(d)") { try removeTree("\(scratch)/\(d)") }
+        } else {
+            scratch = "\(out)/tmp/build-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        }
         let ws = "\(scratch)/workspace"
         try fm.createDirectory(atPath: ws, withIntermediateDirectories: true)
-        var keep = req.keepWorkspace
+        // Resuming: the kept workspace survives any error but the end of a successful build.
+        var keep = req.keepWorkspace || req.resume
         defer { if !keep { try? removeTree(scratch) } }
         let packages = [name] + plan.subpackages.map(\.name)
         for p in packages {
@@ -225,7 +269,7 @@ public final class Builder {
         // melange copies the source directory (`--source-dir`, else `<recipe dir>/<name>/` when it
         // exists) into the workspace. Nothing else of the recipe's directory reaches the sandbox: it may
         // hold `keys/` (the project layout), and a step could copy a key into the package it builds.
-        if let sd = sourceDirectory(req, recipe: recipe) {
+        if !req.resume, let sd = sourceDirectory(req, recipe: recipe) {
             guard isDirectory(sd) else { throw KilnMessage("source directory \(sd) does not exist") }
             try copyContents(of: absolute(sd), into: ws)
         }
@@ -241,6 +285,7 @@ public final class Builder {
                 sandbox.layers = try installer.layers(installed, arch: req.arch, scratch: "\(scratch)/layers")
             }
         }
+        record.installedFromRepository = installed
         if !installed.isEmpty {
             progress.log("kiln: \(name): build packages from kiln's own builds: \(installed.joined(separator: ", "))")
         }
@@ -275,7 +320,11 @@ public final class Builder {
 
         let started = Date()
         let numbering = StepNumbering(plan.steps)
-        for (i, step) in plan.steps.enumerated() {
+        if req.resume {
+            appendLog(tmpLog, "kiln: resuming at step \(numbering.number[startStep])/\(numbering.total) in the kept workspace \(ws); earlier steps ran in a failed build\n")
+            progress.log("kiln: \(name): resuming at step \(numbering.number[startStep])/\(numbering.total) (\(plan.steps[startStep].name)) in \(ws)")
+        }
+        for (i, step) in plan.steps.enumerated() where i >= startStep {
             let label = "\(name): \(step.package == name ? "" : step.package + ": ")\(step.name)"
             if let prep = step.preparation, case .fetch(let f) = prep, let file = sourceFiles[f] {
                 let dir = try hostPath(step.workingDirectory, workspace: ws, at: step.location)
@@ -302,10 +351,28 @@ public final class Builder {
             if status != 0 {
                 appendLog(tmpLog, "\n==> step failed with exit status \(status)\n")
                 progress.finish()
+                // Keep the workspace for `--resume`: moved to the resume directory, record beside it.
+                var hint: String?
                 keep = req.keepWorkspace
-                if keep { progress.log("kiln: workspace kept at \(ws)") }
+                if req.keepFailedForResume {
+                    do {
+                        if scratch != resumeDir {
+                            if fm.fileExists(atPath: resumeDir) { try removeTree(resumeDir) }
+                            try AtomicFile.rename(scratch, to: resumeDir)
+                        }
+                        keep = true
+                        record.failedStep = i
+                        record.failedStepName = step.name
+                        try record.write(to: resumeFile)
+                        hint = "workspace kept at \(resumeDir)/workspace; `kiln build --resume \(req.recipePath)` resumes from step \(numbering.number[i])/\(numbering.total) (\(step.name))"
+                    } catch {
+                        progress.log("kiln: \(name): cannot keep the workspace for --resume: \(error)")
+                    }
+                }
+                keep = keep || req.resume   // a resumed build never drops its kept workspace on failure
+                if hint == nil, req.keepWorkspace { progress.log("kiln: workspace kept at \(ws)") }
                 throw BuildFailure(package: name, step: step.name, location: step.location, status: status,
-                                   logPath: logPath, tail: lastLines(of: tmpLog, 50))
+                                   logPath: logPath, tail: lastLines(of: tmpLog, 50), resumeHint: hint)
             }
         }
         progress.finish()
@@ -345,9 +412,15 @@ public final class Builder {
             },
             sources: sources, buildPackages: plan.buildPackages, installedFromRepository: installed,
             providedByToolchain: resolution.provided.filter { $0.source != .kiln }.map(\.name), log: logPath)
-        try result.write(to: "\(treesDir)/\(name).build.json")
-        appendLog(tmpLog, "\n==> built \(packages.joined(separator: ", ")) in \(KilnCore.Progress.format(Date().timeIntervalSince(started)))\n")
-        return result
+        var finished = result
+        if req.resume { finished.resumed = true; finished.resumedFromStep = startStep }
+        try finished.write(to: "\(treesDir)/\(name).build.json")
+        // Built: a kept resumable workspace of this package is obsolete (a resumed one is `scratch`).
+        try? fm.removeItem(atPath: resumeFile)
+        keep = req.keepWorkspace
+        if !req.resume, !keep, fm.fileExists(atPath: resumeDir) { try? removeTree(resumeDir) }
+        appendLog(tmpLog, "\n==> built \(packages.joined(separator: ", ")) in \(KilnCore.Progress.format(Date().timeIntervalSince(started)))\(req.resume ? " (resumed)" : "")\n")
+        return finished
     }
 
     /// Orders recipes so that a recipe comes after those that produce its build packages.

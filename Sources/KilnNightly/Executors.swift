@@ -62,6 +62,7 @@ public struct RecipeNodeExecutor: NodeExecutor {
         req.toolchain = toolchain
         req.pipelineDirectories = pipelineDirectories
         req.download = download
+        req.keepFailedForResume = false   // unattended: no workspace per failed node piles up
         // Packaging: build-time packages come from the repository (signature-checked), as with
         // `kiln build`; --no-package: from the standard trees (a variant's own trees first).
         let installer: BuildDependencyInstaller = try signer.signer.map { try APKBuildInstaller(repository: repository, signer: $0) }

@@ -74,12 +74,22 @@ public enum BuildPipeline {
             var req = r.build
             req.recipePath = recipe.file
             req.toolchain = tc
+            // --resume over several recipes: those with a kept failed workspace resume, the rest build clean.
+            if req.resume, ordered.count > 1 {
+                let dir = ResumeRecord.directory(out: absolutePath(req.outputDirectory), package: recipe.package.name,
+                                                 arch: req.arch, variant: req.variant ?? "standard")
+                req.resume = FileManager.default.fileExists(atPath: "\(dir)/resume.json")
+            }
             let result = try builder.build(req)
             results.append(result)
             observe(.built(result))
             if r.runTests { for o in try builder.test(req) { observe(.tested(o)) } }
             try PackageStage.stampFIPSModules(result, progress: progress)   // first: the identity file must be in the tree before packaging
             guard let p = r.packaging, let signer else { continue }
+            if result.resumed == true {
+                progress.log("kiln: \(result.package.name): resumed build — trees only, not packaged or indexed; rebuild it without --resume to publish it")
+                continue
+            }
             let context = PackagingContext(signer: signer, distro: p.distro, supplier: p.supplier)
             for (_, out) in try PackageStage.writePackages(result, repository: p.repository, context: context) { observe(.packaged(out)) }
             let idx = try APKRepository.updateIndex(directory: "\(p.repository)/\(result.arch)", signer: signer)
@@ -100,6 +110,11 @@ public enum BuildPipeline {
             throw KilnMessage("--variant fips: toolchain root \(tc.rootPath) contains OpenSSL files (\(found.prefix(3).joined(separator: ", "))); only kiln's own OpenSSL packages may be visible to a FIPS build")
         }
     }
+}
+
+/// `p` made absolute against the current directory.
+private func absolutePath(_ p: String) -> String {
+    p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
 }
 
 /// Both values, or nil.

@@ -46,7 +46,11 @@ public enum PackageStage {
     /// complete before the next), in build order; the index is the caller's (it may batch).
     public static func writePackages(_ result: BuildResult, repository: String,
                                      context: PackagingContext) throws -> [(metadata: PackageMetadata, output: APKWriter.Output)] {
-        try result.packages.map { m in
+        // A resumed build ran its first steps in an earlier, failed build: never publish it as a normal one.
+        if result.resumed == true {
+            throw KilnMessage("\(result.recipe): \(result.package.name) was built by `kiln build --resume`; its trees are not packaged — rebuild it clean (without --resume) to publish it")
+        }
+        return try result.packages.map { m in
             let spec = try PackageSpec(m, result: result, distro: context.distro, supplier: context.supplier)
             return (m, try APKWriter.write(spec: spec, root: m.tree, repository: repository, signer: context.signer))
         }

@@ -36,6 +36,9 @@ struct BuildCommand: ParsableCommand {
     @Flag(name: .long, help: "Run the recipes' test: blocks after building (like `kiln test`).")
     var test = false
 
+    @Flag(name: .long, help: "Rerun a failed build from its failed step in the workspace it kept, when every input is unchanged. A resumed build's trees are flagged and never packaged.")
+    var resume = false
+
     func run() throws {
         var req = BuildRequest(recipePath: "", outputDirectory: location.out, arch: arch.arch)
         req.sourceCache = location.sourceCache
@@ -46,6 +49,7 @@ struct BuildCommand: ParsableCommand {
         req.lenient = lenient.lenient
         req.download = !offline.offline
         req.sourceDirectory = workspace.sourceDir
+        req.resume = resume
         var request = BuildPipelineRequest(recipes: recipes, build: req)
         request.toolchain = toolchain.toolchain
         request.runTests = test

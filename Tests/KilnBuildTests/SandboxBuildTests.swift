@@ -276,7 +276,9 @@ final class SandboxBuildTests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: f.logPath))
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(out)/trees/x86_64/hello"), "no tree after a failed build")
-        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: "\(out)/tmp")) ?? [], [])
+        // Only the failed build's workspace is left, kept (with its record) for `kiln build --resume`.
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: "\(out)/tmp")) ?? [], ["resume-hello-x86_64-standard"])
+        XCTAssertEqual(try ResumeRecord.read(from: "\(out)/tmp/resume-hello-x86_64-standard/resume.json")?.failedStepName, "phone home")
     }
 
     func testStepWritingOutsideItsWorkspaceFails() throws {
