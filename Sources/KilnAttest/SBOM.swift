@@ -39,15 +39,15 @@ public struct ImageFIPSModule: Equatable, Sendable {
 
     /// The identity KilnImage records on fips manifests (`dev.kiln.fips.status|module|certificate|package`).
     public static func fromAnnotations(_ a: [String: String], installed: [APKIndexRecord]) -> ImageFIPSModule? {
-        guard let module = a["dev.kiln.fips.module"], !module.isEmpty else { return nil }
-        var name = module, version = ""
-        if let sp = module.lastIndex(of: " "), module[module.index(after: sp)...].first?.isNumber == true {
-            name = String(module[..<sp]); version = String(module[module.index(after: sp)...])
-        }
-        let cert = a["dev.kiln.fips.certificate"].flatMap { $0.isEmpty ? nil : String($0.drop { $0 == "#" }) }
+        guard let module = a[FIPSAnnotationKey.module], !module.isEmpty else { return nil }
+        // The typed fields; a layout made before they existed names the module by its display string,
+        // and its version comes from the provider package below.
+        let name = a[FIPSAnnotationKey.moduleName].flatMap { $0.isEmpty ? nil : $0 } ?? module
+        var version = a[FIPSAnnotationKey.moduleVersion] ?? ""
+        let cert = a[FIPSAnnotationKey.certificate].flatMap { $0.isEmpty ? nil : String($0.drop { $0 == "#" }) }
         // "validated" only with a certificate number; anything else is fips-capable.
-        let label: FIPSLabel = (a["dev.kiln.fips.status"] == "validated" && cert != nil) ? .validated : .fipsCapable
-        let pkg = a["dev.kiln.fips.package"].flatMap { p in installed.first { $0.nameVersion == p || $0.name == p }?.name }
+        let label: FIPSLabel = (a[FIPSAnnotationKey.status] == FIPSLabel.validated.rawValue && cert != nil) ? .validated : .fipsCapable
+        let pkg = a[FIPSAnnotationKey.package].flatMap { p in installed.first { $0.nameVersion == p || $0.name == p }?.name }
             ?? installed.first { $0.name.hasPrefix(providerPackagePrefix) }?.name
         if version.isEmpty, let pkg, let v = installed.first(where: { $0.name == pkg })?.version {
             version = v.range(of: "-r", options: .backwards).map { String(v[..<$0.lowerBound]) } ?? v

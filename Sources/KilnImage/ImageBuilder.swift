@@ -345,7 +345,7 @@ public final class ImageBuilder {
             "org.opencontainers.image.title": config.imageName,
             "org.opencontainers.image.version": version,
             "org.opencontainers.image.vendor": "kiln",
-            "dev.kiln.variant": v.rawValue,
+            OCIMediaType.kilnVariant: v.rawValue,
         ]
         if let src = config.vcsURL { ann["org.opencontainers.image.source"] = src }
         for (k, val) in config.annotations { ann[k] = val }
@@ -368,16 +368,23 @@ public enum FIPSAnnotations {
         let provider = packages.first { $0.name == p || $0.provides.contains { $0.hasPrefix(p) } }
         if let n = tree.node(FIPSModuleIdentity.packagePath), n.kind == .file,
            let id = try? FIPSModuleIdentity.decode(n.data, source: FIPSModuleIdentity.packagePath) {
-            a["dev.kiln.fips.status"] = id.label.rawValue
-            a["dev.kiln.fips.module"] = id.version.isEmpty ? id.name : "\(id.name) \(id.version)"
-            a["dev.kiln.fips.package"] = id.package
-            if let cert = id.certificate { a["dev.kiln.fips.certificate"] = cert.number }
+            a[FIPSAnnotationKey.status] = id.label.rawValue
+            module(id.name, id.version, into: &a)
+            a[FIPSAnnotationKey.package] = id.package
+            if let cert = id.certificate { a[FIPSAnnotationKey.certificate] = cert.number }
         } else if tree.node(FIPSModuleIdentity.modulePath) != nil || provider != nil {
-            a["dev.kiln.fips.status"] = "fips-capable"
-            a["dev.kiln.fips.module"] = provider.map { "\($0.name) \($0.version)" } ?? "OpenSSL FIPS Provider"
+            a[FIPSAnnotationKey.status] = FIPSLabel.fipsCapable.rawValue
+            if let provider { module(provider.name, provider.version, into: &a) } else { module("OpenSSL FIPS Provider", "", into: &a) }
         }
-        if let provider, a["dev.kiln.fips.package"] == nil { a["dev.kiln.fips.package"] = provider.nameVersion }
+        if let provider, a[FIPSAnnotationKey.package] == nil { a[FIPSAnnotationKey.package] = provider.nameVersion }
         return a
+    }
+
+    /// The module's name and version as typed fields, and "name version" for people.
+    static func module(_ name: String, _ version: String, into a: inout [String: String]) {
+        a[FIPSAnnotationKey.module] = version.isEmpty ? name : "\(name) \(version)"
+        a[FIPSAnnotationKey.moduleName] = name
+        if !version.isEmpty { a[FIPSAnnotationKey.moduleVersion] = version }
     }
 }
 

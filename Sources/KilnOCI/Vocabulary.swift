@@ -22,6 +22,8 @@ public enum OCIMediaType {
     public static let dsseEnvelope = "application/vnd.dsse.envelope.v1+json"
     /// The annotation holding a manifest's tag in `index.json`.
     public static let refName = "org.opencontainers.image.ref.name"
+    /// kiln's annotation naming an image manifest's variant (`standard`, `fips`).
+    public static let kilnVariant = "dev.kiln.variant"
     /// The annotation holding a cosign signature (base64).
     public static let cosignSignature = "dev.cosignproject.cosign/signature"
     /// The annotation naming an attestation's predicate type.

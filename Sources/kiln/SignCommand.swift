@@ -65,7 +65,7 @@ struct SignCommand: ParsableCommand {
             o.tag = t.tag
             if let locked {
                 let m = try layout.readJSON(t.descriptor)
-                let variant = m["annotations"]?["dev.kiln.variant"]?.string ?? ((t.tag ?? "").hasSuffix("-fips") ? "fips" : "standard")
+                let variant = m["annotations"]?[OCIMediaType.kilnVariant]?.string ?? ((t.tag ?? "").hasSuffix("-fips") ? "fips" : "standard")
                 o.lockedPackages = locked.variants[variant]
             }
             let r = try Attestor.attach(layout: ref.layout, manifestDigest: t.descriptor.digest, options: o, key: privateKey)

@@ -209,6 +209,7 @@ final class AttestTests: XCTestCase {
         let img = try Fixture.image(layoutPath: layoutPath, tag: "demo:2.0-fips", packages: Fixture.fipsPackages, fips: true,
                                     annotations: ["dev.kiln.variant": "fips", "dev.kiln.fips.status": "validated",
                                                   "dev.kiln.fips.module": "OpenSSL FIPS Provider 3.1.2", "dev.kiln.fips.certificate": "4985",
+                                                  "dev.kiln.fips.module.name": "OpenSSL FIPS Provider", "dev.kiln.fips.module.version": "3.1.2",
                                                   "dev.kiln.fips.package": "openssl-fips-provider-3.0.22-r0"])
         let lockPath = dir + "/demo.lock.json"
         let entries: [JSON] = Fixture.fipsPackages.map { p in
@@ -239,6 +240,13 @@ final class AttestTests: XCTestCase {
         let noCert = ImageFIPSModule.fromAnnotations(["dev.kiln.fips.status": "validated", "dev.kiln.fips.module": "OpenSSL FIPS Provider 3.1.2"],
                                                         installed: [])
         XCTAssertEqual(noCert?.label.rawValue, "fips-capable")
+        // The identity is read from the typed fields; the display string is never split (a layout
+        // without them keeps the whole string as the name and takes the version from the package).
+        let typed = ImageFIPSModule.fromAnnotations(["dev.kiln.fips.module": "My Module 2 3.4", "dev.kiln.fips.module.name": "My Module 2",
+                                                      "dev.kiln.fips.module.version": "3.4"], installed: [])
+        XCTAssertEqual(typed?.name, "My Module 2"); XCTAssertEqual(typed?.version, "3.4")
+        let old = ImageFIPSModule.fromAnnotations(["dev.kiln.fips.module": "OpenSSL FIPS Provider 3.1.2"], installed: [])
+        XCTAssertEqual(old?.name, "OpenSSL FIPS Provider 3.1.2"); XCTAssertEqual(old?.version, "")
         // The variant checks pass; only the (absent) boundary attestation stops --require-fips.
         expectFailure("demo:2.0-fips", check: "fips-boundary demo:2.0-fips", reason: "no FIPS boundary attestation", requireFIPS: true)
     }

@@ -99,6 +99,8 @@ final class ImageBuildTests: XCTestCase {
         XCTAssertFalse(std.packages.contains { $0.name.contains("fips") })
         XCTAssertEqual(fips.annotations["dev.kiln.fips.status"], "fips-capable")
         XCTAssertEqual(fips.annotations["dev.kiln.fips.module"], "OpenSSL FIPS Provider 3.0.22")
+        XCTAssertEqual(fips.annotations["dev.kiln.fips.module.name"], "OpenSSL FIPS Provider")
+        XCTAssertEqual(fips.annotations["dev.kiln.fips.module.version"], "3.0.22")
         XCTAssertNil(std.annotations["dev.kiln.fips.status"])
         XCTAssertEqual(std.annotations["org.opencontainers.image.source"], "https://example.invalid/kiln")
         XCTAssertEqual(std.annotations["org.opencontainers.image.created"], "2023-11-14T22:15:00Z")
