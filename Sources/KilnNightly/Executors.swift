@@ -158,7 +158,7 @@ public struct ImageNodeExecutor: NodeExecutor {
             log += "signed \(t.tag ?? t.descriptor.digest) → \(r.signatureTag ?? "-")\n"
             let audit = try BoundaryAttestation.attach(layout: dest, manifestDigest: t.descriptor.digest,
                                                        name: t.tag ?? t.descriptor.digest, key: key)
-            log += "fips boundary \(t.tag ?? t.descriptor.digest): \(audit.verdict) (kiln audit shows the findings)\n"
+            log += "fips boundary \(t.tag ?? t.descriptor.digest): \(audit.verdict)" + (audit.passed ? "" : " (`kiln audit` lists the findings)") + "\n"
         }
         var v = Verifier(layout: try OCILayout(path: dest), tag: nil, key: try key.publicKey) { c in
             log += "verify \(c.ok ? "ok " : "FAIL") \(c.check): \(c.detail)\n"

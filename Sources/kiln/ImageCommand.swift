@@ -99,7 +99,7 @@ struct ImageCommand: ParsableCommand {
             }
             let a = try Attestor.attach(layout: dest, manifestDigest: r.manifest.digest, options: o, key: signer)
             let audit = try BoundaryAttestation.attach(layout: dest, manifestDigest: r.manifest.digest, name: r.tag, key: signer)
-            Progress.shared.log("fips boundary \(r.tag): \(audit.verdict) (kiln audit shows the findings)")
+            Progress.shared.log("fips boundary \(r.tag): \(audit.verdict)" + (audit.passed ? "" : " (`kiln audit` lists the findings)"))
             Progress.shared.log("signed \(r.tag): \(a.signatureTag ?? "-"), \(a.attestationTag ?? "-")")
         }
     }
