@@ -10,13 +10,15 @@ import KilnTestSupport
 final class LoopbackSlurm {
     let dir: String
     var conf: String { dir + "/slurm.conf" }
-    private var daemons: [Process] = []
+    private var daemonPIDs: [pid_t] = []
     private var mungePID: pid_t?
 
     static let tools = ["munged", "munge", "slurmctld", "slurmd", "sbatch", "scontrol", "scancel", "runuser"]
     static var missingTools: [String] { tools.filter { Subprocess.which($0) == nil && !FileManager.default.isExecutableFile(atPath: "/usr/sbin/" + $0) } }
 
     init(dir: String) { self.dir = dir }
+
+    static func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -48,9 +50,11 @@ final class LoopbackSlurm {
         try run("/usr/bin/chown", ["-R", "munge:munge", dir + "/munge", dir + "/munge-priv"])
         chmod(dir + "/munge", 0o755); chmod(dir + "/munge-priv", 0o700); chmod(dir + "/munge-priv/munge.key", 0o600)
         let sock = dir + "/munge/munge.socket.2"
-        try run("/usr/sbin/runuser", ["-u", "munge", "--", "/usr/sbin/munged", "--socket=\(sock)", "--key-file=\(dir)/munge-priv/munge.key",
-                                      "--log-file=\(dir)/munge-priv/munged.log", "--pid-file=\(dir)/munge/munged.pid",
-                                      "--seed-file=\(dir)/munge-priv/munged.seed"])
+        // munged daemonizes: its output goes to /dev/null (a pipe would stay open), its pid comes from its pid file
+        let q = LoopbackSlurm.quote
+        try run("/bin/sh", ["-c", "exec /usr/sbin/runuser -u munge -- /usr/sbin/munged --socket=\(q(sock)) --key-file=\(q(dir + "/munge-priv/munge.key"))"
+                            + " --log-file=\(q(dir + "/munge-priv/munged.log")) --pid-file=\(q(dir + "/munge/munged.pid"))"
+                            + " --seed-file=\(q(dir + "/munge-priv/munged.seed")) </dev/null >/dev/null 2>&1"])
         mungePID = try waitForPID(dir + "/munge/munged.pid")
         let host = try run("/bin/hostname", ["-s"]).trimmingCharacters(in: .whitespacesAndNewlines)
         let ports = try (0..<4).map { _ in try Self.freePort() }
@@ -109,13 +113,13 @@ final class LoopbackSlurm {
     }
 
     func stop() {
-        for p in daemons.reversed() where p.isRunning { kill(p.processIdentifier, SIGTERM) }
-        let deadline = Date().addingTimeInterval(10)
-        for p in daemons {
-            while p.isRunning && Date() < deadline { usleep(50_000) }
-            if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        for pid in daemonPIDs.reversed() { kill(pid, SIGTERM) }
+        for pid in daemonPIDs {
+            var status: Int32 = 0, n = 0
+            while waitpid(pid, &status, WNOHANG) == 0 && n < 200 { usleep(50_000); n += 1 }
+            if n == 200 { kill(pid, SIGKILL); waitpid(pid, &status, 0) }
         }
-        daemons = []
+        daemonPIDs = []
         if let pid = mungePID {
             kill(pid, SIGTERM)
             var n = 0
@@ -125,19 +129,39 @@ final class LoopbackSlurm {
         }
     }
 
+    /// posix_spawn with stdin/stdout/stderr on /dev/null or a file and every other descriptor
+    /// closed (the daemons must not hold this process's pipes).
+    private func posixSpawn(_ exe: String, _ args: [String], output: String?) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        for fd in 3..<256 { posix_spawn_file_actions_addclose(&actions, Int32(fd)) }
+        let env = environment.map { "\($0.key)=\($0.value)" }
+        let argv = ([exe] + args).map { strdup($0) } + [nil]
+        let envp = env.map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) }; for p in envp { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, exe, &actions, nil, argv, envp)
+        guard rc == 0 else { throw KilnMessage("cannot start \(exe): \(String(cString: strerror(rc)))") }
+        return pid
+    }
+
     private func spawn(_ exe: String, _ args: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe); p.arguments = args; p.environment = environment
-        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice; p.standardInput = FileHandle.nullDevice
-        try p.run()
-        daemons.append(p)
+        daemonPIDs.append(try posixSpawn(exe, args, output: nil))
     }
 
     @discardableResult
     private func run(_ exe: String, _ args: [String]) throws -> String {
-        let r = try TestSupport.run(exe, args, environment: environment)
-        guard r.status == 0 else { throw KilnMessage("\(exe) \(args.joined(separator: " ")) failed: \(r.err)") }
-        return r.out
+        let out = dir + "/.run-output"
+        let pid = try posixSpawn(exe, args, output: out)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        guard status == 0 else { throw KilnMessage("\(exe) \(args.joined(separator: " ")) failed (wait status \(status)): \(text)") }
+        return text
     }
 
     private func waitForPID(_ path: String) throws -> pid_t {
