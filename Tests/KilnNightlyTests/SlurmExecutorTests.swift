@@ -241,6 +241,16 @@ final class SlurmExecutorTests: XCTestCase {
         XCTAssertTrue(r.out.contains(": 0 built, 4 unchanged"), r.out)
         usleep(300_000)
         XCTAssertEqual(cluster.finishedJobs().count, 4)
+
+        // a job that leaves no result fails the node after one retry, whatever Slurm says
+        try AtomicFile.write(NightlyCLITests.recipe("e", steps: "- runs: echo broken >&2; exit 3"), to: base + "/recipes/e.yaml")
+        r = try nightly(base + "/slurm", ["--executor", "slurm", "--store", base + "/store", "--keep-going"])
+        XCTAssertEqual(r.status, 1, r.out + r.err)
+        XCTAssertTrue(r.out.contains(": 0 built, 4 unchanged, 1 failed"), r.out)
+        XCTAssertTrue(r.out.contains("failed: e: e: slurm job") && r.out.contains("(attempt 2)"), r.out)
+        XCTAssertEqual(cluster.finishedJobs().count, 6, "\(cluster.finishedJobs())")
+        let log = try String(contentsOfFile: base + "/store/logs/e.log", encoding: .utf8)
+        XCTAssertTrue(log.contains("broken"), log)
     }
 
     func latestReport(_ out: String) throws -> RunReport {
