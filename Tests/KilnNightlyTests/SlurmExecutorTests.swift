@@ -176,7 +176,7 @@ final class LoopbackSlurm {
 /// `kiln nightly --executor slurm` against a real Slurm on loopback (three slurmd).
 final class SlurmExecutorTests: XCTestCase {
     func testSlurmRunMatchesLocalBytesSpreadsOverNodesAndRerunSubmitsNothing() throws {
-        // ~10 s, so it runs in `make test`; without the daemons it skips, and fails under KILN_TEST_FULL=1
+        // ~11 s, so it runs in `make test`; without the daemons it skips, and fails under KILN_TEST_FULL=1
         let full = ProcessInfo.processInfo.environment["KILN_TEST_FULL"] == "1"
         let missing = LoopbackSlurm.missingTools
         if !missing.isEmpty {
@@ -251,6 +251,32 @@ final class SlurmExecutorTests: XCTestCase {
         XCTAssertEqual(cluster.finishedJobs().count, 6, "\(cluster.finishedJobs())")
         let log = try String(contentsOfFile: base + "/store/logs/e.log", encoding: .utf8)
         XCTAssertTrue(log.contains("broken"), log)
+
+        // Ctrl-C cancels the job it submitted (by id) and the run ends
+        try AtomicFile.write(NightlyCLITests.recipe("slow", steps: "- runs: sleep 60"), to: base + "/recipes/slow.yaml")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestSupport.kilnExecutable)
+        p.arguments = ["nightly", "--recipes", base + "/recipes", "--out", base + "/slurm", "--signing-key", base + "/k.rsa", "--no-images",
+                       "--executor", "slurm", "--store", base + "/store", "--only", "slow"]
+        p.environment = cluster.environment
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice; p.standardInput = FileHandle.nullDevice
+        try p.run()
+        var running = false
+        let until = Date().addingTimeInterval(30)
+        while Date() < until && !running {
+            let q = try TestSupport.run("/usr/bin/squeue", ["-h", "-o", "%j %T"], environment: cluster.environment)
+            running = q.out.contains("kiln-slow RUNNING")
+            if !running { usleep(200_000) }
+        }
+        XCTAssertTrue(running, "the slow job never ran")
+        kill(p.processIdentifier, SIGINT)
+        let stopBy = Date().addingTimeInterval(20)
+        while p.isRunning && Date() < stopBy { usleep(100_000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL); XCTFail("kiln nightly did not stop after Ctrl-C") }
+        p.waitUntilExit()
+        usleep(500_000)
+        let last = cluster.finishedJobs().last
+        XCTAssertEqual(last?.state, "CANCELLED", "\(cluster.finishedJobs())")
     }
 
     func latestReport(_ out: String) throws -> RunReport {
