@@ -11,7 +11,7 @@ OUT          ?= out
 # Debian packages kiln needs to build, test and demo. `make deps` installs only what is missing.
 DEB_PACKAGES := libarchive-dev zlib1g-dev libdeflate-dev libssl-dev pkg-config openssl bubblewrap git patch docker-registry apache2-utils \
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils \
-                libfaketime disorderfs pigz libarchive-tools
+                libfaketime disorderfs pigz libarchive-tools slurm-wlm slurmctld slurmd slurm-client munge
 
 .PHONY: demo-registry fuzz deps browser-deps build test test-full test-fips-provider demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider demo-images
 

@@ -42,6 +42,9 @@ public struct RecipeNodeExecutor: NodeExecutor {
     public var supplier: String?
     /// The content-addressed source cache (default `<out>/sources`).
     public var sourceCache: String?
+    /// Where the packages are written instead of the repository, whose APKINDEX is then left alone
+    /// (a worker of a distributed run: only the coordinator writes the index). nil: the repository.
+    public var packageDirectory: String?
 
     /// An executor with every input explicit.
     public init(arch: String, toolchain: Toolchain, pipelineDirectories: [String], download: Bool, signer: SignerBox,
@@ -80,14 +83,14 @@ public struct RecipeNodeExecutor: NodeExecutor {
         var outputs: [OutputRecord] = [], provides: [String] = [], depends: [String] = []
         if let signer = signer.signer {
             let context = PackagingContext(signer: signer, distro: distro, supplier: supplier)
-            for (m, o) in try PackageStage.writePackages(result, repository: repository, context: context) {
+            for (m, o) in try PackageStage.writePackages(result, repository: packageDirectory ?? repository, context: context) {
                 let digest = try Digest.hashFile(.sha256, path: o.path).hexString
                 outputs.append(OutputRecord(kind: "apk", path: Self.relative(o.path, to: ctx.outputRoot), digest: "sha256:" + digest,
                                             size: Int64(o.fileSize), version: m.fullVersion))
                 provides += [m.name] + o.info.provides
                 depends += o.info.depends
             }
-            _ = try APKRepository.updateIndex(directory: "\(repository)/\(result.arch)", signer: signer)
+            if packageDirectory == nil { _ = try APKRepository.updateIndex(directory: "\(repository)/\(result.arch)", signer: signer) }
         } else {
             // --no-package: the build result (trees) is the output.
             let json = "\(base)/trees/\(result.arch)/\(result.package.name).build.json"

@@ -118,6 +118,7 @@ public final class NightlyRunner: @unchecked Sendable {
         })
         lock.lock(); scheduler = sched; let early = cancelRequested; lock.unlock()
         if early { sched.cancel() }
+        if plan.toBuild > 0 { try executor.prepare(plan: plan, runID: runID) }
         if plan.toBuild > 0 { progress?.log("nightly: \(plan.toBuild) of \(plan.entries.count) nodes to build with \(options.jobs) jobs") }
         var runs = sched.run()
         if let settled = try? settleKeys(runs: runs), !settled.isEmpty {
@@ -170,7 +171,7 @@ public final class NightlyRunner: @unchecked Sendable {
                          version: r.version ?? n.version, status: r.status, reasons: r.reasons, blockedBy: r.blockedBy,
                          start: r.start, end: r.end, duration: r.duration, log: r.log,
                          key: plan.entries.first { $0.id == r.id }!.key.key, outputs: r.outputs, error: r.error,
-                         boundary: RunReport.NodeEntry.boundaryVerdict(kind: n.kind, outputs: r.outputs))
+                         boundary: RunReport.NodeEntry.boundaryVerdict(kind: n.kind, outputs: r.outputs), placement: r.placement)
         }
         let report = RunReport(runID: runID, startedAt: NightlyRunner.rfc3339(startDate),
                                durationSeconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9,

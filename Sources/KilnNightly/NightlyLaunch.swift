@@ -40,6 +40,8 @@ public struct NightlyRequest: Sendable {
     public var supplier: String?
     /// `--update`: the list of Debian files the recipes pin (nil: no update step).
     public var updateList: String?
+    /// `--executor slurm`: package nodes run as Slurm jobs over a shared store (nil: in this process).
+    public var slurm: SlurmSettings?
 
     /// A request with the required parts.
     public init(recipes: String, images: String?, options: NightlyOptions, arch: String, toolchain: String,
@@ -82,8 +84,18 @@ public enum NightlyLaunch {
         recipeExecutor.sourceCache = r.sourceCache
         let recipes = recipeExecutor
         let images = ImageNodeExecutor(repository: r.repository, packageKey: r.packageKey, imageKey: r.imageKey)
-        let executor = ClosureExecutor { ctx in
+        let local = ClosureExecutor { ctx in
             ctx.node.kind == .image ? try images.execute(ctx) : try recipes.execute(ctx)
+        }
+        let executor: NodeExecutor
+        if let s = r.slurm {
+            let base = NightlyWorkerPlan(runID: "", arch: r.arch, toolchain: r.toolchain, toolchainLock: r.toolchainLock,
+                                         pipelineDirectories: r.pipelineDirectories, sourceCache: r.sourceCache ?? options.outputRoot + "/sources",
+                                         download: r.download, signingKey: s.signingKey, repository: r.repository,
+                                         outputRoot: options.outputRoot, distro: r.distro, supplier: r.supplier, nodes: [:])
+            executor = SlurmExecutor(settings: s, base: base, signer: r.signer, local: local)
+        } else {
+            executor = local
         }
         return NightlyRunner(loader: loader(r, toolchain: tc), executor: executor, options: options, progress: progress,
                              reproVerifier: options.reproSamplePercent == nil ? nil : verifier(r, toolchain: tc))

@@ -28,6 +28,8 @@ public struct RunReport: Codable, Sendable {
         public var error: String?
         /// Image nodes: the FIPS boundary verdict (`pass`, `fail`, `-`), see `boundaryVerdict(kind:outputs:)`; nil otherwise.
         public var boundary: String? = nil
+        /// Where the node was built when not in the coordinator (`slurm job 12 on n2`).
+        public var placement: String? = nil
 
         /// An image node's boundary verdict: its fips variant's (the one `kiln verify --require-fips`
         /// judges), else the worst of its outputs', `-` when none was audited; nil for package nodes.

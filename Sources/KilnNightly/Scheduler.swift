@@ -23,14 +23,26 @@ public struct NodeOutcome: Sendable {
     public var provides: [String]
     /// Runtime dependencies found while packaging (e.g. `so:libz.so.1`), likewise.
     public var runtimeDependencies: [String]
-    public init(outputs: [OutputRecord], version: String? = nil, provides: [String] = [], runtimeDependencies: [String] = []) {
+    /// Where it ran, when not in this process (`slurm job 12 on n2`).
+    public var placement: String?
+    public init(outputs: [OutputRecord], version: String? = nil, provides: [String] = [], runtimeDependencies: [String] = [],
+                placement: String? = nil) {
         self.outputs = outputs; self.version = version; self.provides = provides; self.runtimeDependencies = runtimeDependencies
+        self.placement = placement
     }
 }
 
 /// Builds one node (a package recipe variant, or an image: assemble, sign, verify). Throws on failure.
 public protocol NodeExecutor: Sendable {
     func execute(_ context: NodeContext) throws -> NodeOutcome
+    /// Called once before the run's first node, with the plan and run id (a distributed executor
+    /// writes its worker plan here); the default does nothing.
+    func prepare(plan: Plan, runID: String) throws
+}
+
+extension NodeExecutor {
+    /// Nothing to prepare.
+    public func prepare(plan: Plan, runID: String) throws {}
 }
 
 public struct ClosureExecutor: NodeExecutor {
@@ -59,6 +71,8 @@ public struct NodeRun: Codable, Sendable {
     public var version: String?
     /// Relative to the report directory.
     public var log: String?
+    /// Where it ran, when not in the coordinator (`slurm job 12 on n2`).
+    public var placement: String?
     public var duration: Double? { if let start, let end { return end - start } else { return nil } }
 }
 
@@ -174,7 +188,7 @@ public final class Scheduler: @unchecked Sendable {
             var newlyBlocked: [NodeRun] = []
             switch result {
             case .success(let o):
-                r.status = .built; r.outputs = o.outputs; r.version = o.version ?? plan.graph.nodes[id]!.version
+                r.status = .built; r.outputs = o.outputs; r.placement = o.placement; r.version = o.version ?? plan.graph.nodes[id]!.version
                 for d in plan.graph.dependents[id] ?? [] where waitingOn[d] != nil {
                     waitingOn[d]!.remove(id)
                     if waitingOn[d]!.isEmpty && runs[d]!.status == .notRun && runs[d]!.start == nil

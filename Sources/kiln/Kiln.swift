@@ -22,6 +22,7 @@ struct Kiln: ParsableCommand {
             LayerCommand.self,
             LockCommand.self,
             NightlyCommand.self,
+            NightlyNodeCommand.self,
             PlanCommand.self,
             PullCommand.self,
             PushCommand.self,

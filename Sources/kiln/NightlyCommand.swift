@@ -63,6 +63,12 @@ struct NightlyCommand: ParsableCommand {
 
     @OptionGroup var registry: RegistryCLIOptions
 
+    @Option(name: .long, help: "Where package nodes build: `local` (this process) or `slurm` (one sbatch job each; needs a store every Slurm node sees).")
+    var executor: String = "local"
+
+    @Option(name: .long, help: "The shared store for --executor slurm (results, packages by digest, logs; default <out>/nightly/store).")
+    var store: String?
+
     func run() throws {
         do {
             try runNightly()
@@ -97,6 +103,12 @@ struct NightlyCommand: ParsableCommand {
         request.sourceCache = location.sourceCache.map(absolutePath)
         request.distro = packaging.distro
         request.supplier = packaging.supplier
+        guard ["local", "slurm"].contains(executor) else { throw ValidationError("--executor takes local or slurm") }
+        if executor == "slurm" {
+            request.slurm = SlurmSettings(store: store.map(absolutePath) ?? outAbs + "/nightly/store",
+                                          workerCommand: absolutePath(CommandLine.arguments[0].contains("/") ? CommandLine.arguments[0] : Bundle.main.executablePath ?? "kiln"),
+                                          signingKey: absolutePath(packaging.signingKey))
+        }
         if update { request.updateList = debianSources ?? recipes + "/debian-sources.txt" }
         if dryRun { return print(try NightlyLaunch.plan(request).render(), terminator: "") }
         let runner = try NightlyLaunch.runner(request)

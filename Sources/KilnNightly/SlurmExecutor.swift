@@ -1,0 +1,209 @@
+import Foundation
+import KilnAPK
+import KilnCore
+import KilnRecipe
+
+/// How a distributed run reaches Slurm and its workers.
+public struct SlurmSettings: Sendable {
+    /// The shared store every worker sees (absolute).
+    public var store: String
+    /// The `kiln` executable the jobs run (absolute, on the shared filesystem).
+    public var workerCommand: String
+    /// The RSA key the workers sign packages with.
+    public var signingKey: String
+    /// Extra `sbatch` arguments (e.g. `--partition=build`).
+    public var sbatchArguments: [String] = []
+    /// Seconds between `scontrol show job` polls.
+    public var pollInterval: Double = 0.2
+    /// A configuration with the required parts.
+    public init(store: String, workerCommand: String, signingKey: String) {
+        self.store = store; self.workerCommand = workerCommand; self.signingKey = signingKey
+    }
+}
+
+/// Runs each ready package node as one Slurm batch job (`kiln nightly-node`), waits until the job
+/// leaves the queue and then trusts only the store: the node succeeded when the worker's result
+/// for this run and this input key is there (Slurm's exit state alone proves nothing — a
+/// dependency on an unknown job counts as satisfied). A job gone without a result is submitted
+/// once more, then the node fails. The coordinator imports the packages (by digest) into the
+/// repository and signs the APKINDEX; image nodes run locally on the coordinator.
+public final class SlurmExecutor: NodeExecutor, @unchecked Sendable {
+    let settings: SlurmSettings
+    let store: SharedDirectoryStore
+    let base: NightlyWorkerPlan       // nodes and runID filled in by `prepare`
+    let local: NodeExecutor
+    let signer: SignerBox
+    private let lock = NSLock()
+    private var planPath: String?
+    private var workerPlan: NightlyWorkerPlan?
+    private var running: Set<String> = []
+
+    /// An executor submitting to Slurm with `settings`; `local` builds image nodes; `base` is the
+    /// run-wide part of the worker plan.
+    public init(settings: SlurmSettings, base: NightlyWorkerPlan, signer: SignerBox, local: NodeExecutor) {
+        self.settings = settings; self.store = SharedDirectoryStore(root: settings.store)
+        self.base = base; self.signer = signer; self.local = local
+    }
+
+    /// Writes the run's worker plan (every package node to build) into the store.
+    public func prepare(plan: Plan, runID: String) throws {
+        var p = base
+        p.runID = runID
+        for e in plan.entries where e.action == .build {
+            guard let n = plan.graph.nodes[e.id], n.kind == .package, let payload = n.payload as? RecipeNodePayload else { continue }
+            p.nodes[e.id] = NodeJob(id: e.id, recipePath: payload.recipePath, variant: payload.variant, name: n.name,
+                                    version: n.version, input: e.key)
+        }
+        let path = try store.writePlan(p)
+        lock.lock(); planPath = path; workerPlan = p; lock.unlock()
+    }
+
+    /// Job ids submitted and not yet seen leaving the queue.
+    public var runningJobs: [String] { lock.lock(); defer { lock.unlock() }; return running.sorted() }
+
+    /// `scancel` every job this executor submitted that is still queued or running (by id).
+    public func cancelAll() {
+        let ids = runningJobs
+        if !ids.isEmpty { _ = try? Subprocess("scancel", ids).run() }
+    }
+
+    public func execute(_ ctx: NodeContext) throws -> NodeOutcome {
+        lock.lock(); let path = planPath, wp = workerPlan; lock.unlock()
+        guard let path, let wp, let job = wp.nodes[ctx.node.id] else { return try local.execute(ctx) }
+        var notes: [String] = []
+        for p in [store.logPath(job.id), store.logPath(job.id) + ".build"] where FileManager.default.fileExists(atPath: p) {
+            try FileManager.default.removeItem(atPath: p)
+        }
+        for attempt in 1...2 {
+            try store.removeResult(job.id)
+            let jobID = try submit(job, planPath: path, attempt: attempt)
+            let (state, slurmNode) = try wait(jobID, ctx)
+            appendLog(ctx.logPath, jobOutput(job.id))
+            if let r = store.result(job.id), r.result.runID == wp.runID, r.result.input.key == job.input.key {
+                let outcome = try importResult(r, arch: wp.arch, repository: wp.repository)
+                var o = outcome
+                o.placement = "slurm job \(jobID) on \(r.worker)"
+                return o
+            }
+            let note = "slurm job \(jobID) (attempt \(attempt)) ended \(state) on \(slurmNode) without a result in the store"
+            appendLog(ctx.logPath, "kiln: \(note)\n")
+            notes.append(note)
+        }
+        throw KilnMessage("\(job.id): \(notes.joined(separator: "; ")) (log: \(store.logPath(job.id)))")
+    }
+
+    /// The `sbatch` command line of a node's job.
+    func sbatchArguments(_ job: NodeJob, planPath: String) throws -> [String] {
+        let wrap = ["exec", settings.workerCommand, "nightly-node", "--plan", planPath, "--node", job.id, "--store", store.root]
+            .map(Self.shellQuote).joined(separator: " ")
+        var args = ["--parsable", "--job-name=kiln-\(job.id)", "--output=\(store.logPath(job.id))", "--open-mode=append"]
+        args += try Self.resourceArguments(recipePath: job.recipePath)
+        return args + settings.sbatchArguments + ["--wrap", wrap]
+    }
+
+    func submit(_ job: NodeJob, planPath: String, attempt: Int) throws -> String {
+        try FileManager.default.createDirectory(atPath: store.root + "/logs", withIntermediateDirectories: true)
+        let r = try Subprocess("sbatch", try sbatchArguments(job, planPath: planPath), environment: ProcessInfo.processInfo.environment).run()
+        let id = r.stdoutString.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+        guard r.succeeded, !id.isEmpty, id.allSatisfy(\.isNumber) else {
+            throw KilnMessage("\(job.id): sbatch failed (status \(r.status)): \(r.stderrString.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        lock.lock(); running.insert(id); lock.unlock()
+        return id
+    }
+
+    static let finalStates: Set<String> = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
+                                          "DEADLINE", "OUT_OF_MEMORY", "SPECIAL_EXIT", "REVOKED"]
+
+    /// Polls `scontrol show job -o` until the job is in a final state or gone; on cancellation
+    /// cancels it (by id) and throws. Returns the final state and the node it ran on.
+    func wait(_ jobID: String, _ ctx: NodeContext) throws -> (state: String, node: String) {
+        defer { lock.lock(); running.remove(jobID); lock.unlock() }
+        var node = "?"
+        var failures = 0
+        while true {
+            if ctx.isCancelled() {
+                _ = try? Subprocess("scancel", [jobID]).run()
+                throw KilnMessage("\(ctx.node.id): interrupted; cancelled slurm job \(jobID)")
+            }
+            let r = try Subprocess("scontrol", ["show", "job", "-o", jobID], environment: ProcessInfo.processInfo.environment).run()
+            if r.succeeded {
+                failures = 0
+                let fields = Self.fields(r.stdoutString)
+                if let n = fields["NodeList"], n != "(null)", !n.isEmpty { node = n }
+                let state = fields["JobState"] ?? "?"
+                if Self.finalStates.contains(state) { return (state, node) }
+            } else if r.stderrString.contains("Invalid job id") {
+                return ("gone", node)
+            } else {
+                failures += 1
+                if failures >= 50 { throw KilnMessage("\(ctx.node.id): scontrol keeps failing for job \(jobID): \(r.stderrString)") }
+            }
+            usleep(UInt32(settings.pollInterval * 1e6))
+        }
+    }
+
+    /// `Key=Value` pairs of one `scontrol -o` line.
+    static func fields(_ line: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for word in line.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+            guard let eq = word.firstIndex(of: "=") else { continue }
+            out[String(word[..<eq])] = String(word[word.index(after: eq)...])
+        }
+        return out
+    }
+
+    /// Copies the worker's packages from the store into the repository and re-signs the APKINDEX
+    /// (the coordinator is its only writer).
+    func importResult(_ r: WorkerResult, arch: String, repository: String) throws -> NodeOutcome {
+        guard let signer = signer.signer else { throw KilnMessage("\(r.result.id): the slurm executor needs a package signing key") }
+        lock.lock(); defer { lock.unlock() }
+        for p in r.packages {
+            guard !p.fileName.contains("/"), p.fileName.hasSuffix(".apk"), !p.fileName.hasPrefix(".") else {
+                throw KilnMessage("\(store.root): result of \(r.result.id) names a bad package file \(p.fileName); refusing it")
+            }
+            try store.getBlob(p.digest, to: "\(repository)/\(arch)/\(p.fileName)")
+        }
+        _ = try APKRepository.updateIndex(directory: "\(repository)/\(arch)", signer: signer)
+        return NodeOutcome(outputs: r.result.outputs, version: r.result.version, provides: r.result.provides ?? [],
+                           runtimeDependencies: r.result.runtimeDependencies ?? [])
+    }
+
+    /// `--cpus-per-task` / `--mem` from the recipe's `package.resources` (`cpu: 4`, `memory: 8Gi`).
+    static func resourceArguments(recipePath: String) throws -> [String] {
+        guard let recipe = try? RecipeParser(lenient: true).parse(path: recipePath).recipe,
+              case .mapping(let kv)? = recipe.package.kept.first(where: { $0.key == "resources" })?.value else { return [] }
+        var args: [String] = []
+        for e in kv {
+            guard case .scalar(let v) = e.value else { continue }
+            switch e.key {
+            case "cpu":
+                guard let n = Int(v), n > 0 else { throw KilnMessage("\(recipePath): resources.cpu \(v) is not a positive whole number") }
+                args.append("--cpus-per-task=\(n)")
+            case "memory":
+                let units: [(String, String)] = [("Ti", "T"), ("Gi", "G"), ("Mi", "M"), ("Ki", "K"), ("T", "T"), ("G", "G"), ("M", "M"), ("K", "K")]
+                guard let (suffix, unit) = units.first(where: { v.hasSuffix($0.0) }), let n = Int(v.dropLast(suffix.count)), n > 0 else {
+                    throw KilnMessage("\(recipePath): resources.memory \(v) is not a size like 4Gi or 512Mi")
+                }
+                args.append("--mem=\(n)\(unit)")
+            default: break
+            }
+        }
+        return args
+    }
+
+    func jobOutput(_ id: String) -> String {
+        var text = ""
+        for p in [store.logPath(id), store.logPath(id) + ".build"] {
+            if let d = FileManager.default.contents(atPath: p) { text += "==> \(p)\n" + String(decoding: d, as: UTF8.self) }
+        }
+        return text
+    }
+
+    func appendLog(_ path: String, _ text: String) {
+        if let h = FileHandle(forWritingAtPath: path) { h.seekToEndOfFile(); h.write(Data(text.utf8)); try? h.close() }
+        else { _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) }
+    }
+
+    static func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+}
