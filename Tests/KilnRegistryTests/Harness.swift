@@ -61,18 +61,7 @@ final class LocalRegistry {
 }
 
 /// A loopback port that was free a moment ago.
-func freePort() throws -> Int {
-    let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(s) }
-    var a = sockaddr_in()
-    a.sin_family = sa_family_t(AF_INET); a.sin_port = 0; a.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &a) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) == 0 && getsockname(s, $0, &len) == 0 }
-    }
-    guard ok else { throw XCTSkip("cannot bind a loopback port") }
-    return Int(UInt16(bigEndian: a.sin_port))
-}
+func freePort() throws -> Int { try TestSupport.freeLoopbackPort() }
 
 func canConnect(port: Int) -> Bool {
     let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -64,5 +64,21 @@ public enum TestSupport {
         try run(kilnExecutable, args, environment: environment, cwd: cwd)
     }
 
+    /// A loopback TCP port that was free a moment ago (bound to port 0 and released), for the
+    /// servers tests start (registry, TLS server, Slurm daemons).
+    public static func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw KilnMessage("cannot open a socket to pick a loopback port") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET); addr.sin_port = 0; addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard ok else { throw KilnMessage("cannot pick a free loopback port") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
     private final class Marker {}
 }
