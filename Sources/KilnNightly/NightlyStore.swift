@@ -140,11 +140,9 @@ public struct SharedDirectoryStore: NightlyStore {
     }
 
     func blobPath(_ digest: String) throws -> String {
-        let hex = digest.hasPrefix("sha256:") ? String(digest.dropFirst(7)) : ""
-        guard hex.count == 64, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
-            throw KilnMessage("\(root): bad blob digest \(digest) (expected sha256:<64 lowercase hex>)")
-        }
-        return "\(root)/blobs/sha256/\(hex)"
+        // KilnOCI's digest parser: sha256 and 64 lower-case hex digits, so no `../` reaches a path.
+        let d = try OCIDigest(parsing: digest, source: "\(root): bad blob digest")
+        return "\(root)/blobs/sha256/\(d.hex)"
     }
 
     /// Renames `path` to `blobs/sha256/<hex>` (same filesystem); an existing blob is kept.
