@@ -7,8 +7,9 @@
 // testable with fakes; the real ones live here too: `RecipeNodeExecutor` (build → package → index,
 // through KilnPipeline's `PackageStage`), `ImageNodeExecutor` (assemble → sign → boundary audit → verify) and the
 // repro check (KilnRepro's `RecipeRepro`), wired by `NightlyLaunch` over one explicit `NightlyRequest`; `NightlyLaunch.publish` pushes the images
-// a run built (`kiln nightly --push`).
+// a run built (`kiln nightly --push`). Distributed runs: `SlurmExecutor` over a `NightlyStore` —
+// `SharedDirectoryStore` (NFS) or `RegistryStore` (OCI artifacts in a registry).
 //
 // May import: KilnBuild, KilnImage, KilnRecipe (to read recipes and configs into nodes), KilnPipeline,
 // KilnAPK, KilnAttest, KilnAudit, KilnOCI (the executors), KilnRepro (the repro check),
-// KilnRegistry (`--push` of the images built), KilnCrypto, KilnCore.
+// KilnRegistry (`--push` of the images built, the registry store), KilnCrypto, KilnCore.

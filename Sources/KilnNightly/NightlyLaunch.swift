@@ -93,7 +93,7 @@ public enum NightlyLaunch {
                                          pipelineDirectories: r.pipelineDirectories, sourceCache: r.sourceCache ?? options.outputRoot + "/sources",
                                          download: r.download, signingKey: s.signingKey, repository: r.repository,
                                          outputRoot: options.outputRoot, distro: r.distro, supplier: r.supplier, nodes: [:])
-            executor = SlurmExecutor(settings: s, base: base, signer: r.signer, local: local)
+            executor = try SlurmExecutor(settings: s, base: base, signer: r.signer, local: local)
         } else {
             executor = local
         }

@@ -75,11 +75,16 @@ public struct WorkerResult: Codable, Sendable, Equatable {
 }
 
 /// Where a distributed nightly keeps what workers and the coordinator share: the run's plan,
-/// node results, built packages (content-addressed) and logs. Workers write results and blobs;
-/// only the coordinator imports packages into the signed APKINDEX and builds images.
+/// node results, built packages (content-addressed), build-time packages and logs. Workers write
+/// results and blobs; only the coordinator imports packages into the signed APKINDEX and builds
+/// images. Two implementations: `SharedDirectoryStore` (NFS) and `RegistryStore` (an OCI registry).
 public protocol NightlyStore: Sendable {
-    /// Writes the run's worker plan (atomically) and returns a path workers can read it from.
+    /// How a worker opens this store (`kiln nightly-node --store`): a directory or `registry://…`.
+    var locator: String { get }
+    /// Writes the run's worker plan and returns where workers read it from (`--plan`).
     func writePlan(_ plan: NightlyWorkerPlan) throws -> String
+    /// Reads the plan written by `writePlan` (`location` is what it returned).
+    func loadPlan(_ location: String) throws -> NightlyWorkerPlan
     /// The worker result of node `id` (nil when none was written).
     func result(_ id: String) -> WorkerResult?
     /// Writes a node's worker result atomically (the last step of a worker).
@@ -90,8 +95,43 @@ public protocol NightlyStore: Sendable {
     func putBlob(movingFile path: String) throws -> String
     /// Copies the blob `digest` to `destination` (atomically), checking its digest.
     func getBlob(_ digest: String, to destination: String) throws
-    /// The log path of node `id` (what the job writes).
+    /// The local path the job's output goes to (`sbatch --output`); the worker writes its build log
+    /// to this path + `.build` and publishes it with `publishLog`.
     func logPath(_ id: String) -> String
+    /// Makes the worker's build log of node `id` readable by the coordinator.
+    func publishLog(_ id: String) throws
+    /// What the coordinator can read of node `id`'s logs (job output and build log).
+    func log(_ id: String) -> String
+    /// Coordinator: makes the build-time packages in `packagesDirectory` (`<repo>/<arch>`) available
+    /// to node `id`'s worker. A no-op when workers see the repository.
+    func publishInputs(_ id: String, packagesDirectory: String) throws
+    /// Worker: copies node `id`'s build-time packages into `directory` (checked by digest); returns
+    /// how many, or nil when the worker reads the coordinator's repository directly.
+    func fetchInputs(_ id: String, into directory: String) throws -> Int?
+}
+
+extension NightlyStore {
+    func readLogFiles(_ id: String) -> String {
+        var text = ""
+        for p in [logPath(id), logPath(id) + ".build"] {
+            if let d = FileManager.default.contents(atPath: p) { text += "==> \(p)\n" + String(decoding: d, as: UTF8.self) }
+        }
+        return text
+    }
+}
+
+/// Opens a store from its `--store` text.
+public enum NightlyStores {
+    /// `registry://HOST[:PORT]/REPO` (HTTPS), `registry+http://127.0.0.1:PORT/REPO` (plain HTTP,
+    /// loopback only) or an absolute directory.
+    public static func open(_ spec: String) throws -> NightlyStore {
+        if spec.hasPrefix("registry://") || spec.hasPrefix("registry+http://") { return try RegistryStore(spec: spec) }
+        guard !spec.contains("://") else {
+            throw KilnMessage("--store \(spec): unknown scheme; give a directory, registry://HOST[:PORT]/REPO or registry+http://127.0.0.1:PORT/REPO")
+        }
+        guard spec.hasPrefix("/") else { throw KilnMessage("--store \(spec): give an absolute directory") }
+        return SharedDirectoryStore(root: spec)
+    }
 }
 
 /// The shared-directory store (NFS or a local directory every worker sees):
@@ -101,6 +141,8 @@ public struct SharedDirectoryStore: NightlyStore {
     public let root: String
     /// A store rooted at `root` (created on first write).
     public init(root: String) { self.root = root }
+    /// The directory itself.
+    public var locator: String { root }
 
     static func encoder() -> JSONEncoder {
         let e = JSONEncoder(); e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]; return e
@@ -115,11 +157,18 @@ public struct SharedDirectoryStore: NightlyStore {
         return path
     }
 
+    /// Reads a worker plan file.
+    public func loadPlan(_ location: String) throws -> NightlyWorkerPlan { try Self.loadPlan(path: location) }
+
     /// Reads a worker plan, naming the file when it is unreadable.
     public static func loadPlan(path: String) throws -> NightlyWorkerPlan {
         guard let d = FileManager.default.contents(atPath: path) else { throw KilnMessage("\(path): cannot read the worker plan") }
+        return try decodePlan(d, source: path)
+    }
+
+    static func decodePlan(_ d: Data, source: String) throws -> NightlyWorkerPlan {
         do { return try JSONDecoder().decode(NightlyWorkerPlan.self, from: d) }
-        catch { throw KilnMessage("\(path): not a kiln worker plan (\(error)); it is written by `kiln nightly --executor slurm`") }
+        catch { throw KilnMessage("\(source): not a kiln worker plan (\(error)); it is written by `kiln nightly --executor slurm`") }
     }
 
     /// The node's result, or nil when missing or unreadable.
@@ -168,4 +217,13 @@ public struct SharedDirectoryStore: NightlyStore {
     public func logPath(_ id: String) -> String {
         root + "/logs/" + ResultStore.fileName(id).replacingOccurrences(of: ".json", with: ".log")
     }
+
+    /// The build log sits in the store already.
+    public func publishLog(_ id: String) throws {}
+    /// `logs/<node>.log` and `.log.build`.
+    public func log(_ id: String) -> String { readLogFiles(id) }
+    /// Workers read the repository on the shared filesystem.
+    public func publishInputs(_ id: String, packagesDirectory: String) throws {}
+    /// Workers read the repository on the shared filesystem.
+    public func fetchInputs(_ id: String, into directory: String) throws -> Int? { nil }
 }

@@ -5,7 +5,8 @@ import KilnRecipe
 
 /// How a distributed run reaches Slurm and its workers.
 public struct SlurmSettings: Sendable {
-    /// The shared store every worker sees (absolute).
+    /// The store every worker reaches: an absolute shared directory or `registry://HOST[:PORT]/REPO`
+    /// (see `NightlyStores.open`).
     public var store: String
     /// The `kiln` executable the jobs run (absolute, on the shared filesystem).
     public var workerCommand: String
@@ -29,7 +30,7 @@ public struct SlurmSettings: Sendable {
 /// repository and signs the APKINDEX; image nodes run locally on the coordinator.
 public final class SlurmExecutor: NodeExecutor, @unchecked Sendable {
     let settings: SlurmSettings
-    let store: SharedDirectoryStore
+    let store: NightlyStore
     let base: NightlyWorkerPlan       // nodes and runID filled in by `prepare`
     let local: NodeExecutor
     let signer: SignerBox
@@ -40,8 +41,8 @@ public final class SlurmExecutor: NodeExecutor, @unchecked Sendable {
 
     /// An executor submitting to Slurm with `settings`; `local` builds image nodes; `base` is the
     /// run-wide part of the worker plan.
-    public init(settings: SlurmSettings, base: NightlyWorkerPlan, signer: SignerBox, local: NodeExecutor) {
-        self.settings = settings; self.store = SharedDirectoryStore(root: settings.store)
+    public init(settings: SlurmSettings, base: NightlyWorkerPlan, signer: SignerBox, local: NodeExecutor) throws {
+        self.settings = settings; self.store = try NightlyStores.open(settings.store)
         self.base = base; self.signer = signer; self.local = local
     }
 
@@ -74,11 +75,13 @@ public final class SlurmExecutor: NodeExecutor, @unchecked Sendable {
         for p in [store.logPath(job.id), store.logPath(job.id) + ".build"] where FileManager.default.fileExists(atPath: p) {
             try FileManager.default.removeItem(atPath: p)
         }
+        // build-time packages: the repository as it is now (a no-op when workers see it)
+        try store.publishInputs(job.id, packagesDirectory: "\(wp.repository)/\(wp.arch)")
         for attempt in 1...2 {
             try store.removeResult(job.id)
             let jobID = try submit(job, planPath: path, attempt: attempt)
             let (state, slurmNode) = try wait(jobID, ctx)
-            appendLog(ctx.logPath, jobOutput(job.id))
+            appendLog(ctx.logPath, store.log(job.id))
             if let r = store.result(job.id), r.result.runID == wp.runID, r.result.input.key == job.input.key {
                 let outcome = try importResult(r, arch: wp.arch, repository: wp.repository)
                 var o = outcome
@@ -94,15 +97,17 @@ public final class SlurmExecutor: NodeExecutor, @unchecked Sendable {
 
     /// The `sbatch` command line of a node's job.
     func sbatchArguments(_ job: NodeJob, planPath: String) throws -> [String] {
-        let wrap = ["exec", settings.workerCommand, "nightly-node", "--plan", planPath, "--node", job.id, "--store", store.root]
+        let wrap = ["exec", settings.workerCommand, "nightly-node", "--plan", planPath, "--node", job.id, "--store", store.locator]
             .map(Self.shellQuote).joined(separator: " ")
-        var args = ["--parsable", "--job-name=kiln-\(job.id)", "--output=\(store.logPath(job.id))", "--open-mode=append"]
+        // a shared store keeps the job's output; otherwise the worker pushes its build log itself
+        let output = store is SharedDirectoryStore ? store.logPath(job.id) : "/dev/null"
+        var args = ["--parsable", "--job-name=kiln-\(job.id)", "--output=\(output)", "--open-mode=append"]
         args += try Self.resourceArguments(recipePath: job.recipePath)
         return args + settings.sbatchArguments + ["--wrap", wrap]
     }
 
     func submit(_ job: NodeJob, planPath: String, attempt: Int) throws -> String {
-        try FileManager.default.createDirectory(atPath: store.root + "/logs", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: (store.logPath(job.id) as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let r = try Subprocess("sbatch", try sbatchArguments(job, planPath: planPath), environment: ProcessInfo.processInfo.environment).run()
         let id = r.stdoutString.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
         guard r.succeeded, !id.isEmpty, id.allSatisfy(\.isNumber) else {
@@ -160,7 +165,7 @@ public final class SlurmExecutor: NodeExecutor, @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         for p in r.packages {
             guard !p.fileName.contains("/"), p.fileName.hasSuffix(".apk"), !p.fileName.hasPrefix(".") else {
-                throw KilnMessage("\(store.root): result of \(r.result.id) names a bad package file \(p.fileName); refusing it")
+                throw KilnMessage("\(store.locator): result of \(r.result.id) names a bad package file \(p.fileName); refusing it")
             }
             try store.getBlob(p.digest, to: "\(repository)/\(arch)/\(p.fileName)")
         }
@@ -190,14 +195,6 @@ public final class SlurmExecutor: NodeExecutor, @unchecked Sendable {
             }
         }
         return args
-    }
-
-    func jobOutput(_ id: String) -> String {
-        var text = ""
-        for p in [store.logPath(id), store.logPath(id) + ".build"] {
-            if let d = FileManager.default.contents(atPath: p) { text += "==> \(p)\n" + String(decoding: d, as: UTF8.self) }
-        }
-        return text
     }
 
     func appendLog(_ path: String, _ text: String) {

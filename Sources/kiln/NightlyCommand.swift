@@ -66,7 +66,7 @@ struct NightlyCommand: ParsableCommand {
     @Option(name: .long, help: "Where package nodes build: `local` (this process) or `slurm` (one sbatch job each; needs a store every Slurm node sees).")
     var executor: String = "local"
 
-    @Option(name: .long, help: "The shared store for --executor slurm (results, packages by digest, logs; default <out>/nightly/store).")
+    @Option(name: .long, help: "The store for --executor slurm (results, packages by digest, logs): a shared directory (default <out>/nightly/store) or registry://HOST[:PORT]/REPO (registry+http:// for plain HTTP on loopback).")
     var store: String?
 
     func run() throws {
@@ -105,7 +105,7 @@ struct NightlyCommand: ParsableCommand {
         request.supplier = packaging.supplier
         guard ["local", "slurm"].contains(executor) else { throw ValidationError("--executor takes local or slurm") }
         if executor == "slurm" {
-            request.slurm = SlurmSettings(store: store.map(absolutePath) ?? outAbs + "/nightly/store",
+            request.slurm = SlurmSettings(store: store.map { $0.contains("://") ? $0 : absolutePath($0) } ?? outAbs + "/nightly/store",
                                           workerCommand: absolutePath(CommandLine.arguments[0].contains("/") ? CommandLine.arguments[0] : Bundle.main.executablePath ?? "kiln"),
                                           signingKey: absolutePath(packaging.signingKey))
         }
