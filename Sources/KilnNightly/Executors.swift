@@ -45,6 +45,9 @@ public struct RecipeNodeExecutor: NodeExecutor {
     /// Where the packages are written instead of the repository, whose APKINDEX is then left alone
     /// (a worker of a distributed run: only the coordinator writes the index). nil: the repository.
     public var packageDirectory: String?
+    /// Public key files trusted for build-time packages besides the signer's own key (a worker
+    /// signs with a throwaway key and trusts the coordinator's).
+    public var trustedKeys: [String] = []
 
     /// An executor with every input explicit.
     public init(arch: String, toolchain: Toolchain, pipelineDirectories: [String], download: Bool, signer: SignerBox,
@@ -68,8 +71,12 @@ public struct RecipeNodeExecutor: NodeExecutor {
         req.keepFailedForResume = false   // unattended: no workspace per failed node piles up
         // Packaging: build-time packages come from the repository (signature-checked), as with
         // `kiln build`; --no-package: from the standard trees (a variant's own trees first).
-        let installer: BuildDependencyInstaller = try signer.signer.map { try APKBuildInstaller(repository: repository, signer: $0) }
-            ?? TreeDependencyInstaller(treesDirectories: ["\(base)/trees/\(arch)", "\(ctx.outputRoot)/trees/\(arch)"])
+        let installer: BuildDependencyInstaller = try signer.signer.map { s -> APKBuildInstaller in
+            var ring = APKKeyring()
+            ring.add(name: s.keyName, key: try s.key.publicKey)
+            for k in trustedKeys { try ring.add(path: k) }
+            return APKBuildInstaller(repository: repository, keyring: ring)
+        } ?? TreeDependencyInstaller(treesDirectories: ["\(base)/trees/\(arch)", "\(ctx.outputRoot)/trees/\(arch)"])
         let builder = Builder(progress: KilnCore.Progress(quiet: true), installer: installer)
         let result: BuildResult
         do {

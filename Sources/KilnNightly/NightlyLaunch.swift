@@ -89,9 +89,11 @@ public enum NightlyLaunch {
         }
         let executor: NodeExecutor
         if let s = r.slurm {
+            guard let key = r.signer.signer else { throw KilnMessage("--executor slurm packages what it builds: give --signing-key (not --no-package)") }
+            let pem = String(decoding: try key.key.publicKey.pem(), as: UTF8.self)
             let base = NightlyWorkerPlan(runID: "", arch: r.arch, toolchain: r.toolchain, toolchainLock: r.toolchainLock,
                                          pipelineDirectories: r.pipelineDirectories, sourceCache: r.sourceCache ?? options.outputRoot + "/sources",
-                                         download: r.download, signingKey: s.signingKey, repository: r.repository,
+                                         download: r.download, packageKeyName: key.keyName, packageKeyPEM: pem, repository: r.repository,
                                          outputRoot: options.outputRoot, distro: r.distro, supplier: r.supplier, nodes: [:])
             executor = try SlurmExecutor(settings: s, base: base, signer: r.signer, local: local)
         } else {

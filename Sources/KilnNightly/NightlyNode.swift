@@ -43,7 +43,9 @@ public enum NightlyNode {
             throw KilnMessage("\(job.recipePath): changed since the coordinator planned \(nodeID); rerun `kiln nightly`")
         }
         let tc = try ToolchainSpec.resolve(plan.toolchain, out: plan.outputRoot, lockPath: plan.toolchainLock)
-        let signer = try APKSigner.load(path: plan.signingKey)
+        // A throwaway key signs this worker's packages and private index; the coordinator re-signs
+        // the packages with its own key on import (workers never see it) and is trusted here.
+        let signer = try APKSigner(key: try PrivateKey.generate(.rsa(bits: 2048)), keyName: "kiln-nightly-worker.rsa.pub")
         let fm = FileManager.default
         let name = String(ResultStore.fileName(nodeID).dropLast(5))
         // Shared store: the coordinator's repository, output and source cache, staging in the store.
@@ -61,10 +63,17 @@ public enum NightlyNode {
             _ = try APKRepository.updateIndex(directory: "\(repository)/\(plan.arch)", signer: signer)   // this worker's private index
             pulled = "kiln nightly-node: \(n) build-time package(s) pulled by digest into \(repository)\n"
         }
+        guard !plan.packageKeyName.isEmpty, plan.packageKeyName.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }),
+              !plan.packageKeyName.hasPrefix("."), plan.packageKeyName != signer.keyName else {
+            throw KilnMessage("worker plan of run \(plan.runID): bad package key name \(plan.packageKeyName)")
+        }
+        let trusted = "\(work)/keys/\(plan.packageKeyName)"
+        try AtomicFile.write(plan.packageKeyPEM, to: trusted)
         var exec = RecipeNodeExecutor(arch: plan.arch, toolchain: tc, pipelineDirectories: plan.pipelineDirectories, download: plan.download,
                                       signer: SignerBox(signer), repository: repository, distro: plan.distro, supplier: plan.supplier)
         exec.sourceCache = sourceCache
         exec.packageDirectory = staging
+        exec.trustedKeys = [trusted]
         let node = CatalogNode(id: job.id, kind: .package, name: job.name, variant: job.variant, file: job.recipePath,
                                version: job.version, payload: RecipeNodePayload(recipePath: job.recipePath, variant: job.variant))
         let ctx = NodeContext(node: node, key: job.input, logPath: logPath, outputRoot: outputRoot, runID: plan.runID,

@@ -36,8 +36,11 @@ public struct NightlyWorkerPlan: Codable, Sendable, Equatable {
     public var sourceCache: String?
     /// Whether sources may be downloaded.
     public var download: Bool
-    /// The RSA key that signs the packages (see the README: workers sign packages, only the coordinator writes the index).
-    public var signingKey: String
+    /// The coordinator's package key: its name (`kiln-dev.rsa.pub`) and public PEM. Workers never
+    /// get the private key: they sign with a throwaway key, the coordinator re-signs on import.
+    public var packageKeyName: String
+    /// The public key (PEM), trusted by workers for build-time packages.
+    public var packageKeyPEM: String
     /// The coordinator's APK repository (read by workers for build-time packages; written only by the coordinator).
     public var repository: String
     /// The output directory (trees, build logs) — on the shared filesystem.

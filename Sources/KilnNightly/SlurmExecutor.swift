@@ -1,6 +1,7 @@
 import Foundation
 import KilnAPK
 import KilnCore
+import KilnCrypto
 import KilnRecipe
 
 /// How a distributed run reaches Slurm and its workers.
@@ -10,15 +11,13 @@ public struct SlurmSettings: Sendable {
     public var store: String
     /// The `kiln` executable the jobs run (absolute, on the shared filesystem).
     public var workerCommand: String
-    /// The RSA key the workers sign packages with.
-    public var signingKey: String
     /// Extra `sbatch` arguments (e.g. `--partition=build`).
     public var sbatchArguments: [String] = []
     /// Seconds between `scontrol show job` polls.
     public var pollInterval: Double = 0.2
     /// A configuration with the required parts.
-    public init(store: String, workerCommand: String, signingKey: String) {
-        self.store = store; self.workerCommand = workerCommand; self.signingKey = signingKey
+    public init(store: String, workerCommand: String) {
+        self.store = store; self.workerCommand = workerCommand
     }
 }
 
@@ -26,8 +25,8 @@ public struct SlurmSettings: Sendable {
 /// leaves the queue and then trusts only the store: the node succeeded when the worker's result
 /// for this run and this input key is there (Slurm's exit state alone proves nothing — a
 /// dependency on an unknown job counts as satisfied). A job gone without a result is submitted
-/// once more, then the node fails. The coordinator imports the packages (by digest) into the
-/// repository and signs the APKINDEX; image nodes run locally on the coordinator.
+/// once more, then the node fails. Workers never get the package signing key: the coordinator
+/// imports the packages (by digest), signs them and the APKINDEX; image nodes run locally here.
 public final class SlurmExecutor: NodeExecutor, @unchecked Sendable {
     let settings: SlurmSettings
     let store: NightlyStore
@@ -158,19 +157,30 @@ public final class SlurmExecutor: NodeExecutor, @unchecked Sendable {
         return out
     }
 
-    /// Copies the worker's packages from the store into the repository and re-signs the APKINDEX
-    /// (the coordinator is its only writer).
+    /// Fetches the worker's packages from the store (by digest), signs each with the coordinator's
+    /// key in place of the worker's throwaway signature (`APKWriter.resign`) into the repository,
+    /// and re-signs the APKINDEX (the coordinator is its only writer). The outputs' digests and
+    /// sizes become those of the signed files.
     func importResult(_ r: WorkerResult, arch: String, repository: String) throws -> NodeOutcome {
         guard let signer = signer.signer else { throw KilnMessage("\(r.result.id): the slurm executor needs a package signing key") }
         lock.lock(); defer { lock.unlock() }
+        var outputs = r.result.outputs
         for p in r.packages {
             guard !p.fileName.contains("/"), p.fileName.hasSuffix(".apk"), !p.fileName.hasPrefix(".") else {
                 throw KilnMessage("\(store.locator): result of \(r.result.id) names a bad package file \(p.fileName); refusing it")
             }
-            try store.getBlob(p.digest, to: "\(repository)/\(arch)/\(p.fileName)")
+            let fetched = "\(repository)/\(arch)/.\(p.fileName).kiln-import"
+            defer { unlink(fetched) }
+            try store.getBlob(p.digest, to: fetched)
+            let final = "\(repository)/\(arch)/\(p.fileName)"
+            let size = try APKWriter.resign(fetched, to: final, signer: signer)
+            let digest = "sha256:" + (try Digest.hashFile(.sha256, path: final).hexString)
+            for i in outputs.indices where outputs[i].kind == "apk" && (outputs[i].path as NSString).lastPathComponent == p.fileName {
+                outputs[i].digest = digest; outputs[i].size = Int64(size)
+            }
         }
         _ = try APKRepository.updateIndex(directory: "\(repository)/\(arch)", signer: signer)
-        return NodeOutcome(outputs: r.result.outputs, version: r.result.version, provides: r.result.provides ?? [],
+        return NodeOutcome(outputs: outputs, version: r.result.version, provides: r.result.provides ?? [],
                            runtimeDependencies: r.result.runtimeDependencies ?? [])
     }
 

@@ -106,8 +106,7 @@ struct NightlyCommand: ParsableCommand {
         guard ["local", "slurm"].contains(executor) else { throw ValidationError("--executor takes local or slurm") }
         if executor == "slurm" {
             request.slurm = SlurmSettings(store: store.map { $0.contains("://") ? $0 : absolutePath($0) } ?? outAbs + "/nightly/store",
-                                          workerCommand: absolutePath(CommandLine.arguments[0].contains("/") ? CommandLine.arguments[0] : Bundle.main.executablePath ?? "kiln"),
-                                          signingKey: absolutePath(packaging.signingKey))
+                                          workerCommand: absolutePath(CommandLine.arguments[0].contains("/") ? CommandLine.arguments[0] : Bundle.main.executablePath ?? "kiln"))
         }
         if update { request.updateList = debianSources ?? recipes + "/debian-sources.txt" }
         if dryRun { return print(try NightlyLaunch.plan(request).render(), terminator: "") }

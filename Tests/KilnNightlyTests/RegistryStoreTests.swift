@@ -19,7 +19,7 @@ final class RegistryStoreTests: XCTestCase {
 
         let key = InputKey(key: "k1", components: [:], dependencies: [:])
         let plan = NightlyWorkerPlan(runID: "2026-12-01T10:00:00Z", arch: "x86_64", toolchain: "host", toolchainLock: "/l", pipelineDirectories: [],
-                                     sourceCache: nil, download: false, signingKey: "/k.rsa", repository: "/repo", outputRoot: "/out",
+                                     sourceCache: nil, download: false, packageKeyName: "k.rsa.pub", packageKeyPEM: "-", repository: "/repo", outputRoot: "/out",
                                      distro: "kiln", supplier: nil,
                                      nodes: ["a@fips": NodeJob(id: "a@fips", recipePath: "/r/a.yaml", variant: "fips", name: "a", version: "1", input: key)])
         let location = try store.writePlan(plan)

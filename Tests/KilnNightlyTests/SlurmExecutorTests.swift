@@ -214,6 +214,14 @@ final class SlurmExecutorTests: XCTestCase {
         }
         // the coordinator signed the index (workers never write it)
         XCTAssertTrue(FileManager.default.fileExists(atPath: base + "/slurm/packages/x86_64/APKINDEX.tar.gz"))
+        // workers never saw the signing key: the plan carries only the public key, the job command
+        // line names no key, and the packages (same bytes as local) carry the coordinator's signature
+        let runs = try FileManager.default.contentsOfDirectory(atPath: base + "/store/runs")
+        XCTAssertEqual(runs.count, 1)
+        let planText = try String(contentsOfFile: "\(base)/store/runs/\(runs[0])/plan.json", encoding: .utf8)
+        XCTAssertTrue(planText.contains("BEGIN PUBLIC KEY") && !planText.contains("PRIVATE") && !planText.contains("k.rsa\""), planText)
+        XCTAssertFalse(try String(contentsOfFile: base + "/k.rsa", encoding: .utf8).split(separator: "\n").dropFirst().prefix(3)
+            .contains { planText.contains($0) })
 
         let report = try latestReport(base + "/slurm")
         let placements = report.nodes.compactMap(\.placement)
