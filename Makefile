@@ -49,9 +49,12 @@ browser-deps:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BROWSER_PACKAGES)"
 
 # Python verifiers the tests run (never installed system-wide): spdx-tools (pyspdxtools),
-# cyclonedx-python-lib (CycloneDX schema), securesystemslib[crypto] (DSSE envelopes; needs cryptography).
+# cyclonedx-python-lib (CycloneDX schema), securesystemslib[crypto] (DSSE envelopes; needs cryptography),
+# hera (Argo's Workflow models, whose JSON schema checks `kiln nightly --emit argo`), check-jsonschema,
+# kubernetes-validate (Kubernetes schemas for the pod fields).
 VENV        := .venv
-PY_PACKAGES := spdx-tools "cyclonedx-python-lib[validation]" "securesystemslib[crypto]"
+PY_PACKAGES := spdx-tools "cyclonedx-python-lib[validation]" "securesystemslib[crypto]" \
+               hera check-jsonschema kubernetes-validate
 
 venv: $(VENV)/.installed
 

@@ -89,18 +89,40 @@ public enum NightlyLaunch {
         }
         let executor: NodeExecutor
         if let s = r.slurm {
-            guard let key = r.signer.signer else { throw KilnMessage("--executor slurm packages what it builds: give --signing-key (not --no-package)") }
-            let pem = String(decoding: try key.key.publicKey.pem(), as: UTF8.self)
-            let base = NightlyWorkerPlan(runID: "", arch: r.arch, toolchain: r.toolchain, toolchainLock: r.toolchainLock,
-                                         pipelineDirectories: r.pipelineDirectories, sourceCache: r.sourceCache ?? options.outputRoot + "/sources",
-                                         download: r.download, packageKeyName: key.keyName, packageKeyPEM: pem, repository: r.repository,
-                                         outputRoot: options.outputRoot, distro: r.distro, supplier: r.supplier, nodes: [:])
-            executor = try SlurmExecutor(settings: s, base: base, signer: r.signer, local: local)
+            executor = try SlurmExecutor(settings: s, base: try workerBase(r, outputRoot: options.outputRoot), signer: r.signer, local: local)
         } else {
             executor = local
         }
         return NightlyRunner(loader: loader(r, toolchain: tc), executor: executor, options: options, progress: progress,
                              reproVerifier: options.reproSamplePercent == nil ? nil : verifier(r, toolchain: tc))
+    }
+
+    /// The run-wide part of the worker plan (no nodes, no run id).
+    static func workerBase(_ r: NightlyRequest, outputRoot: String) throws -> NightlyWorkerPlan {
+            guard let key = r.signer.signer else { throw KilnMessage("a distributed run packages what it builds: give --signing-key (not --no-package)") }
+            let pem = String(decoding: try key.key.publicKey.pem(), as: UTF8.self)
+            return NightlyWorkerPlan(runID: "", arch: r.arch, toolchain: r.toolchain, toolchainLock: r.toolchainLock,
+                                         pipelineDirectories: r.pipelineDirectories, sourceCache: r.sourceCache ?? outputRoot + "/sources",
+                                         download: r.download, packageKeyName: key.keyName, packageKeyPEM: pem, repository: r.repository,
+                                         outputRoot: outputRoot, distro: r.distro, supplier: r.supplier, nodes: [:])
+    }
+
+    /// `kiln nightly --emit argo DIR`: plans, pushes the worker plan into `store`, and writes
+    /// `DIR/workflow.json` (checked by `ArgoWorkflow.problems`); returns its path and task count.
+    public static func emitArgo(_ r: NightlyRequest, store spec: String, directory: String, image: String?) throws -> (path: String, tasks: Int) {
+        let plan = try self.plan(r)
+        let runID = "argo-" + NightlyRunner.rfc3339(Date()).replacingOccurrences(of: ":", with: "")
+        let store = try NightlyStores.open(spec)
+        let location = try store.writePlan(try workerBase(r, outputRoot: r.options.outputRoot).filled(plan: plan, runID: runID))
+        var settings = ArgoWorkflow.Settings(store: store.locator, planLocation: location)
+        if let image { settings.image = image }
+        let wf = try ArgoWorkflow.make(plan: plan, settings: settings, runID: runID)
+        let problems = ArgoWorkflow.problems(wf)
+        guard problems.isEmpty else { throw KilnMessage("internal: the Argo workflow kiln made is unsound: \(problems.joined(separator: "; "))") }
+        let path = directory + "/workflow.json"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try AtomicFile.write(wf.pretty(), to: path)
+        return (path, wf["spec"]?["templates"]?.array?.first?["dag"]?["tasks"]?.array?.count ?? 0)
     }
 
     static func loader(_ r: NightlyRequest, toolchain: Toolchain) -> CatalogLoader {

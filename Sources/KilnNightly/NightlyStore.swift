@@ -53,6 +53,20 @@ public struct NightlyWorkerPlan: Codable, Sendable, Equatable {
     public var nodes: [String: NodeJob]
 }
 
+extension NightlyWorkerPlan {
+    /// This run-wide part with `runID` and every package node the plan builds.
+    public func filled(plan: Plan, runID: String) -> NightlyWorkerPlan {
+        var p = self
+        p.runID = runID
+        for e in plan.entries where e.action == .build {
+            guard let n = plan.graph.nodes[e.id], n.kind == .package, let payload = n.payload as? RecipeNodePayload else { continue }
+            p.nodes[e.id] = NodeJob(id: e.id, recipePath: payload.recipePath, variant: payload.variant, name: n.name,
+                                    version: n.version, input: e.key)
+        }
+        return p
+    }
+}
+
 /// A package a worker built: its file name in the repository and the store blob holding it.
 public struct StoredPackage: Codable, Sendable, Equatable {
     /// e.g. `zlib-1.3-r0.apk`.

@@ -47,13 +47,7 @@ public final class SlurmExecutor: NodeExecutor, @unchecked Sendable {
 
     /// Writes the run's worker plan (every package node to build) into the store.
     public func prepare(plan: Plan, runID: String) throws {
-        var p = base
-        p.runID = runID
-        for e in plan.entries where e.action == .build {
-            guard let n = plan.graph.nodes[e.id], n.kind == .package, let payload = n.payload as? RecipeNodePayload else { continue }
-            p.nodes[e.id] = NodeJob(id: e.id, recipePath: payload.recipePath, variant: payload.variant, name: n.name,
-                                    version: n.version, input: e.key)
-        }
+        let p = base.filled(plan: plan, runID: runID)
         let path = try store.writePlan(p)
         lock.lock(); planPath = path; workerPlan = p; lock.unlock()
     }
@@ -186,25 +180,8 @@ public final class SlurmExecutor: NodeExecutor, @unchecked Sendable {
 
     /// `--cpus-per-task` / `--mem` from the recipe's `package.resources` (`cpu: 4`, `memory: 8Gi`).
     static func resourceArguments(recipePath: String) throws -> [String] {
-        guard let recipe = try? RecipeParser(lenient: true).parse(path: recipePath).recipe,
-              case .mapping(let kv)? = recipe.package.kept.first(where: { $0.key == "resources" })?.value else { return [] }
-        var args: [String] = []
-        for e in kv {
-            guard case .scalar(let v) = e.value else { continue }
-            switch e.key {
-            case "cpu":
-                guard let n = Int(v), n > 0 else { throw KilnMessage("\(recipePath): resources.cpu \(v) is not a positive whole number") }
-                args.append("--cpus-per-task=\(n)")
-            case "memory":
-                let units: [(String, String)] = [("Ti", "T"), ("Gi", "G"), ("Mi", "M"), ("Ki", "K"), ("T", "T"), ("G", "G"), ("M", "M"), ("K", "K")]
-                guard let (suffix, unit) = units.first(where: { v.hasSuffix($0.0) }), let n = Int(v.dropLast(suffix.count)), n > 0 else {
-                    throw KilnMessage("\(recipePath): resources.memory \(v) is not a size like 4Gi or 512Mi")
-                }
-                args.append("--mem=\(n)\(unit)")
-            default: break
-            }
-        }
-        return args
+        let r = try RecipeResources.load(recipePath: recipePath)
+        return (r.cpu.map { ["--cpus-per-task=\($0)"] } ?? []) + (r.memory.map { ["--mem=\($0.amount)\($0.unit.prefix(1))"] } ?? [])
     }
 
     func appendLog(_ path: String, _ text: String) {

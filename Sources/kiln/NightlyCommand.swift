@@ -46,6 +46,12 @@ struct NightlyCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the plan (what will build and why) and exit.")
     var dryRun = false
 
+    @Option(name: .long, parsing: .upToNextOption, help: "`--emit argo DIR`: write the plan as an Argo Workflows DAG (DIR/workflow.json; the worker plan goes into --store) and exit.")
+    var emit: [String] = []
+
+    @Option(name: .long, help: "The worker container image for --emit argo (default kiln-worker:latest).")
+    var argoImage: String?
+
     @Option(name: .long, help: "Re-verify this percentage of the packages built in the run (at least one) with `kiln repro`.")
     var reproSample: Double?
 
@@ -110,6 +116,12 @@ struct NightlyCommand: ParsableCommand {
         }
         if update { request.updateList = debianSources ?? recipes + "/debian-sources.txt" }
         if dryRun { return print(try NightlyLaunch.plan(request).render(), terminator: "") }
+        if !emit.isEmpty {
+            guard emit.count == 2, emit[0] == "argo" else { throw ValidationError("--emit takes `argo DIR`") }
+            let r = try NightlyLaunch.emitArgo(request, store: store.map { $0.contains("://") ? $0 : absolutePath($0) } ?? outAbs + "/nightly/store",
+                                               directory: absolutePath(emit[1]), image: argoImage)
+            return print("argo: \(r.tasks) package task(s) → \(r.path)")
+        }
         let runner = try NightlyLaunch.runner(request)
 
         // Ctrl-C / SIGTERM: start nothing new, let running builds end, write the report; finished
