@@ -45,13 +45,28 @@ public enum HTMLReport {
         "<span class=\"st\" style=\"background:\(colors[s]!)\">\(s.rawValue)</span>"
     }
 
-    /// One bar per node that ran, over time, coloured by status.
+    /// The worker a node ran on: `n2` of placement `slurm job 12 on n2`; nil without a placement.
+    static func worker(_ n: RunReport.NodeEntry) -> String? {
+        guard let p = n.placement, let r = p.range(of: " on ", options: .backwards) else { return nil }
+        return String(p[r.upperBound...])
+    }
+
+    /// The timeline's rows: one per node, or — when nodes ran on workers (Slurm) — one per worker,
+    /// with the nodes that ran in this process on a row of their own.
+    static func timelineRows(_ ran: [RunReport.NodeEntry]) -> [(label: String, nodes: [RunReport.NodeEntry])] {
+        guard ran.contains(where: { worker($0) != nil }) else { return ran.map { ($0.id, [$0]) } }
+        let groups = Dictionary(grouping: ran) { worker($0) ?? "" }
+        return groups.keys.sorted { ($0.isEmpty ? 1 : 0, $0) < ($1.isEmpty ? 1 : 0, $1) }.map { ($0.isEmpty ? "this host" : $0, groups[$0]!) }
+    }
+
+    /// One bar per node that ran, over time, coloured by status; one row per node, or per worker.
     public static func timelineSVG(_ report: RunReport) -> String {
         let ran = report.nodes.filter { $0.start != nil && $0.end != nil }
             .sorted { ($0.start!, $0.id) < ($1.start!, $1.id) }
+        let rows = timelineRows(ran)
         let labelW = 230.0, chartW = 820.0, rowH = 18.0, top = 28.0
         let span = max(ran.map { $0.end! }.max() ?? 0, 0.001)
-        let height = top + Double(max(ran.count, 1)) * rowH + 12
+        let height = top + Double(max(rows.count, 1)) * rowH + 12
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"timeline\" width=\"\(Int(labelW + chartW + 20))\" height=\"\(Int(height))\" "
         s += "viewBox=\"0 0 \(Int(labelW + chartW + 20)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\" aria-label=\"build timeline\">\n"
         s += "<title>Build timeline: \(ran.count) nodes ran over \(esc(seconds(span)))</title>\n"
@@ -69,15 +84,18 @@ public enum HTMLReport {
         if ran.isEmpty {
             s += "<text x=\"\(Int(labelW))\" y=\"\(Int(top + 12))\" fill=\"#5b6775\">nothing was built in this run</text>\n"
         }
-        for (i, n) in ran.enumerated() {
+        for (i, row) in rows.enumerated() {
             let y = top + Double(i) * rowH
-            let x = labelW + n.start! / span * chartW
-            let w = max((n.end! - n.start!) / span * chartW, 2)
-            let label = n.id.count > 34 ? String(n.id.prefix(33)) + "…" : n.id
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1d2733\">", labelW - 8, y + 12.5) + esc(label) + "</text>"
-            s += "<rect class=\"bar \(n.status.rawValue)\" fill=\"\(colors[n.status]!)\" "
-                + String(format: "x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"2\">", x, y + 2, w, rowH - 4)
-            s += "<title>\(esc(n.id)): \(n.status.rawValue) in \(esc(seconds(n.duration))) (from \(esc(seconds(n.start))))</title></rect>\n"
+            let label = row.label.count > 34 ? String(row.label.prefix(33)) + "…" : row.label
+            s += String(format: "<text class=\"row\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1d2733\">", labelW - 8, y + 12.5) + esc(label) + "</text>"
+            for n in row.nodes {
+                let x = labelW + n.start! / span * chartW
+                let w = max((n.end! - n.start!) / span * chartW, 2)
+                s += "<rect class=\"bar \(n.status.rawValue)\" fill=\"\(colors[n.status]!)\" "
+                    + String(format: "x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"2\">", x, y + 2, w, rowH - 4)
+                s += "<title>\(esc(n.id)): \(n.status.rawValue) in \(esc(seconds(n.duration))) (from \(esc(seconds(n.start))))"
+                    + (n.placement.map { ", " + esc($0) } ?? "") + "</title></rect>\n"
+            }
         }
         s += "</svg>"
         return s
@@ -148,7 +166,7 @@ public enum HTMLReport {
                 .joined(separator: "<br>")
             let log = n.log.map { "<a href=\"\(esc($0))\">log</a>" } ?? ""
             h += "<tr id=\"node-\(esc(n.id))\"><td><b>\(esc(n.id))</b>\(n.version.map { " " + esc($0) } ?? "")<br><span class=\"meta\">\(esc(n.file))</span></td>"
-            h += "<td>\(badge(n.status))</td><td>\(why)</td><td>\(esc(seconds(n.duration)))</td><td>\(log)</td><td>\(boundaryCell(n.boundary))</td><td>\(outs)</td></tr>\n"
+            h += "<td>\(badge(n.status))</td><td>\(why)</td><td>\(esc(seconds(n.duration)))\(n.placement.map { "<br><span class=\"meta placement\">\(esc($0))</span>" } ?? "")</td><td>\(log)</td><td>\(boundaryCell(n.boundary))</td><td>\(outs)</td></tr>\n"
         }
         h += "</table>\n</body></html>\n"
         return h

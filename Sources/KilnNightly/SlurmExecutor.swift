@@ -15,6 +15,9 @@ public struct SlurmSettings: Sendable {
     public var sbatchArguments: [String] = []
     /// Seconds between `scontrol show job` polls.
     public var pollInterval: Double = 0.2
+    /// A job still PENDING this many seconds after submission is cancelled and its node fails with
+    /// Slurm's reason (nil: wait as long as it takes).
+    public var pendingTimeout: Double?
     /// A configuration with the required parts.
     public init(store: String, workerCommand: String) {
         self.store = store; self.workerCommand = workerCommand
@@ -119,6 +122,7 @@ public final class SlurmExecutor: NodeExecutor, @unchecked Sendable {
         defer { lock.lock(); running.remove(jobID); lock.unlock() }
         var node = "?"
         var failures = 0
+        let submitted = Date()
         while true {
             if ctx.isCancelled() {
                 _ = try? Subprocess("scancel", [jobID]).run()
@@ -131,6 +135,11 @@ public final class SlurmExecutor: NodeExecutor, @unchecked Sendable {
                 if let n = fields["NodeList"], n != "(null)", !n.isEmpty { node = n }
                 let state = fields["JobState"] ?? "?"
                 if Self.finalStates.contains(state) { return (state, node) }
+                if state == "PENDING", let limit = settings.pendingTimeout, Date().timeIntervalSince(submitted) > limit {
+                    _ = try? Subprocess("scancel", [jobID]).run()
+                    throw KilnMessage("\(ctx.node.id): slurm job \(jobID) still PENDING after \(Int(limit)) s (Reason=\(fields["Reason"] ?? "?")); "
+                        + "cancelled it — check the partition, the recipe's resources and `squeue -j \(jobID)`")
+                }
             } else if r.stderrString.contains("Invalid job id") {
                 return ("gone", node)
             } else {

@@ -46,6 +46,12 @@ struct NightlyCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the plan (what will build and why) and exit.")
     var dryRun = false
 
+    @Option(name: .customLong("sbatch-arg"), parsing: .unconditionalSingleValue, help: "An extra sbatch argument for every job (repeat it; e.g. --sbatch-arg --partition=build).")
+    var sbatchArguments: [String] = []
+
+    @Option(name: .long, help: "Cancel and fail a node whose Slurm job is still PENDING after this many seconds (default: wait).")
+    var slurmPendingTimeout: Double?
+
     @Option(name: .long, parsing: .upToNextOption, help: "`--emit argo DIR`: write the plan as an Argo Workflows DAG (DIR/workflow.json; the worker plan goes into --store) and exit.")
     var emit: [String] = []
 
@@ -113,6 +119,8 @@ struct NightlyCommand: ParsableCommand {
         if executor == "slurm" {
             request.slurm = SlurmSettings(store: store.map { $0.contains("://") ? $0 : absolutePath($0) } ?? outAbs + "/nightly/store",
                                           workerCommand: absolutePath(CommandLine.arguments[0].contains("/") ? CommandLine.arguments[0] : Bundle.main.executablePath ?? "kiln"))
+            request.slurm?.sbatchArguments = sbatchArguments
+            request.slurm?.pendingTimeout = slurmPendingTimeout
         }
         if update { request.updateList = debianSources ?? recipes + "/debian-sources.txt" }
         if dryRun { return print(try NightlyLaunch.plan(request).render(), terminator: "") }

@@ -240,14 +240,32 @@ final class SlurmExecutorTests: XCTestCase {
         XCTAssertEqual(cluster.finishedJobs().count, 4)
 
         // a job that leaves no result fails the node after one retry, whatever Slurm says
+        // (and blocks its dependent f, which is never submitted)
         try AtomicFile.write(NightlyCLITests.recipe("e", steps: "- runs: echo broken >&2; exit 3"), to: base + "/recipes/e.yaml")
+        try AtomicFile.write(NightlyCLITests.recipe("f", deps: ["e"]), to: base + "/recipes/f.yaml")
         r = try nightly(base + "/slurm", ["--executor", "slurm", "--store", base + "/store", "--keep-going"])
         XCTAssertEqual(r.status, 1, r.out + r.err)
-        XCTAssertTrue(r.out.contains(": 0 built, 4 unchanged, 1 failed"), r.out)
+        XCTAssertTrue(r.out.contains(": 0 built, 4 unchanged, 1 failed, 1 blocked"), r.out)
         XCTAssertTrue(r.out.contains("failed: e: e: slurm job") && r.out.contains("(attempt 2)"), r.out)
         XCTAssertEqual(cluster.finishedJobs().count, 6, "\(cluster.finishedJobs())")
         let log = try String(contentsOfFile: base + "/store/logs/e.log", encoding: .utf8)
         XCTAssertTrue(log.contains("broken"), log)
+
+        // a job stuck PENDING past --slurm-pending-timeout is cancelled; the node fails with Slurm's reason
+        try AtomicFile.write(NightlyCLITests.recipe("late"), to: base + "/recipes/late.yaml")
+        r = try nightly(base + "/slurm", ["--executor", "slurm", "--store", base + "/store", "--only", "late",
+                                          "--sbatch-arg", "--begin=now+3600", "--slurm-pending-timeout", "1"])
+        XCTAssertEqual(r.status, 1, r.out + r.err)
+        XCTAssertTrue(r.out.contains("still PENDING after 1 s (Reason=BeginTime)"), r.out)
+        usleep(300_000)
+        XCTAssertEqual(cluster.finishedJobs().last?.state, "CANCELLED", "\(cluster.finishedJobs())")
+        try FileManager.default.removeItem(atPath: base + "/recipes/late.yaml")
+
+        // the report's timeline has one row per slurm node, and the node table names node and job
+        let html = try String(contentsOfFile: "\(base)/slurm/reports/\(report.runID)/report.html", encoding: .utf8)
+        let rows = html.components(separatedBy: "<text class=\"row\"").count - 1
+        XCTAssertEqual(rows, Set(placements.compactMap { $0.components(separatedBy: " on ").last }).count, html)
+        XCTAssertTrue(html.contains("<span class=\"meta placement\">slurm job "), html)
 
         // Ctrl-C cancels the job it submitted (by id) and the run ends
         try AtomicFile.write(NightlyCLITests.recipe("slow", steps: "- runs: sleep 60"), to: base + "/recipes/slow.yaml")
