@@ -19,10 +19,11 @@ public enum NightlyNode {
         guard let job = plan.nodes[nodeID] else {
             throw KilnMessage("\(planLocation): no node \(nodeID) in this plan (nodes: \(plan.nodes.keys.sorted().joined(separator: ", ")))")
         }
+        let started = Date().timeIntervalSince1970
         let logPath = store.logPath(nodeID) + ".build"
         try FileManager.default.createDirectory(atPath: (logPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         do {
-            let r = try build(plan: plan, job: job, store: store, logPath: logPath, environment: environment)
+            let r = try build(plan: plan, job: job, store: store, logPath: logPath, environment: environment, started: started)
             try store.publishLog(nodeID)
             if !(store is SharedDirectoryStore) { try? FileManager.default.removeItem(atPath: logPath) }
             return r
@@ -36,7 +37,7 @@ public enum NightlyNode {
     }
 
     static func build(plan: NightlyWorkerPlan, job: NodeJob, store: NightlyStore, logPath: String,
-                      environment: [String: String]) throws -> WorkerResult {
+                      environment: [String: String], started: Double) throws -> WorkerResult {
         let nodeID = job.id
         if let want = job.input.components["recipe"], let d = FileManager.default.contents(atPath: job.recipePath),
            try Digest.sha256Hex(d) != want {
@@ -100,7 +101,8 @@ public enum NightlyNode {
                                   provides: outcome.provides.isEmpty ? nil : outcome.provides.sorted(),
                                   runtimeDependencies: outcome.runtimeDependencies.isEmpty ? nil : outcome.runtimeDependencies.sorted())
         let worker = environment["SLURMD_NODENAME"] ?? ProcessInfo.processInfo.hostName
-        let result = WorkerResult(result: stored, packages: packages, worker: worker, jobID: environment["SLURM_JOB_ID"])
+        var result = WorkerResult(result: stored, packages: packages, worker: worker, jobID: environment["SLURM_JOB_ID"])
+        result.startedAt = started; result.finishedAt = Date().timeIntervalSince1970
         try store.writeResult(result)
         return result
     }

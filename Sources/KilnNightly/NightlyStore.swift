@@ -89,6 +89,11 @@ public struct WorkerResult: Codable, Sendable, Equatable {
     public var worker: String
     /// The Slurm job id (`SLURM_JOB_ID`), when it ran under Slurm.
     public var jobID: String?
+    /// When the worker started and finished (seconds since 1970, the worker's clock), for the
+    /// scheduling overhead the coordinator logs (submit → start, finish → seen).
+    public var startedAt: Double? = nil
+    /// See `startedAt`.
+    public var finishedAt: Double? = nil
 }
 
 /// Where a distributed nightly keeps what workers and the coordinator share: the run's plan,

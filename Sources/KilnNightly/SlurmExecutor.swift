@@ -75,10 +75,16 @@ public final class SlurmExecutor: NodeExecutor, @unchecked Sendable {
         try store.publishInputs(job.id, packagesDirectory: "\(wp.repository)/\(wp.arch)")
         for attempt in 1...2 {
             try store.removeResult(job.id)
+            let submitted = Date().timeIntervalSince1970
             let jobID = try submit(job, planPath: path, attempt: attempt)
             let (state, slurmNode) = try wait(jobID, ctx)
+            let seen = Date().timeIntervalSince1970
             appendLog(ctx.logPath, store.log(job.id))
             if let r = store.result(job.id), r.result.runID == wp.runID, r.result.input.key == job.input.key {
+                if let a = r.startedAt, let b = r.finishedAt {
+                    let f = { (x: Double) in String(format: "%.3f", x) }
+                    appendLog(ctx.logPath, "kiln: slurm job \(jobID) on \(r.worker): submit→start \(f(a - submitted)) s, build \(f(b - a)) s, end→seen \(f(seen - b)) s\n")
+                }
                 let outcome = try importResult(r, arch: wp.arch, repository: wp.repository)
                 var o = outcome
                 o.placement = "slurm job \(jobID) on \(r.worker)"

@@ -345,3 +345,55 @@ final class SharedDirectoryStoreTests: XCTestCase {
         XCTAssertThrowsError(try SharedDirectoryStore.loadPlan(path: dir + "/plan.json")) { XCTAssertTrue("\($0)".contains("plan.json: not a kiln worker plan"), "\($0)") }
     }
 }
+
+/// The figures for the note (`scripts/bench-slurm.sh`, KILN_BENCH_SLURM=1): the generated 6-recipe
+/// catalog (two independent chains a→b→c, x→y→z) with `--executor local` and with
+/// `--executor slurm` on three slurmd, and Slurm's overhead per node from the coordinator's logs.
+final class SlurmBenchmarkTests: XCTestCase {
+    func testSixRecipeCatalogLocalVersusSlurm() throws {
+        guard ProcessInfo.processInfo.environment["KILN_BENCH_SLURM"] == "1" else { throw XCTSkip("set KILN_BENCH_SLURM=1 (scripts/bench-slurm.sh)") }
+        guard LoopbackSlurm.missingTools.isEmpty, getuid() == 0 else { return XCTFail("needs the Slurm/munge packages and root") }
+        let runs = Int(ProcessInfo.processInfo.environment["KILN_BENCH_RUNS"] ?? "3") ?? 3
+        let base = "/tmp/kiln-slurm-bench-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: base + "/recipes", withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: base) }
+        let cluster = LoopbackSlurm(dir: base + "/slurm")
+        addTeardownBlock { cluster.stop() }
+        try cluster.start()
+        let recipes = ["a": NightlyCLITests.recipe("a"), "b": NightlyCLITests.recipe("b", deps: ["a"]), "c": NightlyCLITests.recipe("c", deps: ["b"]),
+                       "x": NightlyCLITests.recipe("x"), "y": NightlyCLITests.recipe("y", deps: ["x"]), "z": NightlyCLITests.recipe("z", deps: ["y"])]
+        for (n, t) in recipes { try AtomicFile.write(t, to: "\(base)/recipes/\(n).yaml") }
+        XCTAssertEqual(try TestSupport.kiln(["keygen", "--type", "rsa", "--out", base + "/k"]).status, 0)
+        var local: [Double] = [], slurm: [Double] = [], start: [Double] = [], seen: [Double] = []
+        for i in 0..<runs {
+            for (executor, out) in [("local", "\(base)/local\(i)"), ("slurm", "\(base)/slurm\(i)")] {
+                let t0 = Date()
+                let r = try TestSupport.kiln(["nightly", "--recipes", base + "/recipes", "--out", out, "--signing-key", base + "/k.rsa",
+                                              "--jobs", "3", "--no-images", "--executor", executor, "--store", out + "/store"], environment: cluster.environment)
+                let secs = Date().timeIntervalSince(t0)
+                XCTAssertEqual(r.status, 0, r.out + r.err)
+                XCTAssertTrue(r.out.contains(": 6 built"), r.out)
+                if executor == "local" { local.append(secs) } else { slurm.append(secs) }
+            }
+            let logs = try FileManager.default.subpathsOfDirectory(atPath: "\(base)/slurm\(i)/reports").filter { $0.hasSuffix(".log") }
+            for l in logs {
+                let text = try String(contentsOfFile: "\(base)/slurm\(i)/reports/\(l)", encoding: .utf8)
+                for line in text.split(separator: "\n") where line.contains("submit→start") {
+                    let nums = line.components(separatedBy: " s").compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+                    if nums.count >= 3 { start.append(nums[0]); seen.append(nums[2]) }
+                }
+            }
+        }
+        func stats(_ v: [Double]) -> String {
+            let s = v.sorted()
+            return s.isEmpty ? "-" : String(format: "median %.2f s (min %.2f, max %.2f, n=%d)", s[s.count / 2], s.first!, s.last!, s.count)
+        }
+        print("slurm bench: 6 recipes, two chains of 3, --jobs 3, \(runs) runs each")
+        print("slurm bench: --executor local: \(stats(local))")
+        print("slurm bench: --executor slurm (3 slurmd): \(stats(slurm))")
+        print("slurm bench: per node submit→worker start: \(stats(start))")
+        print("slurm bench: per node worker end→seen by kiln: \(stats(seen))")
+        print("slurm bench: nodes used: \(Set(cluster.finishedJobs().map(\.node)).sorted())")
+        XCTAssertEqual(start.count, 6 * runs, "every node's log has its timing line")
+    }
+}
