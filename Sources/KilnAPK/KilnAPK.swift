@@ -1,7 +1,7 @@
 // KilnAPK — the one APK model: v2 packages and APKINDEX repositories (apk-tools 2.x semantics).
 //
 // Owns: reading/verifying (`APKReader`, with the entry policy and decompression limit), writing
-// (`APKWriter`, `PkgInfo`, dependency scanning over KilnArchive's ELF reader), the index
+// (`APKWriter`, `PkgInfo`, dependency scanning over KilnArchive's ELF reader; `APKWriter.resign` replaces a package's signature), the index
 // (`APKIndexRecord`, `APKIndex`, `APKRepository`), `APKKeyring`/`APKSigner`, version ordering
 // (`APKVersion`), dependency atoms (`APKDependency`, on KilnCore's `DependencyAtom`), the `Solver`
 // (used by images) and `APKRepositoryPackage`, build-root installation (`APKInstall`), the package
