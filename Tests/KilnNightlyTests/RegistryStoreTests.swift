@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import KilnCore
 import KilnCrypto
+import KilnOCI
 import KilnTestSupport
 @testable import KilnNightly
 
@@ -123,5 +124,15 @@ final class RegistryStoreTests: XCTestCase {
         XCTAssertEqual(r.status, 1, r.out + r.err)
         XCTAssertTrue(r.out.contains(": 0 built, 4 unchanged, 1 failed"), r.out)
         XCTAssertTrue(store.log("e").contains("broken-in-registry"), store.log("e"))
+
+        // --emit argo with the registry store: the pods' --plan is a tag the store serves
+        try AtomicFile.write(NightlyCLITests.recipe("e"), to: base + "/recipes/e.yaml")
+        r = try nightly(base + "/slurm", ["--emit", "argo", base + "/argo", "--store", spec])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        let wf = try JSON.parse(Data(contentsOf: URL(fileURLWithPath: base + "/argo/workflow.json")))
+        let params = wf["spec"]?["arguments"]?["parameters"]?.array ?? []
+        XCTAssertEqual(params.first { $0["name"]?.string == "store" }?["value"]?.string, spec)
+        let tag = params.first { $0["name"]?.string == "plan" }?["value"]?.string ?? ""
+        XCTAssertEqual(try store.loadPlan(tag).nodes.keys.sorted(), ["e"])   // the one node not built yet
     }
 }
