@@ -65,16 +65,18 @@ final class WolfiRecipeBuildTests: XCTestCase {
         }
         let tc = try TestSupport.kiln(["toolchain", "path", "--out", repo + "/out"], cwd: repo)
         guard tc.status == 0 else { return XCTFail("the pinned Debian toolchain is not bootstrapped: run `make toolchain`\n\(tc.err)") }
-        let root = tc.out.trimmingCharacters(in: .whitespacesAndNewlines)
         let fetched = try TestSupport.kiln(["source", "debian", "--list", list, "--recipes", wolfi, "--out", repo + "/out"],
                                            environment: Self.environment, cwd: repo)
         XCTAssertEqual(fetched.status, 0, "kiln source debian: \(fetched.err)")
 
         let out = try TestSupport.temporaryDirectory(self, prefix: "kiln-wolfi")
         try FileManager.default.createSymbolicLink(atPath: out + "/sources", withDestinationPath: repo + "/out/sources")
+        try FileManager.default.createSymbolicLink(atPath: out + "/toolchain", withDestinationPath: repo + "/out/toolchain")
         XCTAssertEqual(try TestSupport.kiln(["keygen", "--type", "rsa", "--bits", "2048", "--out", out + "/k"]).status, 0)
-        func kiln(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-            try TestSupport.kiln(args + ["--toolchain", root, "--out", out], environment: Self.environment, cwd: repo)
+        // Builds name the pinned root (`debian`, found through out/toolchain); `kiln test` is given no
+        // --toolchain and must test where the package was built (ToolchainChoice.forTests).
+        func kiln(_ args: [String], toolchain: [String] = ["--toolchain", "debian"]) throws -> (status: Int32, out: String, err: String) {
+            try TestSupport.kiln(args + toolchain + ["--out", out], environment: Self.environment, cwd: repo)
         }
         // Wolfi's zlib-dev and ca-certificates-bundle: kiln's own recipes (make sources has their files).
         let base = try kiln(["build", "--offline", "--signing-key", out + "/k.rsa", "recipes/zlib.yaml", "recipes/ca-certificates.yaml"])
@@ -95,9 +97,10 @@ final class WolfiRecipeBuildTests: XCTestCase {
             }
             XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/trees/x86_64/\(c.recipe)/\(c.file)"), "\(c.recipe): \(c.file)")
 
-            let t = try kiln(["test", path])
+            let t = try kiln(["test", path], toolchain: [])
             XCTAssertEqual(t.status, 0, "kiln test \(path):\n\(t.out.suffix(3000))\n\(t.err.suffix(3000))")
             let said = t.out + t.err
+            XCTAssertTrue(said.contains("kiln: \(c.recipe) was built in the pinned Debian root: testing there (\(out)/toolchain/debian-bookworm-"), said.prefix(1000).description)
             for (pkg, skipped) in c.tested {
                 XCTAssertTrue(said.contains("test \(pkg): passed ("), "\(pkg)'s test block: \(said.suffix(3000))")
                 for s in skipped { XCTAssertTrue(said.contains("skipped: pipeline `\(s)`"), "\(pkg): \(s) is Wolfi's (tw/apk-tools): \(said.suffix(2000))") }
