@@ -93,6 +93,8 @@ test: deps venv browser-deps toolchain sources test-fips-provider keys
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	KILN_TEST_FIPS_CONF=$(TEST_FIPS)/openssl-fips.cnf OPENSSL_MODULES=$(TEST_FIPS) $(SWIFT) test $(SWIFT_FLAGS) --skip-build
 
+# KILN_WOLFI_DIR=DIR (a wolfi-dev/os checkout, kept out of this repository): WolfiRecipeBuildTests
+# builds three of its recipes unmodified; without it that test skips, saying so.
 test-full: export KILN_TEST_FULL=1
 test-full: test
 

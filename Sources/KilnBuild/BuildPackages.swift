@@ -41,6 +41,18 @@ public enum BuildPackages {
         "nodejs": ["nodejs"], "ruby-3.2": ["ruby"], "php": ["php-cli"],
     ]
 
+    /// Wolfi names that one of kiln's own recipes provides under its own name: Wolfi's
+    /// `ca-certificates-bundle` is the bundle file /etc/ssl/certs/ca-certificates.crt, which kiln's
+    /// `ca-certificates` recipe (recipes/ca-certificates.yaml) makes.
+    public static let kilnNames: [String: [String]] = ["ca-certificates-bundle": ["ca-certificates"]]
+
+    /// `names` and the kiln package names they stand for (`kilnNames`): what to look for in kiln's builds.
+    public static func withKilnNames(_ names: [String]) -> [String] {
+        var out = names
+        for n in names { for k in kilnNames[DependencyAtom.name(of: n) ?? ""] ?? [] where !out.contains(k) { out.append(k) } }
+        return out.sorted()
+    }
+
     /// For a root without a dpkg database: commands standing for a name (all must be on PATH).
     public static let commandsFor: [String: [String]] = [
         "build-base": ["cc", "make", "ld", "ar"], "busybox": ["sh", "sed", "grep", "find", "tar"],
@@ -71,7 +83,9 @@ public enum BuildPackages {
         var r = Resolution(provided: [], missing: [])
         for raw in names {
             guard let name = DependencyAtom.name(of: raw) else { continue }      // `!conflict`: nothing to provide
-            if fromKiln.contains(raw) || fromKiln.contains(name) { r.provided.append((name, .kiln)); continue }
+            if fromKiln.contains(raw) || fromKiln.contains(name) || (kilnNames[name] ?? []).contains(where: fromKiln.contains) {
+                r.provided.append((name, .kiln)); continue
+            }
             var candidates = debianNames[name] ?? []
             candidates += [name]
             if name.hasSuffix("-dev") && !name.hasPrefix("lib") { candidates.append("lib" + name) }

@@ -241,7 +241,7 @@ public final class Builder {
             }
             let installedNow = recipe.environment.packages.isEmpty ? []
                 : try (self.installer ?? TreeDependencyInstaller(treesDirectory: "\(out)/trees/\(req.arch)"))
-                    .available(recipe.environment.packages.sorted(), arch: req.arch).sorted()
+                    .available(BuildPackages.withKilnNames(recipe.environment.packages), arch: req.arch).sorted()
             record.installedFromRepository = installedNow
             let changes = kept.differences(from: record)
             guard changes.isEmpty else { throw ResumeRefused(package: name, directory: resumeDir, changes: changes) }
@@ -266,6 +266,7 @@ public final class Builder {
 
         var sandbox = Sandbox(toolchain: req.toolchain, workspace: ws, sourceDateEpoch: epoch)
         sandbox.variation = req.variation
+        sandbox.tmpDirectory = try Self.sharedTmp(in: scratch)
         // melange copies the source directory (`--source-dir`, else `<recipe dir>/<name>/` when it
         // exists) into the workspace. Nothing else of the recipe's directory reaches the sandbox: it may
         // hold `keys/` (the project layout), and a step could copy a key into the package it builds.
@@ -279,7 +280,7 @@ public final class Builder {
         let wanted = recipe.environment.packages.sorted()
         let installer = self.installer ?? TreeDependencyInstaller(treesDirectory: "\(out)/trees/\(req.arch)")
         if !wanted.isEmpty {
-            installed = try installer.available(wanted, arch: req.arch).sorted()
+            installed = try installer.available(BuildPackages.withKilnNames(wanted), arch: req.arch).sorted()
             if !installed.isEmpty {
                 sandbox.toolchain = try installer.install(installed, arch: req.arch, over: req.toolchain, scratch: "\(scratch)/root")
                 sandbox.layers = try installer.layers(installed, arch: req.arch, scratch: "\(scratch)/layers")

@@ -4,7 +4,7 @@ import KilnRecipe
 
 /// Runs commands in a bubblewrap sandbox: new user/pid/ipc/uts/net/cgroup namespaces (no network at
 /// all), the toolchain root read-only, `/` itself read-only, a writable workspace at `/home/build`,
-/// `/tmp` a tmpfs, a fixed environment. Nothing else of the host is visible.
+/// `/tmp` a tmpfs (or the build's own `tmpDirectory`), a fixed environment. Nothing else of the host is visible.
 public struct Sandbox: Sendable {
     public var toolchain: Toolchain
     /// Host directory mounted read-write at `/home/build`.
@@ -19,6 +19,10 @@ public struct Sandbox: Sendable {
     /// winning. bubblewrap 0.8 has no overlay mounts, so the merge is made of tmpfs directories and
     /// read-only binds of every entry of the directories that both sides have.
     public var layers: [String] = []
+    /// Host directory bound at `/tmp`, shared by every step of one build or test — melange runs all
+    /// of them in one container, so a file a test step leaves in /tmp is there for the next (Wolfi's
+    /// potrace test relies on it). nil: a fresh tmpfs for each step.
+    public var tmpDirectory: String?
 
     public static let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -99,7 +103,8 @@ public struct Sandbox: Sendable {
         } else if fm.fileExists(atPath: "\(root)/etc") {
             a += merge(rel: "etc", base: "\(root)/etc", aliases: [:], top: true)
         }
-        a += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/var", "--tmpfs", "/var/tmp"]
+        a += ["--proc", "/proc", "--dev", "/dev"] + (tmpDirectory.map { ["--bind", $0, "/tmp"] } ?? ["--tmpfs", "/tmp"])
+        a += ["--dir", "/var", "--tmpfs", "/var/tmp"]
         a += ["--bind", workspaceView ?? workspace, SandboxPaths.workspace]
         for b in readOnlyBinds { a += ["--ro-bind", b.host, b.sandbox] }
         // Everything not mounted above (the root tmpfs bwrap makes) becomes read-only.

@@ -69,6 +69,7 @@ extension Builder {
             }
             try writeFileLists(layers, into: "\(ws)/.kiln/packages")
             var sandbox = Sandbox(toolchain: req.toolchain, workspace: ws, sourceDateEpoch: epoch)
+            sandbox.tmpDirectory = try Self.sharedTmp(in: scratch)
             sandbox.layers = layers
             try BuildRootCheck.check(plan.requiredCommands, toolchain: req.toolchain, layers: layers, what: "test of \(plan.package)")
 
@@ -102,6 +103,15 @@ extension Builder {
     /// `<dir>/NAME.files`: the absolute paths (as the test sees them) of every file and link in each
     /// package tree laid into the test root, sorted — what `test/tw/ldd-check` and `test/pkgconf` read
     /// (melange's use `apk info -L`; a kiln test root has no apk database).
+    /// `scratch/tmp`, made world-writable with the sticky bit like a real /tmp: the sandbox's /tmp
+    /// for every step of one build or test (`Sandbox.tmpDirectory`).
+    static func sharedTmp(in scratch: String) throws -> String {
+        let tmp = "\(scratch)/tmp"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        guard chmod(tmp, 0o1777) == 0 else { throw KilnMessage("cannot make \(tmp) the sandbox's /tmp: chmod failed (errno \(errno))") }
+        return tmp
+    }
+
     func writeFileLists(_ trees: [String], into dir: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for tree in trees {

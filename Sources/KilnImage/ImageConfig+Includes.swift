@@ -87,4 +87,58 @@ extension ImageConfig {
         }
         return out
     }
+
+    /// One `contents.runtime_keyring` key: its file name under etc/apk/keys and its PEM.
+    public struct RuntimeKey: Sendable, Equatable {
+        public var name: String
+        public var pem: Data
+        public var location: SourceLocation
+        public static func == (a: RuntimeKey, b: RuntimeKey) -> Bool { a.name == b.name && a.pem == b.pem }
+    }
+
+    /// Parses `contents.runtime_keyring`: apko's inline `{name, content}` entries, or (kiln) a local
+    /// public key file's path, installed under its basename; a URL is refused (kiln is offline).
+    /// Each must be exactly one PEM public key; names follow apko's certificate-name rule.
+    static func parseRuntimeKeyring(_ value: Node, _ r: NodeReader, resolve: (String) -> String,
+                                    warnings: inout [String]) throws -> [RuntimeKey] {
+        var out: [RuntimeKey] = []
+        for entry in try r.sequence(value, "contents.runtime_keyring") {
+            var name: String?, pem: Data?
+            if case .scalar = entry {
+                let s = try r.string(entry, "contents.runtime_keyring[]")
+                if s.contains("://") && !s.hasPrefix("file://") {
+                    throw ConfigError(r.loc(entry), "runtime_keyring entry \(s) is a URL; kiln works offline — give a local public key file or {name, content}")
+                }
+                let path = resolve(s.hasPrefix("file://") ? String(s.dropFirst(7)) : s)
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
+                      let data = FileManager.default.contents(atPath: path), data.count <= 64 * 1024 else {
+                    throw ConfigError(r.loc(entry), "runtime_keyring file \(path) cannot be read (a public key file of at most 64 KiB)")
+                }
+                name = (path as NSString).lastPathComponent; pem = data
+            } else {
+                for (ek, _, ev) in try r.mapping(entry, "contents.runtime_keyring[]") {
+                    switch ek {
+                    case "name": name = try r.string(ev, ek)
+                    case "content": pem = Data(try r.string(ev, ek).utf8)
+                    default: r.warnUnknown("contents.runtime_keyring[].\(ek)", ev, &warnings)
+                    }
+                }
+            }
+            guard let name, isCertificateName(name) else {
+                throw ConfigError(r.loc(entry), "runtime_keyring entry needs a name of letters, digits, _ . - (not starting with a dot)")
+            }
+            guard let pem else { throw ConfigError(r.loc(entry), "runtime_keyring key '\(name)' needs content (one PEM public key)") }
+            let blocks = String(decoding: pem, as: UTF8.self).components(separatedBy: "-----BEGIN ").count - 1
+            guard blocks == 1 else {
+                throw ConfigError(r.loc(entry), "runtime_keyring key '\(name)' must hold exactly one PEM public key (found \(blocks) PEM blocks)")
+            }
+            do { _ = try PublicKey(pem: pem, source: name) } catch {
+                throw ConfigError(r.loc(entry), "runtime_keyring key '\(name)': \(error)")
+            }
+            guard !out.contains(where: { $0.name == name }) else { throw ConfigError(r.loc(entry), "runtime_keyring key '\(name)' is listed twice") }
+            out.append(RuntimeKey(name: name, pem: pem, location: r.loc(entry)))
+        }
+        return out
+    }
 }

@@ -63,6 +63,9 @@ public struct ImageConfig {
     /// `certificates.additional`: installed as usr/local/share/ca-certificates/NAME-SHA256.crt and
     /// appended to etc/ssl/certs/ca-certificates.crt when the image has that bundle (as apko does).
     public var certificates: [Certificate] = []
+    /// `contents.runtime_keyring`: public keys installed into etc/apk/keys for `apk add` at run time
+    /// (not trusted for the image's own packages), as apko does.
+    public var runtimeKeyring: [RuntimeKey] = []
     /// kiln's own `fips: {allow: [{path, finding, reason}]}`: boundary-audit findings this image
     /// accepts, each with its reason (carried in the manifest annotation `dev.kiln.fips.allow`;
     /// `kiln audit` prints them as allowed, never hides them).
@@ -182,9 +185,7 @@ public struct ImageConfig {
                     case "baseimage":
                         throw ConfigError(r.loc(v), "contents.baseimage is not supported by kiln; list the packages instead")
                     case "runtime_keyring":
-                        _ = try r.sequence(v, k)
-                        cfg.warnings.append("\(r.loc(v)): contents.runtime_keyring is ignored: kiln images are built offline and "
-                                            + "kiln installs only contents.keyring into etc/apk/keys (list the key there)")
+                        cfg.runtimeKeyring += try parseRuntimeKeyring(v, r, resolve: resolve, warnings: &cfg.warnings)
                     default: r.warnUnknown("contents.\(k)", v, &cfg.warnings)
                     }
                 }
@@ -371,6 +372,7 @@ public struct ImageConfig {
         m.vcsURL = over.vcsURL ?? base.vcsURL
         m.volumes = base.volumes + over.volumes
         m.certificates = over.certificates.isEmpty ? base.certificates : over.certificates   // apko: the including file's wins
+        m.runtimeKeyring = base.runtimeKeyring + over.runtimeKeyring.filter { !base.runtimeKeyring.contains($0) }   // apko: concatenated, duplicates dropped
         m.fipsAllow = base.fipsAllow + over.fipsAllow
         m.warnings = base.warnings + over.warnings
         m.sourceFiles = over.sourceFiles + base.sourceFiles

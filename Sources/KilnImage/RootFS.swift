@@ -17,6 +17,7 @@ enum RootFS {
         tree.put("etc/apk/arch", file("x86_64\n"))
         tree.put("etc/apk/repositories", file(config.repositories.map(\.text).joined(separator: "\n") + (config.repositories.isEmpty ? "" : "\n")))
         for name in keyring.keys.keys.sorted() { tree.put("etc/apk/keys/" + name, FSNode(kind: .file, mode: 0o644, data: keyring.pems[name] ?? Data())) }
+        try installRuntimeKeyring(config.runtimeKeyring, into: &tree)
 
         // Accounts.
         var passwd = tree.node("etc/passwd").flatMap { $0.kind == .file ? String(decoding: $0.data, as: UTF8.self) : nil } ?? ""
@@ -64,6 +65,17 @@ enum RootFS {
 
         // certificates.additional: one file each, and appended to the CA bundle when there is one.
         installCertificates(config.certificates, into: &tree)
+    }
+
+    /// `contents.runtime_keyring`: each key as etc/apk/keys/NAME, after the packages and the build
+    /// keyring, never over a key already there (apko refuses a collision too).
+    static func installRuntimeKeyring(_ keys: [ImageConfig.RuntimeKey], into tree: inout ImageTree) throws {
+        for k in keys {
+            guard tree.node("etc/apk/keys/" + k.name) == nil else {
+                throw ConfigError(k.location, "runtime_keyring key '\(k.name)' collides with an existing /etc/apk/keys entry")
+            }
+            tree.put("etc/apk/keys/" + k.name, FSNode(kind: .file, mode: 0o644, data: k.pem))
+        }
     }
 
     /// apko's `certificates.additional`: each as usr/local/share/ca-certificates/NAME-SHA256.crt, and

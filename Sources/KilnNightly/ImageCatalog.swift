@@ -34,6 +34,7 @@ public struct ImageCatalogLoader: CatalogLoader {
                 guard let d = FileManager.default.contents(atPath: k) else { throw NightlyError.invalid("\(file): cannot read keyring file \(k)") }
                 inputs.append(InputComponent("keyring:\((k as NSString).lastPathComponent)", try Digest.sha256Hex(d)))
             }
+            for k in cfg.runtimeKeyring { inputs.append(InputComponent("runtime_keyring:\(k.name)", try Digest.sha256Hex(k.pem))) }
             let packages = cfg.packages + cfg.variantPackages.keys.sorted().flatMap { cfg.variantPackages[$0]! }
             var deps = packages.filter { !$0.dependency.conflict }.map { NodeDependency($0.dependency.name, .install) }
             deps += ImageVariant.fipsPackages.map { NodeDependency($0, .install) }

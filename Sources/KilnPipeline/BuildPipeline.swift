@@ -11,7 +11,7 @@ public struct BuildPipelineRequest: Sendable {
     public var recipes: [String]
     /// The settings every build shares; its `recipePath` is replaced per recipe.
     public var build: BuildRequest
-    /// `--toolchain`: `host`, `debian` or a root directory (see `ToolchainSpec`).
+    /// `--toolchain`: `host`, `debian`, a root directory (see `ToolchainSpec`) or `auto` (`ToolchainChoice`).
     public var toolchain: String = "host"
     /// Also run each recipe's `test:` blocks after it is built.
     public var runTests = false
@@ -67,7 +67,9 @@ public enum BuildPipeline {
         let installer = try zip(r.packaging, signer).map { try APKBuildInstaller(repository: $0.repository, signer: $1) }
         let builder = Builder(progress: progress, installer: installer)
         let ordered = try Builder.order(parsed)
-        let tc = try ToolchainSpec.resolve(r.toolchain, out: r.build.outputDirectory)
+        let tc = r.toolchain == ToolchainChoice.auto
+            ? try ToolchainChoice.choose(ordered, build: r.build, installer: installer, progress: progress)
+            : try ToolchainSpec.resolve(r.toolchain, out: r.build.outputDirectory)
         try checkFIPSVariantToolchain(r.build.variant, tc)
         var results: [BuildResult] = []
         for recipe in ordered {

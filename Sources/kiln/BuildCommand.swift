@@ -51,7 +51,7 @@ struct BuildCommand: ParsableCommand {
         req.sourceDirectory = workspace.sourceDir
         req.resume = resume
         var request = BuildPipelineRequest(recipes: recipes, build: req)
-        request.toolchain = toolchain.toolchain
+        request.toolchain = toolchain.given ?? ToolchainChoice.auto
         request.runTests = test
         request.packaging = packaging.noPackage ? nil : packaging.pipelinePackaging(out: location.out)
         let results = try BuildPipeline.run(request) { event in

@@ -7,8 +7,11 @@ import KilnRecipe
 
 /// `--toolchain`: kiln build, test, nightly, repro.
 struct ToolchainOption: ParsableArguments {
-    @Option(name: .long, help: "Toolchain root: `host` (this machine's /usr, read-only), `debian` (the pinned bookworm root of recipes/toolchain/bookworm.lock) or a root directory.")
-    var toolchain: String = "host"
+    @Option(name: .customLong("toolchain"), help: "Toolchain root: `host` (this machine's /usr, read-only), `debian` (the pinned bookworm root of recipes/toolchain/bookworm.lock) or a root directory. Default: the host; kiln build: `auto` (the bootstrapped pinned root when the host lacks a recipe's build-time packages or commands); kiln test: the root the package was built in.")
+    var given: String?
+
+    /// The root named, or `host` when none was given.
+    var toolchain: String { given ?? "host" }
 }
 
 /// `--arch`: kiln build, test, nightly, plan.

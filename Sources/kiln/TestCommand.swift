@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KilnBuild
+import KilnPipeline
 import KilnCore
 import KilnRecipe
 
@@ -27,8 +28,9 @@ struct TestCommand: ParsableCommand {
 
     func run() throws {
         let builder = Builder(progress: Progress.shared)
-        let tc = try ToolchainSpec.resolve(toolchain.toolchain, out: location.out)
+        let given = try toolchain.given.map { try ToolchainSpec.resolve($0, out: location.out) }
         for path in recipes {
+            let tc = try given ?? ToolchainChoice.forTests(recipePath: path, out: location.out, arch: arch.arch, lenient: lenient.lenient)
             var req = BuildRequest(recipePath: path, outputDirectory: location.out, arch: arch.arch)
             req.sourceCache = location.sourceCache
             req.variant = variant.variant

@@ -36,6 +36,16 @@ final class BuildPackagesTests: XCTestCase {
         XCTAssertTrue(e.contains("add autoconf removed-one in `include` of recipes/toolchain/bookworm.lock"), e)
     }
 
+    /// Wolfi's `ca-certificates-bundle` is what kiln's ca-certificates recipe makes: a tree of
+    /// `ca-certificates` provides it (kiln's builds are asked for both names).
+    func testCaCertificatesBundleIsKilnsCaCertificates() throws {
+        let r = try root(debs: [], commands: [])
+        XCTAssertEqual(BuildPackages.withKilnNames(["zlib", "ca-certificates-bundle"]), ["ca-certificates", "ca-certificates-bundle", "zlib"])
+        let res = BuildPackages.resolve(["ca-certificates-bundle"], fromKiln: ["ca-certificates"], root: r)
+        XCTAssertEqual(res.provided.map(\.source), [.kiln])
+        XCTAssertEqual(BuildPackages.resolve(["ca-certificates-bundle"], fromKiln: [], root: r).missing, ["ca-certificates-bundle"])
+    }
+
     func testRootWithoutDpkgUsesCommands() throws {
         let r = try TestSupport.temporaryDirectory(self)
         try FileManager.default.createDirectory(atPath: "\(r)/bin", withIntermediateDirectories: true)

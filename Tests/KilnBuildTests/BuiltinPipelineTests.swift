@@ -227,7 +227,11 @@ final class BuiltinPipelineTests: XCTestCase {
         XCTAssertEqual(try TestSupport.run("/usr/bin/gcc", ["-shared", "-fPIC", "-o", "\(dir)/libkilnf.so", "\(dir)/f.c"]).status, 0)
         XCTAssertEqual(try TestSupport.run("/usr/bin/gcc", ["-o", "\(dir)/m", "\(dir)/m.c", "-L\(dir)", "-lkilnf"]).status, 0)
         try FileManager.default.createDirectory(atPath: "\(dir)/lists", withIntermediateDirectories: true)
-        try "\(dir)/m\n/usr/bin/env\n".write(toFile: "\(dir)/lists/app.files", atomically: true, encoding: .utf8)
+        // In the sandbox a package's files are symlinks into its tree: a link is followed, and a
+        // file reached twice (itself and through a link) is checked once.
+        try FileManager.default.createSymbolicLink(atPath: "\(dir)/link-m", withDestinationPath: "\(dir)/m")
+        try "\(dir)/m\n\(dir)/link-m\n/usr/bin/env\n".write(toFile: "\(dir)/lists/app.files", atomically: true, encoding: .utf8)
+        try "\(dir)/link-m\n".write(toFile: "\(dir)/lists/linked.files", atomically: true, encoding: .utf8)
         let lib = try DirectoryPipelineLibrary.standard()
         let r = try RecipeParser().parse(text: """
             package: {name: app, version: '1'}
@@ -236,9 +240,11 @@ final class BuiltinPipelineTests: XCTestCase {
                 - uses: test/tw/ldd-check
                 - uses: test/tw/ldd-check
                   with: {extra-library-paths: \(dir), verbose: true}
+                - uses: test/tw/ldd-check
+                  with: {packages: linked}
             """, file: "r.yaml").recipe
         let tests = try PipelineExpander(library: lib, arch: "x86_64").planTests(r)
-        XCTAssertEqual(tests[0].requiredCommands.map(\.command), ["ldd"])
+        XCTAssertEqual(tests[0].requiredCommands.map(\.command), ["ldd", "readlink"])
         let scripts = tests[0].steps.map { $0.script!.replacingOccurrences(of: "/home/build/.kiln/packages", with: "\(dir)/lists") }
         let missing = try TestSupport.run("/bin/sh", ["-ec", scripts[0]])
         XCTAssertEqual(missing.status, 1)
@@ -246,6 +252,9 @@ final class BuiltinPipelineTests: XCTestCase {
         let found = try TestSupport.run("/bin/sh", ["-ec", scripts[1]])
         XCTAssertEqual(found.status, 0, found.err)
         XCTAssertTrue(found.out.contains("ldd-check: 2 dynamic ELF file(s) checked"), found.out)
+        let linked = try TestSupport.run("/bin/sh", ["-ec", scripts[2]])
+        XCTAssertEqual(linked.status, 1, "a package file that is a symlink to an ELF file is checked")
+        XCTAssertTrue(linked.out.contains("ldd-check: 1 dynamic ELF file(s) checked"), linked.out)
     }
 
     /// test/daemon-check-output, run for real with /bin/sh: a daemon that prints what is expected

@@ -246,6 +246,29 @@ final class SandboxBuildTests: XCTestCase {
         XCTAssertFalse(roots.contains("work"), roots)
     }
 
+    /// melange runs a build's (and a test's) steps in one container: a file one step leaves in /tmp
+    /// is there for the next (Wolfi's potrace test writes /tmp/test.pbm in one step and reads it in
+    /// the next). Two builds do not share it, and nothing of it reaches the package.
+    func testTmpIsSharedByTheStepsOfOneBuildAndOneTest() throws {
+        let s = try prepareMinimal(steps: """
+          - runs: test ! -e /tmp/left-by-step-1 && echo kept > /tmp/left-by-step-1 && ls -ld /tmp > /tmp/mode
+          - runs: |
+              mkdir -p ${{targets.destdir}}/usr/share/hello
+              cat /tmp/left-by-step-1 /tmp/mode > ${{targets.destdir}}/usr/share/hello/tmp
+        test:
+          pipeline:
+            - runs: test ! -e /tmp/left-by-step-1 && echo test > /tmp/t1
+            - runs: grep -x test /tmp/t1
+
+        """)
+        let req = request(s, out: "\(s.dir)/out")
+        let r = try Builder(progress: quiet).build(req)
+        let seen = try String(contentsOfFile: "\(r.package.tree)/usr/share/hello/tmp", encoding: .utf8)
+        XCTAssertTrue(seen.hasPrefix("kept\ndrwxrwxrwt"), "step 2 sees step 1's file in a sticky world-writable /tmp: \(seen)")
+        _ = try Builder(progress: quiet).build(req)   // a second build starts with an empty /tmp (step 1 checks)
+        XCTAssertEqual(try Builder(progress: quiet).test(req).first?.stepsRun, 2)
+    }
+
     /// A TCP listener on the host's loopback: reachable from the host, not from the sandbox.
     func testStepReachingTheNetworkFails() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -86,9 +86,43 @@ final class ImageConfigCompatTests: XCTestCase {
         try refuses("contents:\n  keyring: [https://packages.wolfi.dev/os/wolfi-signing.rsa.pub]\n", "is a URL; kiln works offline")
         try refuses("contents:\n  baseimage: {image: x, apkindex: y}\n", "contents.baseimage is not supported")
         try refuses("contents: {packages: [x]}\narchs: [x86_64, aarch64]\n", "kiln builds x86_64 images only")
-        try write("\(dir)/rk.yaml", "contents:\n  packages: [x]\n  runtime_keyring:\n    - {name: k.rsa.pub, content: x}\n")
+        try refuses("contents:\n  runtime_keyring: [https://packages.wolfi.dev/os/wolfi-signing.rsa.pub]\n", "is a URL; kiln works offline")
+    }
+
+    /// contents.runtime_keyring: apko's inline {name, content} keys and (kiln) local key files, each
+    /// exactly one PEM public key, concatenated over includes, installed into etc/apk/keys without
+    /// replacing a key already there.
+    func testRuntimeKeyringInlineAndFromFiles() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        for n in ["a", "b"] {
+            XCTAssertEqual(try TestSupport.run("/usr/bin/openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "\(dir)/\(n).key"]).status, 0)
+            XCTAssertEqual(try TestSupport.run("/usr/bin/openssl", ["pkey", "-in", "\(dir)/\(n).key", "-pubout", "-out", "\(dir)/\(n).rsa.pub"]).status, 0)
+        }
+        let a = try String(contentsOfFile: "\(dir)/a.rsa.pub", encoding: .utf8)
+        let indented = a.split(separator: "\n").map { "          " + $0 }.joined(separator: "\n")
+        try write("\(dir)/base.yaml", "contents:\n  runtime_keyring:\n    - b.rsa.pub\n")
+        try write("\(dir)/rk.yaml", "include: base.yaml\ncontents:\n  packages: [x]\n  runtime_keyring:\n    - name: inline.rsa.pub\n      content: |\n\(indented)\n")
         let cfg = try ImageConfig.load(path: "\(dir)/rk.yaml")
-        XCTAssertTrue(cfg.warnings.contains { $0.contains("runtime_keyring is ignored") && $0.contains("offline") }, "\(cfg.warnings)")
+        XCTAssertEqual(cfg.runtimeKeyring.map(\.name), ["b.rsa.pub", "inline.rsa.pub"])
+        XCTAssertEqual(cfg.runtimeKeyring[1].pem, Data(a.utf8))
+        var tree = ImageTree()
+        try RootFS.installRuntimeKeyring(cfg.runtimeKeyring, into: &tree)
+        XCTAssertEqual(tree.node("etc/apk/keys/b.rsa.pub")?.data, FileManager.default.contents(atPath: "\(dir)/b.rsa.pub"))
+        XCTAssertThrowsError(try RootFS.installRuntimeKeyring(cfg.runtimeKeyring, into: &tree)) {
+            XCTAssertTrue("\($0)".contains("collides with an existing /etc/apk/keys entry"), "\($0)")
+        }
+        func refuses(_ entries: String, _ contains: String, line: Int = 3) throws {
+            try write("\(dir)/bad.yaml", "contents:\n  runtime_keyring:\n" + entries)
+            XCTAssertThrowsError(try ImageConfig.load(path: "\(dir)/bad.yaml")) {
+                XCTAssertTrue("\($0)".contains(contains), "\($0)")
+                XCTAssertTrue("\($0)".hasPrefix("\(dir)/bad.yaml:\(line):"), "\($0)")
+            }
+        }
+        try refuses("    - {name: ../evil, content: x}\n", "needs a name of letters")
+        try refuses("    - {name: k.pub, content: x}\n", "exactly one PEM public key (found 0")
+        try refuses("    - a.key\n", "runtime_keyring key 'a.key'")
+        try refuses("    - missing.pub\n", "cannot be read")
+        try refuses("    - b.rsa.pub\n    - b.rsa.pub\n", "listed twice", line: 4)
     }
 
     func testImageCommandTakesIncludePaths() throws {
