@@ -47,42 +47,36 @@ extension ImageConfig {
     }
 
     /// Parses `certificates:` (`additional: [{name, content}]`; `providers` is refused).
-    static func parseCertificates(_ value: Node, _ r: NodeReader, warnings: inout [String]) throws -> [Certificate] {
+    static func parseCertificates(_ value: Node, _ r: YAMLReader) throws -> [Certificate] {
         var out: [Certificate] = []
-        for (k, kn, v) in try r.mapping(value, "certificates") {
-            switch k {
-            case "additional":
-                for entry in try r.sequence(v, "certificates.additional") {
-                    var name: String?, content: String?
-                    for (ek, _, ev) in try r.mapping(entry, "certificates.additional[]") {
-                        switch ek {
-                        case "name": name = try r.string(ev, ek)
-                        case "content": content = try r.string(ev, ek)
-                        default: r.warnUnknown("certificates.additional[].\(ek)", ev, &warnings)
-                        }
-                    }
-                    guard let name, !name.isEmpty else { throw ConfigError(r.loc(entry), "a certificates.additional entry needs a name") }
-                    guard isCertificateName(name) else {
-                        throw ConfigError(r.loc(entry), "certificate name '\(name)' is not allowed: letters, digits, _ . - only, not starting with a dot")
-                    }
-                    guard let content else { throw ConfigError(r.loc(entry), "certificate '\(name)' needs content (one PEM certificate)") }
-                    let ders: [Data]
-                    do { ders = try CertificatePEM.certificates(in: content) } catch {
-                        throw ConfigError(r.loc(entry), "certificate '\(name)': \(error)")
-                    }
-                    guard ders.count == 1 else {
-                        throw ConfigError(r.loc(entry), "certificate '\(name)' must hold exactly one PEM certificate (found \(ders.count))")
-                    }
-                    guard !out.contains(where: { $0.name == name }) else {
-                        throw ConfigError(r.loc(entry), "certificate '\(name)' is listed twice")
-                    }
-                    let b64 = ders[0].base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
-                    out.append(Certificate(name: name, pem: "-----BEGIN CERTIFICATE-----\n\(b64)\n-----END CERTIFICATE-----\n",
-                                           fingerprint: try Digest.sha256Hex(ders[0])))
+        try r.fields(value, "certificates", known: ["additional", "providers"]) { k, v in
+            guard k == "additional" else {
+                throw ConfigError(r.location(v), "certificates.providers is not supported by kiln; list the certificates under certificates.additional, or install a ca-certificates package")
+            }
+            for (i, entry) in try r.sequence(v, "certificates.additional").enumerated() {
+                let what = "certificates.additional[\(i)]"
+                var name: String?, content: String?
+                try r.fields(entry, what, known: ["name", "content"]) { ek, ev in
+                    if ek == "name" { name = try r.string(ev, "\(what).name") } else { content = try r.string(ev, "\(what).content") }
                 }
-            case "providers":
-                throw ConfigError(r.loc(kn), "certificates.providers is not supported by kiln; list the certificates under certificates.additional, or install a ca-certificates package")
-            default: r.warnUnknown("certificates.\(k)", v, &warnings)
+                guard let name, !name.isEmpty else { throw ConfigError(r.location(entry), "a certificates.additional entry needs a name") }
+                guard isCertificateName(name) else {
+                    throw ConfigError(r.location(entry), "certificate name '\(name)' is not allowed: letters, digits, _ . - only, not starting with a dot")
+                }
+                guard let content else { throw ConfigError(r.location(entry), "certificate '\(name)' needs content (one PEM certificate)") }
+                let ders: [Data]
+                do { ders = try CertificatePEM.certificates(in: content) } catch {
+                    throw ConfigError(r.location(entry), "certificate '\(name)': \(error)")
+                }
+                guard ders.count == 1 else {
+                    throw ConfigError(r.location(entry), "certificate '\(name)' must hold exactly one PEM certificate (found \(ders.count))")
+                }
+                guard !out.contains(where: { $0.name == name }) else {
+                    throw ConfigError(r.location(entry), "certificate '\(name)' is listed twice")
+                }
+                let b64 = ders[0].base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+                out.append(Certificate(name: name, pem: "-----BEGIN CERTIFICATE-----\n\(b64)\n-----END CERTIFICATE-----\n",
+                                       fingerprint: try Digest.sha256Hex(ders[0])))
             }
         }
         return out

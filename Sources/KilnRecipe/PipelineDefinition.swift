@@ -41,7 +41,7 @@ public struct PipelineDefinition: Sendable {
 
     public static func parse(text: String, file: String, id: String, lenient: Bool = false) throws -> PipelineDefinition {
         let r = YAMLReader(file: file, lenient: lenient, ignoresUnknownKeys: true)
-        let root = try r.root(text)
+        let root = try r.root(text, expected: "a pipeline definition (`name:`, `inputs:`, `pipeline:`)")
         var def = PipelineDefinition(id: id, title: id, needsPackages: [], inputs: [], pipeline: [], file: file)
         _ = try r.fields(root, "pipeline definition", known: keys) { key, v in
             switch key {

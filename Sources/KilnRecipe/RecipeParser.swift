@@ -223,8 +223,8 @@ public struct RecipeParser {
                     case "packages": e.packages = try r.strings(cv, "\(what).contents.packages")
                     case "runtime_keyring":
                         try r.check(cv, .runtimeKeyring, "\(what).contents.runtime_keyring")
-                        r.warnings.append(RecipeWarning(r.location(cv), "\(what).contents.runtime_keyring: ignored — it only "
-                                                        + "installs keys for `apk add` at run time, and kiln's build and test roots are offline"))
+                        r.warn(cv, "\(what).contents.runtime_keyring: ignored — it only "
+                                   + "installs keys for `apk add` at run time, and kiln's build and test roots are offline")
                         e.kept.append(.init(key: "contents.\(ck)", value: YAMLValue(cv)))
                     default: e.kept.append(.init(key: "contents.\(ck)", value: YAMLValue(cv)))
                     }
