@@ -38,6 +38,8 @@ public struct NightlyRequest: Sendable {
     public var distro: String = "kiln"
     /// SBOM supplier.
     public var supplier: String?
+    /// The FIPS module registry file that labels provider trees (`--fips-registry`).
+    public var fipsRegistry: String?
     /// `--update`: the list of Debian files the recipes pin (nil: no update step).
     public var updateList: String?
     /// `--executor slurm`: package nodes run as Slurm jobs over a shared store (nil: in this process).
@@ -82,8 +84,11 @@ public enum NightlyLaunch {
         var recipeExecutor = RecipeNodeExecutor(arch: r.arch, toolchain: tc, pipelineDirectories: r.pipelineDirectories, download: r.download,
                                          signer: r.signer, repository: r.repository, distro: r.distro, supplier: r.supplier)
         recipeExecutor.sourceCache = r.sourceCache
+        recipeExecutor.fipsRegistry = r.fipsRegistry
         let recipes = recipeExecutor
-        let images = ImageNodeExecutor(repository: r.repository, packageKey: r.packageKey, imageKey: r.imageKey)
+        var imageExecutor = ImageNodeExecutor(repository: r.repository, packageKey: r.packageKey, imageKey: r.imageKey)
+        imageExecutor.fipsRegistry = r.fipsRegistry
+        let images = imageExecutor
         let local = ClosureExecutor { ctx in
             ctx.node.kind == .image ? try images.execute(ctx) : try recipes.execute(ctx)
         }
@@ -92,7 +97,8 @@ public enum NightlyLaunch {
             let base = NightlyWorkerPlan(runID: "", arch: r.arch, toolchain: r.toolchain, toolchainLock: r.toolchainLock,
                                          pipelineDirectories: r.pipelineDirectories, sourceCache: r.sourceCache ?? options.outputRoot + "/sources",
                                          download: r.download, signingKey: s.signingKey, repository: r.repository,
-                                         outputRoot: options.outputRoot, distro: r.distro, supplier: r.supplier, nodes: [:])
+                                         outputRoot: options.outputRoot, distro: r.distro, supplier: r.supplier, nodes: [:],
+                                         fipsRegistry: r.fipsRegistry)
             executor = SlurmExecutor(settings: s, base: base, signer: r.signer, local: local)
         } else {
             executor = local
@@ -110,7 +116,7 @@ public enum NightlyLaunch {
     /// The repro check of a built recipe node: `kiln repro` with every variation, against the
     /// nightly's repository (standard packages) or the variant's published packages.
     static func verifier(_ r: NightlyRequest, toolchain: Toolchain) -> ReproVerifier {
-        let (signerBox, outputRoot, repository, distro, supplier, cache) = (r.signer, r.options.outputRoot, r.repository, r.distro, r.supplier, r.sourceCache)
+        let (signerBox, outputRoot, repository, distro, supplier, cache, fipsRegistry) = (r.signer, r.options.outputRoot, r.repository, r.distro, r.supplier, r.sourceCache, r.fipsRegistry)
         return { node, _, logPath in
             guard let payload = node.payload as? RecipeNodePayload, let signer = signerBox.signer else {
                 throw KilnMessage("\(node.id): only packaged recipe nodes can be re-verified")
@@ -121,6 +127,7 @@ public enum NightlyLaunch {
                                              distro: distro, supplier: supplier)
             request.logPath = logPath
             request.sourceCache = cache
+            request.fipsRegistry = fipsRegistry
             let o = try RecipeRepro.reproduce(request).outcome
             return .init(node: node.id, reproducible: o.reproducible, verdict: o.verdict, differingEntries: o.differingEntries)
         }

@@ -28,6 +28,7 @@ public enum NightlyNode {
         var exec = RecipeNodeExecutor(arch: plan.arch, toolchain: tc, pipelineDirectories: plan.pipelineDirectories, download: plan.download,
                                       signer: SignerBox(signer), repository: plan.repository, distro: plan.distro, supplier: plan.supplier)
         exec.sourceCache = plan.sourceCache
+        exec.fipsRegistry = plan.fipsRegistry
         exec.packageDirectory = staging
         let node = CatalogNode(id: job.id, kind: .package, name: job.name, variant: job.variant, file: job.recipePath,
                                version: job.version, payload: RecipeNodePayload(recipePath: job.recipePath, variant: job.variant))

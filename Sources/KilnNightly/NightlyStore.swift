@@ -48,6 +48,8 @@ public struct NightlyWorkerPlan: Codable, Sendable, Equatable {
     public var supplier: String?
     /// The nodes of this run that may be built by workers, by id.
     public var nodes: [String: NodeJob]
+    /// The FIPS module registry file (absolute, on the shared filesystem) that labels provider trees.
+    public var fipsRegistry: String? = nil
 }
 
 /// A package a worker built: its file name in the repository and the store blob holding it.

@@ -26,6 +26,7 @@ struct BuildCommand: ParsableCommand {
     @OptionGroup var lenient: LenientOption
     @OptionGroup var offline: OfflineOption
     @OptionGroup var workspace: WorkspaceOptions
+    @OptionGroup var fipsRegistry: FIPSRegistryOption
 
     @Option(name: .long, help: "SOURCE_DATE_EPOCH (default: $SOURCE_DATE_EPOCH, else the recipe's git commit time, else 0).")
     var sourceDateEpoch: Int64?
@@ -53,6 +54,7 @@ struct BuildCommand: ParsableCommand {
         var request = BuildPipelineRequest(recipes: recipes, build: req)
         request.toolchain = toolchain.toolchain
         request.runTests = test
+        request.fipsRegistry = fipsRegistry.path
         request.packaging = packaging.noPackage ? nil : packaging.pipelinePackaging(out: location.out)
         let results = try BuildPipeline.run(request) { event in
             switch event {

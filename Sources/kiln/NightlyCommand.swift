@@ -24,6 +24,7 @@ struct NightlyCommand: ParsableCommand {
     @OptionGroup var toolchain: ToolchainOption
     @OptionGroup var pipelines: PipelineDirOption
     @OptionGroup var offline: OfflineOption
+    @OptionGroup var fipsRegistry: FIPSRegistryOption
 
     @Option(name: .long, help: "Recipe directory.")
     var recipes: String = "recipes"
@@ -103,6 +104,7 @@ struct NightlyCommand: ParsableCommand {
         request.sourceCache = location.sourceCache.map(absolutePath)
         request.distro = packaging.distro
         request.supplier = packaging.supplier
+        request.fipsRegistry = fipsRegistry.path
         guard ["local", "slurm"].contains(executor) else { throw ValidationError("--executor takes local or slurm") }
         if executor == "slurm" {
             request.slurm = SlurmSettings(store: store.map(absolutePath) ?? outAbs + "/nightly/store",
