@@ -19,7 +19,7 @@ public struct NightlyRequest: Sendable {
     /// `--toolchain`: `host`, `debian` or a root directory (see `ToolchainSpec`).
     public var toolchain: String
     /// The committed Debian toolchain lock (for `--toolchain debian`).
-    public var toolchainLock: String = DebianToolchain.defaultLockPath
+    public var toolchainLock: String?
     /// Extra pipeline directories.
     public var pipelineDirectories: [String] = []
     /// The content-addressed source cache (default `<out>/sources`).
@@ -71,7 +71,7 @@ public enum NightlyLaunch {
         if let list = r.updateList {
             let bumped = try NightlyUpdate.bumpRecipes(recipes: r.recipes, list: list, cache: SourceCache(root: r.sourceCache ?? options.outputRoot + "/sources"))
             if ToolchainSpec.isDebian(r.toolchain) {
-                let (t, moved) = try NightlyUpdate.refreshToolchain(ToolchainBootstrap(lockPath: r.toolchainLock, outDir: options.outputRoot,
+                let (t, moved) = try NightlyUpdate.refreshToolchain(ToolchainBootstrap(lockPath: try ToolchainSpec.requireLock(r.toolchainLock, r.toolchain), outDir: options.outputRoot,
                                                                                        mode: LockMode.resolve.honouringEnvironment()))
                 tc = t; options.updates = bumped + moved
             } else {

@@ -29,7 +29,7 @@ public struct NightlyWorkerPlan: Codable, Sendable, Equatable {
     /// `--toolchain` as given to the coordinator (`host`, `debian`, a root directory).
     public var toolchain: String
     /// The Debian toolchain lock.
-    public var toolchainLock: String
+    public var toolchainLock: String?
     /// Extra pipeline directories.
     public var pipelineDirectories: [String]
     /// The source cache (absolute; on the shared filesystem).

@@ -20,6 +20,8 @@ public struct BuildPipelineRequest: Sendable {
     /// The FIPS module registry file that labels provider trees (`--fips-registry`); nil: a provider
     /// tree is an error.
     public var fipsRegistry: String?
+    /// The Debian toolchain lock for `--toolchain debian` (absolute; nil: that toolchain is an error).
+    public var toolchainLock: String?
 
     /// Where packages go and who signs them.
     public struct Packaging: Sendable {
@@ -70,7 +72,7 @@ public enum BuildPipeline {
         let installer = try zip(r.packaging, signer).map { try APKBuildInstaller(repository: $0.repository, signer: $1) }
         let builder = Builder(progress: progress, installer: installer)
         let ordered = try Builder.order(parsed)
-        let tc = try ToolchainSpec.resolve(r.toolchain, out: r.build.outputDirectory)
+        let tc = try ToolchainSpec.resolve(r.toolchain, out: r.build.outputDirectory, lockPath: r.toolchainLock)
         try checkFIPSVariantToolchain(r.build.variant, tc)
         var results: [BuildResult] = []
         for recipe in ordered {

@@ -55,6 +55,7 @@ struct BuildCommand: ParsableCommand {
         request.toolchain = toolchain.toolchain
         request.runTests = test
         request.fipsRegistry = fipsRegistry.path
+        request.toolchainLock = toolchain.lockPath
         request.packaging = packaging.noPackage ? nil : packaging.pipelinePackaging(out: location.out)
         let results = try BuildPipeline.run(request) { event in
             switch event {
@@ -75,6 +76,3 @@ struct BuildCommand: ParsableCommand {
 
 /// Whether `--toolchain` names the pinned Debian root (see `ToolchainSpec`).
 func isDebianToolchain(_ spec: String) -> Bool { ToolchainSpec.isDebian(spec) }
-
-/// `--toolchain NAME|DIR` (see `ToolchainSpec.resolve`).
-func resolveToolchain(_ spec: String, out: String = "out") throws -> Toolchain { try ToolchainSpec.resolve(spec, out: out) }

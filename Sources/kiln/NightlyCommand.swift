@@ -105,6 +105,7 @@ struct NightlyCommand: ParsableCommand {
         request.distro = packaging.distro
         request.supplier = packaging.supplier
         request.fipsRegistry = fipsRegistry.path
+        request.toolchainLock = toolchain.lockPath
         guard ["local", "slurm"].contains(executor) else { throw ValidationError("--executor takes local or slurm") }
         if executor == "slurm" {
             request.slurm = SlurmSettings(store: store.map(absolutePath) ?? outAbs + "/nightly/store",

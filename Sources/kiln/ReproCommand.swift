@@ -90,7 +90,8 @@ struct ReproCommand: ParsableCommand {
         } else {
             var request = RecipeReproRequest(recipePath: target, variant: variant.variant, outputRoot: outAbs,
                                              publishedRepository: against.map(absolutePath), variations: variations,
-                                             toolchain: try ReproToolchain.root(toolchain.toolchain, recipePath: target, variant: variant.variant, out: location.out),
+                                             toolchain: try ReproToolchain.root(toolchain.toolchain, recipePath: target, variant: variant.variant, out: location.out,
+                                                                                lockPath: toolchain.lockPath),
                                              signer: try signing.signer(), distro: signing.distro, supplier: signing.supplier)
             request.diffoscope = diffoscope
             request.fipsRegistry = fipsRegistry.path

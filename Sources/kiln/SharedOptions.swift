@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KilnBuild
 import KilnFIPS
 import KilnRecipe
 
@@ -10,6 +11,9 @@ import KilnRecipe
 struct ToolchainOption: ParsableArguments {
     @Option(name: .long, help: "Toolchain root: `host` (this machine's /usr, read-only), `debian` (the pinned bookworm root of recipes/toolchain/bookworm.lock) or a root directory.")
     var toolchain: String = "host"
+
+    /// The Debian toolchain lock, resolved once against the working directory (the repository root).
+    var lockPath: String { absolutePath(DebianToolchain.defaultLockPath) }
 }
 
 /// `--arch`: kiln build, test, nightly, plan.

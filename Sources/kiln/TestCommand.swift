@@ -27,7 +27,7 @@ struct TestCommand: ParsableCommand {
 
     func run() throws {
         let builder = Builder(progress: Progress.shared)
-        let tc = try ToolchainSpec.resolve(toolchain.toolchain, out: location.out)
+        let tc = try ToolchainSpec.resolve(toolchain.toolchain, out: location.out, lockPath: toolchain.lockPath)
         for path in recipes {
             var req = BuildRequest(recipePath: path, outputDirectory: location.out, arch: arch.arch)
             req.sourceCache = location.sourceCache
