@@ -53,8 +53,7 @@ public struct PipelineDefinition: Sendable {
                 }
             case "inputs":
                 if r.isNull(v) { return }
-                for (k, iv) in try r.mapping(v, "inputs") {
-                    let name = try r.string(k, "inputs key")
+                for (name, _, iv) in try r.entries(v, "inputs") {
                     var input = Input(name: name, description: "", defaultValue: nil, required: false)
                     _ = try r.fields(iv, "inputs.\(name)", known: inputKeys) { ik, ivv in
                         switch ik {

@@ -30,13 +30,15 @@ final class RecipeYAMLRulesTests: XCTestCase {
     }
 
     /// A repeated key is an error at the repeat naming the line of the first — also inside a string map
-    /// (`environment.environment`, `vars`), which used to keep both.
+    /// (`vars`, a step's `with`, `options`, pipeline `inputs`), which used to keep both.
     func testDuplicateKeysNameBothLines() throws {
         let e = try XCTUnwrap(error("package:\n  name: x\n  version: 1\n  name: y\n"))
         XCTAssertEqual(e.kind, .invalidValue)
         XCTAssertEqual(e.description, "r.yaml:4:3: package: duplicate key `name` (first at line 2); write each key once")
         let v = try XCTUnwrap(error(head + "vars:\n  a: 1\n  b: 2\n  a: 3\n"))
         XCTAssertEqual(v.description, "r.yaml:7:3: vars: duplicate key `a` (first at line 5); write each key once")
+        let w = try XCTUnwrap(error(head + "pipeline:\n  - uses: fetch\n    with:\n      uri: a\n      uri: b\n"))
+        XCTAssertEqual(w.description, "r.yaml:8:7: pipeline[0].with: duplicate key `uri` (first at line 7); write each key once")
     }
 
     /// Unknown keys: an error naming the key, its place and the known keys; with --lenient a warning
