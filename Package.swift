@@ -6,7 +6,7 @@ import PackageDescription
 // Each list is exactly the Kiln modules the target's sources import (Tests/KilnCoreTests/ModuleGraphTests
 // fails otherwise); every module's overview comment (`Sources/<Module>/<Module>.swift`) says why.
 let domains: [(name: String, deps: [Target.Dependency])] = [
-    ("KilnCore", []),
+    ("KilnCore", [.product(name: "Yams", package: "Yams")]),
     ("KilnCrypto", ["COpenSSL", "KilnCore"]),
     ("KilnArchive", ["CArchive", "CDeflate", "CZlib", "KilnCrypto", "KilnCore"]),
     ("KilnRecipe", ["KilnCore", .product(name: "Yams", package: "Yams")]),
@@ -14,7 +14,7 @@ let domains: [(name: String, deps: [Target.Dependency])] = [
     ("KilnAPK", ["KilnArchive", "KilnCrypto", "KilnRecipe", "KilnCore"]),
     ("KilnFIPS", ["KilnCrypto", "KilnCore", .product(name: "Yams", package: "Yams")]),
     ("KilnOCI", ["KilnCrypto", "KilnCore"]),
-    ("KilnImage", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnRecipe", "KilnCore", .product(name: "Yams", package: "Yams")]),
+    ("KilnImage", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnCore", .product(name: "Yams", package: "Yams")]),
     ("KilnAttest", ["KilnAPK", "KilnArchive", "KilnCrypto", "KilnFIPS", "KilnOCI", "KilnCore"]),
     ("KilnAudit", ["KilnAttest", "KilnAPK", "KilnArchive", "KilnFIPS", "KilnImage", "KilnOCI", "KilnCrypto", "KilnCore", .product(name: "Yams", package: "Yams")]),
     ("KilnNightly", ["KilnAPK", "KilnAttest", "KilnAudit", "KilnBuild", "KilnImage", "KilnOCI", "KilnPipeline", "KilnRecipe", "KilnRegistry", "KilnRepro", "KilnCrypto", "KilnCore"]),

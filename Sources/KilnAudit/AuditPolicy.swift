@@ -25,23 +25,27 @@ public struct AuditPolicy: Sendable, Equatable {
     }
 
     /// Reads a policy file: YAML `allow: [{path, finding, reason}]`. Strict: unknown keys, missing
-    /// or empty fields are errors naming `file:line`.
+    /// or empty fields are errors naming `file:line`. Read like every YAML input (regular files only,
+    /// within `YAMLLimits`).
     public static func load(path: String) throws -> AuditPolicy {
-        guard let d = FileManager.default.contents(atPath: path) else { throw KilnMessage("\(path): cannot read the audit policy") }
+        guard let d = try YAMLLimits.readFile(path) else { throw KilnMessage("\(path): cannot read the audit policy") }
         return try parse(String(decoding: d, as: UTF8.self), file: path)
     }
 
-    /// Parses policy text (see `load`).
+    /// Parses policy text (see `load`); an empty document allows nothing.
     public static func parse(_ text: String, file: String) throws -> AuditPolicy {
-        let node: Node?
-        do { node = try Yams.compose(yaml: text) } catch { throw KilnMessage("\(file): invalid YAML: \(error)") }
-        guard let root = node else { return AuditPolicy() }
-        func at(_ n: Node) -> String { "\(file):\(n.mark.map { "\($0.line)" } ?? "?")" }
-        guard let map = root.mapping else { throw KilnMessage("\(at(root)): an audit policy is a mapping with `allow:`") }
+        let r = YAMLReader(file: file, unknownKeys: .reject(hint: " — an audit policy has only `allow:`"))
+        let root: Node
+        do { root = try r.root(text, expected: "an audit policy") } catch let e as InputError where e.kind == .missingKey {
+            return AuditPolicy()
+        }
+        guard root.mapping != nil else {
+            throw InputError(.wrongType, r.location(root), "an audit policy is a mapping with `allow:`")
+        }
         var out: [FIPSAllowance] = []
-        for (k, v) in map {
-            guard k.string == "allow" else { throw KilnMessage("\(at(k)): unknown key `\(k.string ?? "?")` (an audit policy has only `allow:`)") }
-            out = try FIPSAllowance.parseList(v, what: "allow", at: at, fail: { n, m in KilnMessage("\(at(n)): \(m)") })
+        try r.fields(root, "audit policy", known: ["allow"]) { _, v in
+            // `file:line`, as the boundary attestation has always recorded a policy entry's place.
+            out = try FIPSAllowance.parseList(v, what: "allow", reader: r, source: { "\($0.file):\($0.line)" })
         }
         return AuditPolicy(allow: out)
     }

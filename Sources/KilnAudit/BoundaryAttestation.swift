@@ -12,13 +12,14 @@ import KilnOCI
 /// `kiln verify --require-fips` then refuses the image.
 public enum BoundaryAttestation {
     /// Audits manifest `manifestDigest` of the layout at `layoutPath` and attaches the signed result.
-    /// `name` is the statement's subject name (the image name).
+    /// `name` is the statement's subject name (the image name); `registryPath` the FIPS module registry
+    /// file (absolute; nil or missing: every module `fips-capable`).
     @discardableResult
     public static func attach(layout layoutPath: String, manifestDigest: String, name: String, key: PrivateKey,
-                              policy: AuditPolicy = AuditPolicy(), registryPath: String = FIPSModuleRegistry.defaultPath) throws -> AuditReport {
+                              policy: AuditPolicy = AuditPolicy(), registryPath: String?) throws -> AuditReport {
         let layout = try OCILayout(path: layoutPath)
         let d = try layout.resolve(manifestDigest)
-        let registry = FileManager.default.fileExists(atPath: registryPath) ? try FIPSModuleRegistry.load(path: registryPath) : nil
+        let registry = try BoundaryAudit.registry(at: registryPath)
         let report = try BoundaryAuditor(registry: registry, policy: policy)
             .audit(layout: layout, manifest: d, name: d.refName ?? name)
         let statement = InToto.statement(subjectName: name, digest: d.digest, predicateType: InToto.fipsBoundaryPredicate, predicate: report.json)

@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 import Yams
 
 /// One allow-list entry of a FIPS boundary audit: the finding `finding` (a finding id such as
@@ -34,28 +35,34 @@ public struct FIPSAllowance: Codable, Sendable, Equatable {
     }
 
     /// Parses a YAML allow list — `[{path, finding, reason}]`, each field a non-empty string, no other
-    /// keys — the one syntax of an image config's `fips.allow` and an audit policy's `allow`.
-    /// `what` names the list in messages (`fips.allow`); `at` renders a node's `file:line[:col]` (kept as
-    /// each entry's `source`); `fail` makes the caller's error type from a node and a message.
-    public static func parseList(_ v: Node, what: String, at: (Node) -> String, fail: (Node, String) -> Error) throws -> [FIPSAllowance] {
-        guard let seq = v.sequence else { throw fail(v, "\(what) must be a list of {path, finding, reason}") }
+    /// keys — the one syntax of an image config's `fips.allow` and an audit policy's `allow`, read by
+    /// the caller's `YAMLReader` (null is an empty list; a repeated key is an error). `what` names the
+    /// list in messages (`fips.allow`); each entry's `source` is `source` of its place (`file:line:col`).
+    public static func parseList(_ v: Node, what: String, reader r: YAMLReader,
+                                 source: (SourceLocation) -> String = { "\($0)" }) throws -> [FIPSAllowance] {
+        guard r.isNull(v) || v.sequence != nil else {
+            throw InputError(.wrongType, r.location(v), "\(what) must be a list of {path, finding, reason}")
+        }
         var out: [FIPSAllowance] = []
-        for (i, item) in seq.enumerated() {
-            guard let m = item.mapping else { throw fail(item, "\(what)[\(i)] must be a mapping {path, finding, reason}") }
+        for (i, item) in try r.sequence(v, what).enumerated() {
+            guard item.mapping != nil else {
+                throw InputError(.wrongType, r.location(item), "\(what)[\(i)] must be a mapping {path, finding, reason}")
+            }
             var fields: [String: String] = [:]
-            for (ek, ev) in m {
-                guard let key = ek.string, ["path", "finding", "reason"].contains(key) else {
-                    throw fail(ek, "unknown key '\(ek.string ?? "?")' in \(what)[\(i)] (expected path, finding, reason)")
+            for e in try r.entries(item, "\(what)[\(i)]") {
+                guard ["path", "finding", "reason"].contains(e.key) else {
+                    throw InputError(.unknownKey, r.location(e.keyNode), "unknown key '\(e.key)' in \(what)[\(i)] (expected path, finding, reason)")
                 }
-                guard let s = ev.scalar?.string, !s.trimmingCharacters(in: .whitespaces).isEmpty else {
-                    throw fail(ev, "\(what)[\(i)].\(key) must be a non-empty string")
+                guard let s = e.value.scalar?.string, !r.isNull(e.value), !s.trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw InputError(.invalidValue, r.location(e.value), "\(what)[\(i)].\(e.key) must be a non-empty string")
                 }
-                fields[key] = s
+                fields[e.key] = s
             }
             for key in ["path", "finding", "reason"] where fields[key] == nil {
-                throw fail(item, "\(what)[\(i)] needs \(key) (every allowance names a path, a finding and why it is acceptable)")
+                throw InputError(.missingKey, r.location(item), "\(what)[\(i)] needs \(key) (every allowance names a path, a finding and why it is acceptable)")
             }
-            out.append(FIPSAllowance(path: fields["path"]!, finding: fields["finding"]!, reason: fields["reason"]!, source: at(item)))
+            out.append(FIPSAllowance(path: fields["path"]!, finding: fields["finding"]!, reason: fields["reason"]!,
+                                     source: source(r.location(item))))
         }
         return out
     }

@@ -1,7 +1,6 @@
 import Foundation
 import KilnCore
 import KilnCrypto
-import Yams
 
 /// The two words kiln uses about a FIPS provider. Nothing else, never "compliant".
 public enum FIPSLabel: String, Codable, Sendable, CaseIterable {
@@ -56,43 +55,12 @@ public struct FIPSModuleRegistry: Sendable, Equatable {
     /// sha256 of the registry file (recorded next to a label so it can be re-checked).
     public var digest: String
 
+    /// Where the registry ships, relative to the kiln repository's root. Library functions never fall
+    /// back to it (it would depend on the working directory): the CLI resolves it once (SharedOptions).
     public static let defaultPath = "recipes/fips/modules.yaml"
 
     public init(modules: [FIPSModule], source: String = "<memory>", digest: String = "") {
         self.modules = modules; self.source = source; self.digest = digest
-    }
-
-    public static func load(path: String = defaultPath) throws -> FIPSModuleRegistry {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw FIPSRegistryError(message: "\(path): FIPS module registry not found (it ships in the repository as recipes/fips/modules.yaml)")
-        }
-        return try parse(data, source: path)
-    }
-
-    public static func parse(_ data: Data, source: String) throws -> FIPSModuleRegistry {
-        struct File: Codable { var modules: [FIPSModule] }
-        let file: File
-        do {
-            file = try YAMLDecoder().decode(File.self, from: String(decoding: data, as: UTF8.self))
-        } catch {
-            throw FIPSRegistryError(message: "\(source): cannot read the FIPS module registry: \(error)")
-        }
-        for (i, m) in file.modules.enumerated() {
-            let at = "\(source): modules[\(i)] (\(m.name) \(m.version))"
-            guard m.sha256.count == 64, m.sha256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
-                throw FIPSRegistryError(message: "\(at): sha256 must be 64 lower-case hex digits")
-            }
-            guard ["active", "historical", "revoked"].contains(m.status) else {
-                throw FIPSRegistryError(message: "\(at): status must be active, historical or revoked, not '\(m.status)'")
-            }
-            guard endOfDay(m.sunset) != nil else {
-                throw FIPSRegistryError(message: "\(at): sunset must be a date YYYY-MM-DD, not '\(m.sunset)'")
-            }
-            if let h = m.historicalSince, endOfDay(h) == nil {
-                throw FIPSRegistryError(message: "\(at): historical-since must be a date YYYY-MM-DD, not '\(h)'")
-            }
-        }
-        return FIPSModuleRegistry(modules: file.modules, source: source, digest: try Digest.sha256Hex(data))
     }
 
     /// Classifies a provider built from a source tarball with digest `tarballSHA256` on `buildEpoch`

@@ -48,7 +48,7 @@ public struct LockFile: Codable, Sendable {
 public struct ImageBuildOptions {
     /// Repository directories to use instead of `contents.repositories`.
     public var repositories: [String]?
-    /// Extra trusted public keys (added to `contents.keyring`).
+    /// Extra trusted public keys (added to `contents.keyring`): key files, or directories whose public keys are all trusted.
     public var extraKeys: [String] = []
     public var variants: [ImageVariant] = ImageVariant.allCases
     public var lock: LockFile?

@@ -47,42 +47,36 @@ extension ImageConfig {
     }
 
     /// Parses `certificates:` (`additional: [{name, content}]`; `providers` is refused).
-    static func parseCertificates(_ value: Node, _ r: NodeReader, warnings: inout [String]) throws -> [Certificate] {
+    static func parseCertificates(_ value: Node, _ r: YAMLReader) throws -> [Certificate] {
         var out: [Certificate] = []
-        for (k, kn, v) in try r.mapping(value, "certificates") {
-            switch k {
-            case "additional":
-                for entry in try r.sequence(v, "certificates.additional") {
-                    var name: String?, content: String?
-                    for (ek, _, ev) in try r.mapping(entry, "certificates.additional[]") {
-                        switch ek {
-                        case "name": name = try r.string(ev, ek)
-                        case "content": content = try r.string(ev, ek)
-                        default: r.warnUnknown("certificates.additional[].\(ek)", ev, &warnings)
-                        }
-                    }
-                    guard let name, !name.isEmpty else { throw ConfigError(r.loc(entry), "a certificates.additional entry needs a name") }
-                    guard isCertificateName(name) else {
-                        throw ConfigError(r.loc(entry), "certificate name '\(name)' is not allowed: letters, digits, _ . - only, not starting with a dot")
-                    }
-                    guard let content else { throw ConfigError(r.loc(entry), "certificate '\(name)' needs content (one PEM certificate)") }
-                    let ders: [Data]
-                    do { ders = try CertificatePEM.certificates(in: content) } catch {
-                        throw ConfigError(r.loc(entry), "certificate '\(name)': \(error)")
-                    }
-                    guard ders.count == 1 else {
-                        throw ConfigError(r.loc(entry), "certificate '\(name)' must hold exactly one PEM certificate (found \(ders.count))")
-                    }
-                    guard !out.contains(where: { $0.name == name }) else {
-                        throw ConfigError(r.loc(entry), "certificate '\(name)' is listed twice")
-                    }
-                    let b64 = ders[0].base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
-                    out.append(Certificate(name: name, pem: "-----BEGIN CERTIFICATE-----\n\(b64)\n-----END CERTIFICATE-----\n",
-                                           fingerprint: try Digest.sha256Hex(ders[0])))
+        try r.fields(value, "certificates", known: ["additional", "providers"]) { k, v in
+            guard k == "additional" else {
+                throw ConfigError(r.location(v), "certificates.providers is not supported by kiln; list the certificates under certificates.additional, or install a ca-certificates package")
+            }
+            for (i, entry) in try r.sequence(v, "certificates.additional").enumerated() {
+                let what = "certificates.additional[\(i)]"
+                var name: String?, content: String?
+                try r.fields(entry, what, known: ["name", "content"]) { ek, ev in
+                    if ek == "name" { name = try r.string(ev, "\(what).name") } else { content = try r.string(ev, "\(what).content") }
                 }
-            case "providers":
-                throw ConfigError(r.loc(kn), "certificates.providers is not supported by kiln; list the certificates under certificates.additional, or install a ca-certificates package")
-            default: r.warnUnknown("certificates.\(k)", v, &warnings)
+                guard let name, !name.isEmpty else { throw ConfigError(r.location(entry), "a certificates.additional entry needs a name") }
+                guard isCertificateName(name) else {
+                    throw ConfigError(r.location(entry), "certificate name '\(name)' is not allowed: letters, digits, _ . - only, not starting with a dot")
+                }
+                guard let content else { throw ConfigError(r.location(entry), "certificate '\(name)' needs content (one PEM certificate)") }
+                let ders: [Data]
+                do { ders = try CertificatePEM.certificates(in: content) } catch {
+                    throw ConfigError(r.location(entry), "certificate '\(name)': \(error)")
+                }
+                guard ders.count == 1 else {
+                    throw ConfigError(r.location(entry), "certificate '\(name)' must hold exactly one PEM certificate (found \(ders.count))")
+                }
+                guard !out.contains(where: { $0.name == name }) else {
+                    throw ConfigError(r.location(entry), "certificate '\(name)' is listed twice")
+                }
+                let b64 = ders[0].base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+                out.append(Certificate(name: name, pem: "-----BEGIN CERTIFICATE-----\n\(b64)\n-----END CERTIFICATE-----\n",
+                                       fingerprint: try Digest.sha256Hex(ders[0])))
             }
         }
         return out
@@ -99,45 +93,40 @@ extension ImageConfig {
     /// Parses `contents.runtime_keyring`: apko's inline `{name, content}` entries, or (kiln) a local
     /// public key file's path, installed under its basename; a URL is refused (kiln is offline).
     /// Each must be exactly one PEM public key; names follow apko's certificate-name rule.
-    static func parseRuntimeKeyring(_ value: Node, _ r: NodeReader, resolve: (String) -> String,
-                                    warnings: inout [String]) throws -> [RuntimeKey] {
+    static func parseRuntimeKeyring(_ value: Node, _ r: YAMLReader, resolve: (String) -> String) throws -> [RuntimeKey] {
         var out: [RuntimeKey] = []
         for entry in try r.sequence(value, "contents.runtime_keyring") {
             var name: String?, pem: Data?
             if case .scalar = entry {
                 let s = try r.string(entry, "contents.runtime_keyring[]")
                 if s.contains("://") && !s.hasPrefix("file://") {
-                    throw ConfigError(r.loc(entry), "runtime_keyring entry \(s) is a URL; kiln works offline — give a local public key file or {name, content}")
+                    throw ConfigError(r.location(entry), "runtime_keyring entry \(s) is a URL; kiln works offline — give a local public key file or {name, content}")
                 }
                 let path = resolve(s.hasPrefix("file://") ? String(s.dropFirst(7)) : s)
                 var isDir: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
                       let data = FileManager.default.contents(atPath: path), data.count <= 64 * 1024 else {
-                    throw ConfigError(r.loc(entry), "runtime_keyring file \(path) cannot be read (a public key file of at most 64 KiB)")
+                    throw ConfigError(r.location(entry), "runtime_keyring file \(path) cannot be read (a public key file of at most 64 KiB)")
                 }
                 name = (path as NSString).lastPathComponent; pem = data
             } else {
-                for (ek, _, ev) in try r.mapping(entry, "contents.runtime_keyring[]") {
-                    switch ek {
-                    case "name": name = try r.string(ev, ek)
-                    case "content": pem = Data(try r.string(ev, ek).utf8)
-                    default: r.warnUnknown("contents.runtime_keyring[].\(ek)", ev, &warnings)
-                    }
+                try r.fields(entry, "contents.runtime_keyring[]", known: ["name", "content"]) { ek, ev in
+                    if ek == "name" { name = try r.string(ev, ek) } else { pem = Data(try r.string(ev, ek).utf8) }
                 }
             }
             guard let name, isCertificateName(name) else {
-                throw ConfigError(r.loc(entry), "runtime_keyring entry needs a name of letters, digits, _ . - (not starting with a dot)")
+                throw ConfigError(r.location(entry), "runtime_keyring entry needs a name of letters, digits, _ . - (not starting with a dot)")
             }
-            guard let pem else { throw ConfigError(r.loc(entry), "runtime_keyring key '\(name)' needs content (one PEM public key)") }
+            guard let pem else { throw ConfigError(r.location(entry), "runtime_keyring key '\(name)' needs content (one PEM public key)") }
             let blocks = String(decoding: pem, as: UTF8.self).components(separatedBy: "-----BEGIN ").count - 1
             guard blocks == 1 else {
-                throw ConfigError(r.loc(entry), "runtime_keyring key '\(name)' must hold exactly one PEM public key (found \(blocks) PEM blocks)")
+                throw ConfigError(r.location(entry), "runtime_keyring key '\(name)' must hold exactly one PEM public key (found \(blocks) PEM blocks)")
             }
             do { _ = try PublicKey(pem: pem, source: name) } catch {
-                throw ConfigError(r.loc(entry), "runtime_keyring key '\(name)': \(error)")
+                throw ConfigError(r.location(entry), "runtime_keyring key '\(name)': \(error)")
             }
-            guard !out.contains(where: { $0.name == name }) else { throw ConfigError(r.loc(entry), "runtime_keyring key '\(name)' is listed twice") }
-            out.append(RuntimeKey(name: name, pem: pem, location: r.loc(entry)))
+            guard !out.contains(where: { $0.name == name }) else { throw ConfigError(r.location(entry), "runtime_keyring key '\(name)' is listed twice") }
+            out.append(RuntimeKey(name: name, pem: pem, location: r.location(entry)))
         }
         return out
     }

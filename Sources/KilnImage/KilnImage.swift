@@ -6,4 +6,4 @@
 // are loaded and verified with KilnAPK (`Repository` only adds image-specific advice to errors), the
 // dependency `Solver` is KilnAPK's, and FIPS facts come from KilnFIPS's `FIPSModuleIdentity`.
 //
-// May import: KilnAPK, KilnArchive, KilnCrypto, KilnFIPS, KilnOCI, KilnRecipe (YAML limits), KilnCore, Yams.
+// May import: KilnAPK, KilnArchive, KilnCrypto, KilnFIPS, KilnOCI, KilnCore, Yams.

@@ -19,6 +19,11 @@ extension APKKeyring {
     static func image(paths: [String]) throws -> APKKeyring {
         var ring = APKKeyring()
         for p in paths {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue {   // --keyring DIR
+                for (n, k) in try APKKeyring(directory: p).keys { ring.add(name: n, key: k) }
+                continue
+            }
             guard FileManager.default.isReadableFile(atPath: p) else {
                 throw RepositoryError("\(p): cannot read keyring key; check `contents.keyring` in the image config")
             }

@@ -49,6 +49,9 @@ public struct RecipeNodeExecutor: NodeExecutor {
     /// signs with a throwaway key and trusts the coordinator's).
     public var trustedKeys: [String] = []
 
+    /// The FIPS module registry file that labels provider trees (`--fips-registry`).
+    public var fipsRegistry: String?
+
     /// An executor with every input explicit.
     public init(arch: String, toolchain: Toolchain, pipelineDirectories: [String], download: Bool, signer: SignerBox,
                 repository: String, distro: String, supplier: String?) {
@@ -86,7 +89,7 @@ public struct RecipeNodeExecutor: NodeExecutor {
             throw f
         }
         Self.copyLog(result.log, to: ctx.logPath)
-        try PackageStage.stampFIPSModules(result, progress: KilnCore.Progress(quiet: true))   // as kiln build does before packaging
+        try PackageStage.stampFIPSModules(result, registryPath: fipsRegistry, progress: KilnCore.Progress(quiet: true))   // as kiln build does before packaging
         var outputs: [OutputRecord] = [], provides: [String] = [], depends: [String] = []
         if let signer = signer.signer {
             let context = PackagingContext(signer: signer, distro: distro, supplier: supplier)
@@ -134,6 +137,9 @@ public struct ImageNodeExecutor: NodeExecutor {
     public var imageKey: String
 
     /// An executor with every input explicit.
+    /// The FIPS module registry file the boundary audit labels modules with (nil: all `fips-capable`).
+    public var fipsRegistry: String?
+
     public init(repository: String, packageKey: String, imageKey: String) {
         self.repository = repository; self.packageKey = packageKey; self.imageKey = imageKey
     }
@@ -167,7 +173,7 @@ public struct ImageNodeExecutor: NodeExecutor {
             let r = try Attestor.attach(layout: dest, manifestDigest: t.descriptor.digest, options: o, key: key)
             log += "signed \(t.tag ?? t.descriptor.digest) → \(r.signatureTag ?? "-")\n"
             let audit = try BoundaryAttestation.attach(layout: dest, manifestDigest: t.descriptor.digest,
-                                                       name: t.tag ?? t.descriptor.digest, key: key)
+                                                       name: t.tag ?? t.descriptor.digest, key: key, registryPath: fipsRegistry)
             log += "fips boundary \(t.tag ?? t.descriptor.digest): \(audit.verdict)" + (audit.passed ? "" : " (`kiln audit` lists the findings)") + "\n"
         }
         var v = Verifier(layout: try OCILayout(path: dest), tag: nil, key: try key.publicKey) { c in

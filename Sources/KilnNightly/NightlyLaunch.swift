@@ -19,7 +19,7 @@ public struct NightlyRequest: Sendable {
     /// `--toolchain`: `host`, `debian` or a root directory (see `ToolchainSpec`).
     public var toolchain: String
     /// The committed Debian toolchain lock (for `--toolchain debian`).
-    public var toolchainLock: String = DebianToolchain.defaultLockPath
+    public var toolchainLock: String?
     /// Extra pipeline directories.
     public var pipelineDirectories: [String] = []
     /// The content-addressed source cache (default `<out>/sources`).
@@ -38,6 +38,8 @@ public struct NightlyRequest: Sendable {
     public var distro: String = "kiln"
     /// SBOM supplier.
     public var supplier: String?
+    /// The FIPS module registry file that labels provider trees (`--fips-registry`).
+    public var fipsRegistry: String?
     /// `--update`: the list of Debian files the recipes pin (nil: no update step).
     public var updateList: String?
     /// `--executor slurm`: package nodes run as Slurm jobs over a shared store (nil: in this process).
@@ -69,7 +71,7 @@ public enum NightlyLaunch {
         if let list = r.updateList {
             let bumped = try NightlyUpdate.bumpRecipes(recipes: r.recipes, list: list, cache: SourceCache(root: r.sourceCache ?? options.outputRoot + "/sources"))
             if ToolchainSpec.isDebian(r.toolchain) {
-                let (t, moved) = try NightlyUpdate.refreshToolchain(ToolchainBootstrap(lockPath: r.toolchainLock, outDir: options.outputRoot,
+                let (t, moved) = try NightlyUpdate.refreshToolchain(ToolchainBootstrap(lockPath: try ToolchainSpec.requireLock(r.toolchainLock, r.toolchain), outDir: options.outputRoot,
                                                                                        mode: LockMode.resolve.honouringEnvironment()))
                 tc = t; options.updates = bumped + moved
             } else {
@@ -82,8 +84,11 @@ public enum NightlyLaunch {
         var recipeExecutor = RecipeNodeExecutor(arch: r.arch, toolchain: tc, pipelineDirectories: r.pipelineDirectories, download: r.download,
                                          signer: r.signer, repository: r.repository, distro: r.distro, supplier: r.supplier)
         recipeExecutor.sourceCache = r.sourceCache
+        recipeExecutor.fipsRegistry = r.fipsRegistry
         let recipes = recipeExecutor
-        let images = ImageNodeExecutor(repository: r.repository, packageKey: r.packageKey, imageKey: r.imageKey)
+        var imageExecutor = ImageNodeExecutor(repository: r.repository, packageKey: r.packageKey, imageKey: r.imageKey)
+        imageExecutor.fipsRegistry = r.fipsRegistry
+        let images = imageExecutor
         let local = ClosureExecutor { ctx in
             ctx.node.kind == .image ? try images.execute(ctx) : try recipes.execute(ctx)
         }
@@ -104,7 +109,8 @@ public enum NightlyLaunch {
             return NightlyWorkerPlan(runID: "", arch: r.arch, toolchain: r.toolchain, toolchainLock: r.toolchainLock,
                                          pipelineDirectories: r.pipelineDirectories, sourceCache: r.sourceCache ?? outputRoot + "/sources",
                                          download: r.download, packageKeyName: key.keyName, packageKeyPEM: pem, repository: r.repository,
-                                         outputRoot: outputRoot, distro: r.distro, supplier: r.supplier, nodes: [:])
+                                         outputRoot: outputRoot, distro: r.distro, supplier: r.supplier, nodes: [:],
+                                         fipsRegistry: r.fipsRegistry)
     }
 
     /// `kiln nightly --emit argo DIR`: plans, pushes the worker plan into `store`, and writes
@@ -134,7 +140,7 @@ public enum NightlyLaunch {
     /// The repro check of a built recipe node: `kiln repro` with every variation, against the
     /// nightly's repository (standard packages) or the variant's published packages.
     static func verifier(_ r: NightlyRequest, toolchain: Toolchain) -> ReproVerifier {
-        let (signerBox, outputRoot, repository, distro, supplier, cache) = (r.signer, r.options.outputRoot, r.repository, r.distro, r.supplier, r.sourceCache)
+        let (signerBox, outputRoot, repository, distro, supplier, cache, fipsRegistry) = (r.signer, r.options.outputRoot, r.repository, r.distro, r.supplier, r.sourceCache, r.fipsRegistry)
         return { node, _, logPath in
             guard let payload = node.payload as? RecipeNodePayload, let signer = signerBox.signer else {
                 throw KilnMessage("\(node.id): only packaged recipe nodes can be re-verified")
@@ -145,6 +151,7 @@ public enum NightlyLaunch {
                                              distro: distro, supplier: supplier)
             request.logPath = logPath
             request.sourceCache = cache
+            request.fipsRegistry = fipsRegistry
             let o = try RecipeRepro.reproduce(request).outcome
             return .init(node: node.id, reproducible: o.reproducible, verdict: o.verdict, differingEntries: o.differingEntries)
         }

@@ -73,6 +73,7 @@ public enum NightlyNode {
         var exec = RecipeNodeExecutor(arch: plan.arch, toolchain: tc, pipelineDirectories: plan.pipelineDirectories, download: plan.download,
                                       signer: SignerBox(signer), repository: repository, distro: plan.distro, supplier: plan.supplier)
         exec.sourceCache = sourceCache
+        exec.fipsRegistry = plan.fipsRegistry
         exec.packageDirectory = staging
         exec.trustedKeys = [trusted]
         let node = CatalogNode(id: job.id, kind: .package, name: job.name, variant: job.variant, file: job.recipePath,

@@ -29,7 +29,7 @@ public struct NightlyWorkerPlan: Codable, Sendable, Equatable {
     /// `--toolchain` as given to the coordinator (`host`, `debian`, a root directory).
     public var toolchain: String
     /// The Debian toolchain lock.
-    public var toolchainLock: String
+    public var toolchainLock: String?
     /// Extra pipeline directories.
     public var pipelineDirectories: [String]
     /// The source cache (absolute; on the shared filesystem).
@@ -51,6 +51,8 @@ public struct NightlyWorkerPlan: Codable, Sendable, Equatable {
     public var supplier: String?
     /// The nodes of this run that may be built by workers, by id.
     public var nodes: [String: NodeJob]
+    /// The FIPS module registry file (absolute, on the shared filesystem) that labels provider trees.
+    public var fipsRegistry: String? = nil
 }
 
 extension NightlyWorkerPlan {

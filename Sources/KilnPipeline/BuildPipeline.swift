@@ -17,6 +17,11 @@ public struct BuildPipelineRequest: Sendable {
     public var runTests = false
     /// Package the trees (nil: trees only, `--no-package`).
     public var packaging: Packaging?
+    /// The FIPS module registry file that labels provider trees (`--fips-registry`); nil: a provider
+    /// tree is an error.
+    public var fipsRegistry: String?
+    /// The Debian toolchain lock for `--toolchain debian` (absolute; nil: that toolchain is an error).
+    public var toolchainLock: String?
 
     /// Where packages go and who signs them.
     public struct Packaging: Sendable {
@@ -68,8 +73,8 @@ public enum BuildPipeline {
         let builder = Builder(progress: progress, installer: installer)
         let ordered = try Builder.order(parsed)
         let tc = r.toolchain == ToolchainChoice.auto
-            ? try ToolchainChoice.choose(ordered, build: r.build, installer: installer, progress: progress)
-            : try ToolchainSpec.resolve(r.toolchain, out: r.build.outputDirectory)
+            ? try ToolchainChoice.choose(ordered, build: r.build, installer: installer, lockPath: r.toolchainLock, progress: progress)
+            : try ToolchainSpec.resolve(r.toolchain, out: r.build.outputDirectory, lockPath: r.toolchainLock)
         try checkFIPSVariantToolchain(r.build.variant, tc)
         var results: [BuildResult] = []
         for recipe in ordered {
@@ -86,7 +91,7 @@ public enum BuildPipeline {
             results.append(result)
             observe(.built(result))
             if r.runTests { for o in try builder.test(req) { observe(.tested(o)) } }
-            try PackageStage.stampFIPSModules(result, progress: progress)   // first: the identity file must be in the tree before packaging
+            try PackageStage.stampFIPSModules(result, registryPath: r.fipsRegistry, progress: progress)   // first: the identity file must be in the tree before packaging
             guard let p = r.packaging, let signer else { continue }
             if result.resumed == true {
                 progress.log("kiln: \(result.package.name): resumed build — trees only, not packaged or indexed; rebuild it without --resume to publish it")

@@ -25,13 +25,18 @@ public enum PackageStage {
     /// Every package tree holding `usr/lib/ossl-modules/fips.so` gets `usr/share/kiln/fips-module.json`
     /// — the module identity and its label (`validated` only for a registry-listed tarball with an
     /// active certificate on the build date, else `fips-capable`). Runs before packaging (also with
-    /// `--no-package`). `registryPath` defaults to the catalog's `recipes/fips/modules.yaml`.
-    public static func stampFIPSModules(_ result: BuildResult, registryPath: String = FIPSModuleRegistry.defaultPath,
+    /// `--no-package`). `registryPath` is the registry file (the CLI resolves `--fips-registry`); a
+    /// provider tree with no registry given is an error, never a guess relative to the working directory.
+    public static func stampFIPSModules(_ result: BuildResult, registryPath: String?,
                                         progress: KilnCore.Progress = .shared) throws {
         let trees = result.packages.filter {
             FileManager.default.fileExists(atPath: "\($0.tree)/\(FIPSModuleIdentity.modulePath)")
         }
-        guard !trees.isEmpty else { return }
+        guard let first = trees.first else { return }
+        guard let registryPath else {
+            throw KilnMessage("\(first.name): the tree holds \(FIPSModuleIdentity.modulePath) but no FIPS module registry was given "
+                              + "to label it; pass --fips-registry FILE (kiln's is \(FIPSModuleRegistry.defaultPath))")
+        }
         let registry = try FIPSModuleRegistry.load(path: registryPath)
         for p in trees {
             if let id = try FIPSModuleStamper.stamp(packageRoot: p.tree, package: p.name, version: p.version,

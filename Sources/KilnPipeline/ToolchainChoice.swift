@@ -30,7 +30,7 @@ public enum ToolchainChoice {
 
     /// The toolchain for `recipes` when `--toolchain` was not given (see the type's comment).
     public static func choose(_ recipes: [Recipe], build: BuildRequest, installer: (any BuildDependencyInstaller)?,
-                              lockPath: String = DebianToolchain.defaultLockPath, progress: KilnCore.Progress = .shared) throws -> Toolchain {
+                              lockPath: String?, progress: KilnCore.Progress = .shared) throws -> Toolchain {
         let out = build.outputDirectory
         if build.variant == "fips" { return try ToolchainSpec.resolve("debian", out: out, lockPath: lockPath) }
         let library = try DirectoryPipelineLibrary.standard(extra: build.pipelineDirectories, lenient: build.lenient)
@@ -42,8 +42,8 @@ public enum ToolchainChoice {
         let hostLacks = lacking(variants, plans: plans, fromKiln: kiln, root: "/")
         guard !hostLacks.isEmpty else { return .host }
         let list = hostLacks.joined(separator: ", ")
-        guard let pinned = (try? DebianToolchain.cached(lockPath: lockPath, outDir: out)) ?? nil else {
-            progress.log("kiln: the host lacks \(list); the pinned Debian root (\(lockPath)) is not bootstrapped — run `make toolchain` "
+        guard let lockPath, let pinned = (try? DebianToolchain.cached(lockPath: lockPath, outDir: out)) ?? nil else {
+            progress.log("kiln: the host lacks \(list); the pinned Debian root (\(lockPath ?? "no toolchain lock given")) is not bootstrapped — run `make toolchain` "
                          + "(or `kiln toolchain bootstrap`) to build there, or give --toolchain host|debian|DIR")
             return .host
         }

@@ -1,6 +1,6 @@
 // KilnRecipe — melange-dialect recipes: parsing and planning, no side effects.
 //
-// Owns: `Recipe` and `RecipeParser` (positions on every value, strict/lenient), YAML support,
+// Owns: `Recipe` and `RecipeParser` (positions on every value, strict/lenient, read by KilnCore's `YAMLReader`),
 // `${{...}}` substitution, pipeline definitions and `PipelinePlan` expansion, cherry-pick specs, the
 // FIPS variant renaming.
 //

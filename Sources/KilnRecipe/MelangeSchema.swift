@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 import Yams
 
 /// The shape of recipe sections kiln keeps without interpreting (`update`, `data`, `capabilities`,

@@ -41,7 +41,7 @@ public struct PipelineDefinition: Sendable {
 
     public static func parse(text: String, file: String, id: String, lenient: Bool = false) throws -> PipelineDefinition {
         let r = YAMLReader(file: file, lenient: lenient, ignoresUnknownKeys: true)
-        let root = try r.root(text)
+        let root = try r.root(text, expected: "a pipeline definition (`name:`, `inputs:`, `pipeline:`)")
         var def = PipelineDefinition(id: id, title: id, needsPackages: [], inputs: [], pipeline: [], file: file)
         _ = try r.fields(root, "pipeline definition", known: keys) { key, v in
             switch key {
@@ -53,8 +53,7 @@ public struct PipelineDefinition: Sendable {
                 }
             case "inputs":
                 if r.isNull(v) { return }
-                for (k, iv) in try r.mapping(v, "inputs") {
-                    let name = try r.string(k, "inputs key")
+                for (name, _, iv) in try r.entries(v, "inputs") {
                     var input = Input(name: name, description: "", defaultValue: nil, required: false)
                     _ = try r.fields(iv, "inputs.\(name)", known: inputKeys) { ik, ivv in
                         switch ik {

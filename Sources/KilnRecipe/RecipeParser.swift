@@ -76,8 +76,8 @@ public struct RecipeParser {
                 }
             case "options":
                 if r.isNull(v) { break }
-                options = try r.mapping(v, "options").map { kv in
-                    try parseBuildOption(r, name: try r.string(kv.key, "options key"), kv.value, keyNode: kv.key)
+                options = try r.entries(v, "options").map { e in
+                    try parseBuildOption(r, name: e.key, e.value, keyNode: e.keyNode)
                 }
             case "test": test = try parseTest(r, v, "test")
             case "update": try r.check(v, .update, "update"); update = YAMLValue(v)
@@ -223,8 +223,8 @@ public struct RecipeParser {
                     case "packages": e.packages = try r.strings(cv, "\(what).contents.packages")
                     case "runtime_keyring":
                         try r.check(cv, .runtimeKeyring, "\(what).contents.runtime_keyring")
-                        r.warnings.append(RecipeWarning(r.location(cv), "\(what).contents.runtime_keyring: ignored — it only "
-                                                        + "installs keys for `apk add` at run time, and kiln's build and test roots are offline"))
+                        r.warn(cv, "\(what).contents.runtime_keyring: ignored — it only "
+                                   + "installs keys for `apk add` at run time, and kiln's build and test roots are offline")
                         e.kept.append(.init(key: "contents.\(ck)", value: YAMLValue(cv)))
                     default: e.kept.append(.init(key: "contents.\(ck)", value: YAMLValue(cv)))
                     }
@@ -262,9 +262,8 @@ public struct RecipeParser {
                 if s.uses!.isEmpty { throw RecipeError(.invalidValue, r.location(v), "\(what).uses: must name a pipeline") }
             case "with":
                 // A block scalar's location is its first content line (cherry-picks errors name lines of it).
-                s.with = r.isNull(v) ? [] : try r.mapping(v, "\(what).with").map { kv in
-                    let k = try r.string(kv.key, "\(what).with key")
-                    return Variable(name: k, value: try r.string(kv.value, "\(what).with.\(k)"), location: contentLocation(r, kv.value))
+                s.with = try r.entries(v, "\(what).with").map { e in
+                    Variable(name: e.key, value: try r.string(e.value, "\(what).with.\(e.key)"), location: contentLocation(r, e.value))
                 }
             case "runs":
                 s.runs = try r.string(v, "\(what).runs")

@@ -33,6 +33,8 @@ public struct RecipeReproRequest {
     public var logPath: String?
     /// The content-addressed source cache the rebuild fetches from (default `<out>/sources`, as `kiln build`).
     public var sourceCache: String?
+    /// The FIPS module registry file that labels provider trees (`--fips-registry`), as the build used.
+    public var fipsRegistry: String?
 
     /// A request with the required parts.
     public init(recipePath: String, variant: String?, outputRoot: String, publishedRepository: String?,
@@ -80,7 +82,7 @@ public enum RecipeRepro {
             throw f
         }
         if let logPath, let d = FileManager.default.contents(atPath: result.log) { try? AtomicFile.write(d, to: logPath) }
-        try PackageStage.stampFIPSModules(result, progress: Progress(quiet: true))   // as kiln build does before packaging
+        try PackageStage.stampFIPSModules(result, registryPath: r.fipsRegistry, progress: Progress(quiet: true))   // as kiln build does before packaging
         let rebuiltRepo = "\(dir)/rebuilt"
         var pairs: [ReproPair] = []
         let context = PackagingContext(signer: signer, distro: r.distro, supplier: r.supplier)

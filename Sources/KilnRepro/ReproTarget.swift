@@ -26,12 +26,12 @@ public enum ReproToolchain {
     /// not cached; `ToolchainUnavailable` (exit 2) when neither has its packages — a root that cannot
     /// be had is "could not run", never "not reproducible". Other specs as `ToolchainSpec.resolve`.
     public static func root(_ spec: String, recipePath: String, variant: String?, out: String,
-                            lockPath: String = DebianToolchain.defaultLockPath, progress: KilnCore.Progress = .shared) throws -> Toolchain {
+                            lockPath: String?, progress: KilnCore.Progress = .shared) throws -> Toolchain {
         guard ToolchainSpec.isDebian(spec) else { return try ToolchainSpec.resolve(spec, out: out, lockPath: lockPath) }
         let name = try RecipeParser(lenient: true).parse(path: recipePath).recipe.package.name
         let candidates = (variant.map { ["\(out)/variants/\($0)/trees/\(Architecture.host)", "\(out)/trees/\(Architecture.host)"] }
                           ?? ["\(out)/trees/\(Architecture.host)"]).map { "\($0)/\(name).build.json" }
-        let bootstrap = ToolchainBootstrap(lockPath: lockPath, outDir: out, mode: .frozen)
+        let bootstrap = ToolchainBootstrap(lockPath: try ToolchainSpec.requireLock(lockPath, spec), outDir: out, mode: .frozen)
         for file in candidates {
             guard let data = FileManager.default.contents(atPath: file),
                   let result = try? JSONDecoder().decode(BuildResult.self, from: data) else { continue }

@@ -11,19 +11,22 @@ struct ApkCommand: ParsableCommand {
         subcommands: [ApkVerifyCommand.self, ApkInfoCommand.self])
 }
 
-/// Trusted keys from the command line: --key files and --keyring directories; with neither,
-/// the repository's `keys/` directory when it exists.
+/// Trusted keys from the command line: --keyring files and directories (and --key files); with
+/// neither, the repository's `keys/` directory when it exists.
 struct KeyringOptions: ParsableArguments {
-    @Option(name: .long, help: "Trusted public key file (repeatable); its file name is the key name, e.g. kiln-dev.rsa.pub.")
+    @Option(name: .long, help: "Trusted public key file (repeatable; the same as --keyring FILE).")
     var key: [String] = []
 
-    @Option(name: .long, help: "Directory of trusted public keys, named as in the signatures (default: ./keys if present).")
-    var keyring: [String] = []
+    @OptionGroup var keyring: KeyringOption
 
     @Flag(name: .long, help: "Accept packages whose signing key is not trusted (hashes are still checked).")
     var allowUntrusted = false
 
-    func load() throws -> APKKeyring { try APKKeyring(files: key, directories: keyring, defaultDirectory: "keys") }
+    /// The keys given, or `./keys` when none is (the default keyring).
+    func load() throws -> APKKeyring {
+        let (files, directories) = keyring.split
+        return try APKKeyring(files: key + files, directories: directories, defaultDirectory: "keys")
+    }
 }
 
 struct ApkVerifyCommand: ParsableCommand {

@@ -38,14 +38,16 @@ struct AuditCommand: ParsableCommand {
     @Option(name: .long, help: "Also write one HTML page per image into this directory (findings table, the boundary as a picture).")
     var html: String?
 
-    @Option(name: .long, help: "The FIPS module registry.")
-    var registry: String = FIPSModuleRegistry.defaultPath
+    @OptionGroup var fipsRegistry: FIPSRegistryOption
+
+    @Option(name: .customLong("registry"), help: .hidden)   // the name before --fips-registry was shared
+    var legacyRegistry: String?
 
     func run() throws {
         let reports: [AuditReport]
         do {
             guard !references.isEmpty else { throw KilnMessage("kiln audit: name at least one LAYOUT[:TAG]") }
-            reports = try BoundaryAudit.run(references: references, policyPath: policy, registryPath: registry, exec: exec)
+            reports = try BoundaryAudit.run(references: references, policyPath: policy, registryPath: legacyRegistry.map(absolutePath) ?? fipsRegistry.path, exec: exec)
         } catch { throw ExitStatus(code: 2, message: "audit could not run: \(error)") }
         if let html {
             do { for p in try AuditHTML.write(reports, to: html) { Progress.shared.log("wrote \(p)") } } catch {

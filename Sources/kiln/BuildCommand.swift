@@ -26,6 +26,7 @@ struct BuildCommand: ParsableCommand {
     @OptionGroup var lenient: LenientOption
     @OptionGroup var offline: OfflineOption
     @OptionGroup var workspace: WorkspaceOptions
+    @OptionGroup var fipsRegistry: FIPSRegistryOption
 
     @Option(name: .long, help: "SOURCE_DATE_EPOCH (default: $SOURCE_DATE_EPOCH, else the recipe's git commit time, else 0).")
     var sourceDateEpoch: Int64?
@@ -53,6 +54,8 @@ struct BuildCommand: ParsableCommand {
         var request = BuildPipelineRequest(recipes: recipes, build: req)
         request.toolchain = toolchain.given ?? ToolchainChoice.auto
         request.runTests = test
+        request.fipsRegistry = fipsRegistry.path
+        request.toolchainLock = toolchain.lockPath
         request.packaging = packaging.noPackage ? nil : packaging.pipelinePackaging(out: location.out)
         let results = try BuildPipeline.run(request) { event in
             switch event {
@@ -73,6 +76,3 @@ struct BuildCommand: ParsableCommand {
 
 /// Whether `--toolchain` names the pinned Debian root (see `ToolchainSpec`).
 func isDebianToolchain(_ spec: String) -> Bool { ToolchainSpec.isDebian(spec) }
-
-/// `--toolchain NAME|DIR` (see `ToolchainSpec.resolve`).
-func resolveToolchain(_ spec: String, out: String = "out") throws -> Toolchain { try ToolchainSpec.resolve(spec, out: out) }

@@ -13,6 +13,7 @@ struct ImageCommand: ParsableCommand {
         discussion: "Prints one line per variant: TAG MANIFEST-DIGEST.")
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var fipsRegistry: FIPSRegistryOption
 
     @Argument(help: "Image config (apko dialect), e.g. recipes/images/hello.yaml.")
     var config: String
@@ -20,8 +21,7 @@ struct ImageCommand: ParsableCommand {
     @Option(name: .long, help: "Repository directory to install from (repeatable; replaces contents.repositories).")
     var repo: [String] = []
 
-    @Option(name: .long, help: "Extra trusted public key (repeatable; added to contents.keyring).")
-    var keyring: [String] = []
+    @OptionGroup var keyring: KeyringOption
 
     @Option(name: .long, help: "Output OCI layout directory (default: out/images/<name>).")
     var out: String?
@@ -58,7 +58,7 @@ struct ImageCommand: ParsableCommand {
         for w in cfg.warnings { FileHandle.standardError.write(Data("kiln: warning: \(w)\n".utf8)) }
         var opts = ImageBuildOptions()
         opts.repositories = repo.isEmpty ? nil : repo
-        opts.extraKeys = keyring
+        opts.extraKeys = keyring.keyring   // files and directories (added to contents.keyring)
         switch variant {
         case "all": opts.variants = ImageVariant.allCases
         case "standard": opts.variants = [.standard]
@@ -98,7 +98,8 @@ struct ImageCommand: ParsableCommand {
                 return ResolvedPackage(name: p.name, version: p.version, arch: p.arch, sha256: sha, checksum: p.checksum)
             }
             let a = try Attestor.attach(layout: dest, manifestDigest: r.manifest.digest, options: o, key: signer)
-            let audit = try BoundaryAttestation.attach(layout: dest, manifestDigest: r.manifest.digest, name: r.tag, key: signer)
+            let audit = try BoundaryAttestation.attach(layout: dest, manifestDigest: r.manifest.digest, name: r.tag, key: signer,
+                                                       registryPath: fipsRegistry.path)
             Progress.shared.log("fips boundary \(r.tag): \(audit.verdict)" + (audit.passed ? "" : " (`kiln audit` lists the findings)"))
             Progress.shared.log("signed \(r.tag): \(a.signatureTag ?? "-"), \(a.attestationTag ?? "-")")
         }

@@ -20,6 +20,8 @@ struct IndexCommand: ParsableCommand {
     @Option(name: .long, help: "Also check each package's signature against this public key (repeatable).")
     var key: [String] = []
 
+    @OptionGroup var keyring: KeyringOption
+
     @Flag(name: .long, help: "Read and check every package again (default: only packages that are new or changed since the last index).")
     var verifyAll = false
 
@@ -29,8 +31,8 @@ struct IndexCommand: ParsableCommand {
     func run() throws {
         for d in directories { try Self.checkRepositoryDirectory(d) }
         let signer = try APKSigner.load(path: signingKey)
-        var ring = APKKeyring()
-        for k in key { try ring.add(path: k) }
+        let trusted = keyring.split
+        let ring = try APKKeyring(files: key + trusted.files, directories: trusted.directories, defaultDirectory: nil)
         for d in directories {
             let r = try APKRepository.updateIndex(directory: d, signer: signer, keyring: ring, description: description, verifyAll: verifyAll)
             print("\(r.indexPath): \(r.records.count) packages (\(r.reread.count) read and checked), signed with \(signer.signatureEntryName)")

@@ -16,8 +16,7 @@ struct LockCommand: ParsableCommand {
     @Option(name: .long, help: "Repository directory (repeatable; replaces contents.repositories).")
     var repo: [String] = []
 
-    @Option(name: .long, help: "Extra trusted public key (repeatable).")
-    var keyring: [String] = []
+    @OptionGroup var keyring: KeyringOption
 
     @Option(name: .shortAndLong, help: "Lock file to write (default: CONFIG with .lock.json).")
     var output: String?
@@ -27,7 +26,7 @@ struct LockCommand: ParsableCommand {
         for w in cfg.warnings { FileHandle.standardError.write(Data("kiln: warning: \(w)\n".utf8)) }
         var opts = ImageBuildOptions()
         opts.repositories = repo.isEmpty ? nil : repo
-        opts.extraKeys = keyring
+        opts.extraKeys = keyring.keyring   // files and directories (added to contents.keyring)
         opts.variants = [.standard]
         let builder = ImageBuilder(config: cfg, options: opts)
         let res = try builder.resolve()

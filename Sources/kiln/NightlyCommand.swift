@@ -24,6 +24,7 @@ struct NightlyCommand: ParsableCommand {
     @OptionGroup var toolchain: ToolchainOption
     @OptionGroup var pipelines: PipelineDirOption
     @OptionGroup var offline: OfflineOption
+    @OptionGroup var fipsRegistry: FIPSRegistryOption
 
     @Option(name: .long, help: "Recipe directory.")
     var recipes: String = "recipes"
@@ -115,6 +116,8 @@ struct NightlyCommand: ParsableCommand {
         request.sourceCache = location.sourceCache.map(absolutePath)
         request.distro = packaging.distro
         request.supplier = packaging.supplier
+        request.fipsRegistry = fipsRegistry.path
+        request.toolchainLock = toolchain.lockPath
         guard ["local", "slurm"].contains(executor) else { throw ValidationError("--executor takes local or slurm") }
         if executor == "slurm" {
             request.slurm = SlurmSettings(store: store.map { $0.contains("://") ? $0 : absolutePath($0) } ?? outAbs + "/nightly/store",

@@ -28,6 +28,7 @@ struct ReproCommand: ParsableCommand {
     @OptionGroup var location: BuildLocationOptions
     @OptionGroup var toolchain: ToolchainOption
     @OptionGroup var variant: VariantOption
+    @OptionGroup var fipsRegistry: FIPSRegistryOption
 
     @Argument(help: "Recipe to rebuild, or image config to assemble again.")
     var target: String?
@@ -89,9 +90,11 @@ struct ReproCommand: ParsableCommand {
         } else {
             var request = RecipeReproRequest(recipePath: target, variant: variant.variant, outputRoot: outAbs,
                                              publishedRepository: against.map(absolutePath), variations: variations,
-                                             toolchain: try ReproToolchain.root(toolchain.toolchain, recipePath: target, variant: variant.variant, out: location.out),
+                                             toolchain: try ReproToolchain.root(toolchain.toolchain, recipePath: target, variant: variant.variant, out: location.out,
+                                                                                lockPath: toolchain.lockPath),
                                              signer: try signing.signer(), distro: signing.distro, supplier: signing.supplier)
             request.diffoscope = diffoscope
+            request.fipsRegistry = fipsRegistry.path
             request.sourceCache = location.sourceCache.map(absolutePath)
             let result = try withRepositoryAdvice { try RecipeRepro.reproduce(request) }
             (outcome, attestation, note) = (result.outcome, try ReproAttestation.write(result.outcome, directory: result.directory, key: key), "")

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import KilnBuild
+import KilnFIPS
 import KilnRecipe
 
 // Options that mean the same thing in several subcommands, declared once so that their name, help
@@ -12,6 +14,9 @@ struct ToolchainOption: ParsableArguments {
 
     /// The root named, or `host` when none was given.
     var toolchain: String { given ?? "host" }
+
+    /// The Debian toolchain lock, resolved once against the working directory (the repository root).
+    var lockPath: String { absolutePath(DebianToolchain.defaultLockPath) }
 }
 
 /// `--arch`: kiln build, test, nightly, plan.
@@ -62,4 +67,28 @@ struct BuildLocationOptions: ParsableArguments {
     var sourceCache: String?
 
     var sourceCacheDirectory: String { sourceCache ?? "\(out)/sources" }
+}
+
+/// `--fips-registry`: kiln build, nightly, repro, audit. The default is resolved here, once, against
+/// the working directory (the repository root); the libraries take the absolute path.
+struct FIPSRegistryOption: ParsableArguments {
+    @Option(name: .long, help: "The FIPS module registry that labels a provider `validated` or `fips-capable` (default: recipes/fips/modules.yaml in the working directory).")
+    var fipsRegistry: String?
+
+    /// The registry file, absolute.
+    var path: String { absolutePath(fipsRegistry ?? FIPSModuleRegistry.defaultPath) }
+}
+
+/// `--keyring`: kiln apk verify/info, index, image, lock — the same meaning everywhere: repeatable,
+/// each value a public key file or a directory whose public key files are all trusted.
+struct KeyringOption: ParsableArguments {
+    @Option(name: .long, help: "Trusted public key: a .pub file, or a directory of them (repeatable). A key's file name is its key name, e.g. kiln-dev.rsa.pub.")
+    var keyring: [String] = []
+
+    /// The values that are directories, and the rest (files), in the order given.
+    var split: (files: [String], directories: [String]) {
+        var isDir: ObjCBool = false
+        let dirs = keyring.filter { FileManager.default.fileExists(atPath: $0, isDirectory: &isDir) && isDir.boolValue }
+        return (keyring.filter { !dirs.contains($0) }, dirs)
+    }
 }

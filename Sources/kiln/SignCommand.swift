@@ -18,6 +18,7 @@ struct SignCommand: ParsableCommand {
         """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var fipsRegistry: FIPSRegistryOption
 
     @Argument(help: "OCI layout directory, optionally with :TAG.")
     var reference: String
@@ -72,7 +73,8 @@ struct SignCommand: ParsableCommand {
             var line = "signed \(t.tag ?? t.descriptor.digest) \(t.descriptor.digest) → \(r.signatureTag ?? "-")"
             if let a = r.attestationTag { line += ", \(a)" }
             if options.attest {
-                let audit = try BoundaryAttestation.attach(layout: ref.layout, manifestDigest: t.descriptor.digest, name: t.tag ?? t.descriptor.digest, key: privateKey)
+                let audit = try BoundaryAttestation.attach(layout: ref.layout, manifestDigest: t.descriptor.digest, name: t.tag ?? t.descriptor.digest, key: privateKey,
+                                                           registryPath: fipsRegistry.path)
                 line += " (fips boundary: \(audit.verdict))"
             }
             print(line)

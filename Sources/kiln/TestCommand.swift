@@ -28,7 +28,7 @@ struct TestCommand: ParsableCommand {
 
     func run() throws {
         let builder = Builder(progress: Progress.shared)
-        let given = try toolchain.given.map { try ToolchainSpec.resolve($0, out: location.out) }
+        let given = try toolchain.given.map { try ToolchainSpec.resolve($0, out: location.out, lockPath: toolchain.lockPath) }
         for path in recipes {
             let tc = try given ?? ToolchainChoice.forTests(recipePath: path, out: location.out, arch: arch.arch, lenient: lenient.lenient)
             var req = BuildRequest(recipePath: path, outputDirectory: location.out, arch: arch.arch)

@@ -52,6 +52,29 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.err.contains("make keys"), r.err)
     }
 
+    /// `--keyring` means the same in `apk verify`, `apk info` and `index`: repeatable, each value a
+    /// public key file or a directory of them (it used to be a directory in apk, absent in index).
+    func testKeyringTakesFilesAndDirectoriesEverywhere() throws {
+        let tmp = try TestSupport.temporaryDirectory(self, prefix: "kiln-cli")
+        for d in ["ring", "elsewhere"] { try FileManager.default.createDirectory(atPath: tmp + "/" + d, withIntermediateDirectories: true) }
+        let key = try TestKey.make(in: tmp + "/ring")
+        let other = try TestKey.make(in: tmp + "/elsewhere", name: "other.rsa")
+        try Fixture.simpleTree(tmp + "/t")
+        let out = try APKWriter.write(spec: Fixture.spec(), root: tmp + "/t", repository: tmp + "/repo", signer: key.signer)
+        let env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "SOURCE_DATE_EPOCH": "1700000000"]
+        for ring in [[key.publicPath], [tmp + "/ring"], [other.publicPath, tmp + "/ring"]] {
+            let args = ring.flatMap { ["--keyring", $0] }
+            var r = try KilnBinary.run(["apk", "verify", out.path] + args, environment: env)
+            XCTAssertEqual(r.status, 0, "\(ring): " + r.err)
+            r = try KilnBinary.run(["index", tmp + "/repo/x86_64", "--signing-key", key.privatePath, "--verify-all"] + args, environment: env)
+            XCTAssertEqual(r.status, 0, "\(ring): " + r.err)
+            XCTAssertTrue(r.out.contains("1 packages (1 read and checked)"), "\(ring): " + r.out)
+        }
+        let r = try KilnBinary.run(["apk", "verify", out.path, "--keyring", other.publicPath], environment: env)
+        XCTAssertEqual(r.status, 1, r.out)
+        XCTAssertTrue(r.err.contains("UNTRUSTED"), r.err)
+    }
+
     /// In FIPS mode (OpenSSL FIPS provider only) packages and indexes are signed and verified the
     /// same way: RSA PKCS#1 v1.5 + SHA-256; SHA-1 only as a checksum. Needs a FIPS provider.
     func testIndexAndVerifyInFIPSMode() throws {

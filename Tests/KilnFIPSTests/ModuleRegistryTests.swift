@@ -146,3 +146,32 @@ final class ModuleRegistryTests: XCTestCase {
         XCTAssertEqual(r.classify(tarballSHA256: try pinned("recipes/openssl-fips-provider.yaml"), buildEpoch: today).label, .fipsCapable)
     }
 }
+
+/// The registry goes through KilnCore's YAML reader like every other YAML input.
+final class ModuleRegistryYAMLTests: XCTestCase {
+    let entry = "modules:\n  - {name: X, version: \"1\", tarball: x, uri: u, sha256: \(String(repeating: "a", count: 64)), certificate: \"1\", standard: s, status: active, sunset: 2030-03-10}\n"
+
+    func error(_ text: String) -> String {
+        do { _ = try FIPSModuleRegistry.parse(Data(text.utf8), source: "reg.yaml"); return "" } catch { return "\(error)" }
+    }
+
+    func testReadsTheStrictReadersRules() throws {
+        XCTAssertEqual(try FIPSModuleRegistry.parse(Data(entry.utf8), source: "reg.yaml").modules.first?.sunset, "2030-03-10")
+        // An unknown key (a misspelt historical-since) is an error at its line, not dropped.
+        let typo = error(entry.replacingOccurrences(of: "sunset:", with: "historical-snce: 2030-01-01, sunset:"))
+        XCTAssertTrue(typo.hasPrefix("reg.yaml:2:") && typo.contains("unknown key `historical-snce` in modules[0]"), typo)
+        // Semantic errors name the line of the bad value.
+        XCTAssertTrue(error(entry.replacingOccurrences(of: "active", with: "compliant")).hasPrefix("reg.yaml:2:"))
+        XCTAssertTrue(error("modules:\n  - name: X\n    name: Y\n").contains("reg.yaml:3:5: modules[0]: duplicate key `name` (first at line 2)"))
+        XCTAssertTrue(error("modules:\n  - name: X\n").contains("modules[0]: missing required key `certificate`"))
+        // The alias-bomb limit applies (it did not: YAMLDecoder expanded every alias).
+        var bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+        for i in 1...7 { bomb += "\(Character(UnicodeScalar(97 + i)!)): &\(Character(UnicodeScalar(97 + i)!)) [" + Array(repeating: "*\(Character(UnicodeScalar(96 + i)!))", count: 10).joined(separator: ", ") + "]\n" }
+        XCTAssertTrue(error(bomb).contains("alias bomb"), error(bomb))
+    }
+
+    func testLoadRefusesAFIFOOrDirectory() throws {
+        XCTAssertTrue(error("").contains("empty document"))
+        XCTAssertThrowsError(try FIPSModuleRegistry.load(path: "/tmp")) { XCTAssertTrue("\($0)".contains("not a regular file"), "\($0)") }
+    }
+}

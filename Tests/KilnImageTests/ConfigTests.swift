@@ -52,7 +52,7 @@ final class ImageConfigTests: XCTestCase {
         XCTAssertEqual(c.variantPackages["fips"]?.map(\.dependency.name), ["fips-extra"])
         XCTAssertEqual(c.imageName, "hello")
         XCTAssertEqual(c.warnings.count, 1)
-        XCTAssertTrue(c.warnings[0].contains("hello.yaml:25:1: unknown key 'frobnicate'"), c.warnings[0])
+        XCTAssertTrue(c.warnings[0].contains("hello.yaml:25:1: unknown key `frobnicate` in image config (known: accounts,"), c.warnings[0])
     }
 
     func testErrorsNameFileLineColumn() throws {
@@ -71,7 +71,7 @@ final class ImageConfigTests: XCTestCase {
         }
         let t = try write(dir, "type.yaml", "accounts:\n  users:\n    - {username: x, uid: abc}\n")
         XCTAssertThrowsError(try ImageConfig.load(path: t)) { e in
-            XCTAssertTrue("\(e)".contains("type.yaml:3:26: uid must be an integer"), "\(e)")
+            XCTAssertTrue("\(e)".contains("type.yaml:3:26: accounts.users[0].uid: expected an integer, found `abc`"), "\(e)")
         }
     }
 

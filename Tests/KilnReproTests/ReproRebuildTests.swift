@@ -184,7 +184,7 @@ final class ReproRebuildTests: XCTestCase {
         defer { umask(before) }
         let request = RecipeReproRequest(recipePath: recipe, variant: nil, outputRoot: e.out, publishedRepository: nil,
                                          variations: try ReproVariations("all"),
-                                         toolchain: try ReproToolchain.root("host", recipePath: recipe, variant: nil, out: e.out),
+                                         toolchain: try ReproToolchain.root("host", recipePath: recipe, variant: nil, out: e.out, lockPath: nil),
                                          signer: try APKSigner.load(path: e.key), distro: "kiln", supplier: nil)
         let result = try RecipeRepro.reproduce(request)
         let now = umask(0o027)

@@ -28,6 +28,7 @@ public struct DebianToolchain: Sendable, Equatable {
     /// sha256 (hex) of each package's `.deb`, by name, where the lock records it.
     public var digests: [String: String]
 
+    /// (Relative to the kiln repository's root; libraries never fall back to it — the CLI resolves it.)
     public static let defaultLockPath = "recipes/toolchain/bookworm.lock"
     public static let defaultInclude = ["autoconf", "automake", "file", "libtool", "pkg-config"]
     public static let defaultRemove = ["libssl3"]

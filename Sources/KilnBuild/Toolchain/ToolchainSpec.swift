@@ -10,11 +10,12 @@ public enum ToolchainSpec {
 
     /// The root `spec` names. The Debian root is bootstrapped once from `lockPath` under
     /// `<out>/toolchain/` (resolve mode, frozen with `KILN_FROZEN=1`); a directory must validate.
-    public static func resolve(_ spec: String, out: String = "out",
-                               lockPath: String = DebianToolchain.defaultLockPath) throws -> Toolchain {
+    /// `lockPath` is the lock file (the CLI resolves `DebianToolchain.defaultLockPath` once); the
+    /// library never falls back to a working-directory-relative default.
+    public static func resolve(_ spec: String, out: String, lockPath: String?) throws -> Toolchain {
         if spec == "host" { return .host }
         if isDebian(spec) {
-            return try DebianToolchain.ensure(lockPath: lockPath, outDir: out, mode: LockMode.resolve.honouringEnvironment())
+            return try DebianToolchain.ensure(lockPath: try requireLock(lockPath, spec), outDir: out, mode: LockMode.resolve.honouringEnvironment())
         }
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: spec, isDirectory: &isDir), isDir.boolValue {
@@ -24,5 +25,13 @@ public enum ToolchainSpec {
             return tc
         }
         throw KilnMessage("--toolchain \(spec): expected `host` or an existing root directory")
+    }
+
+    /// The lock of `--toolchain debian`, or an error saying none was given.
+    public static func requireLock(_ lockPath: String?, _ spec: String) throws -> String {
+        guard let lockPath else {
+            throw KilnMessage("--toolchain \(spec): no toolchain lock given (kiln's is \(DebianToolchain.defaultLockPath) in the repository)")
+        }
+        return lockPath
     }
 }

@@ -28,15 +28,15 @@ public struct YAMLLimits: Sendable, Equatable {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw RecipeError(.io, SourceLocation(file: path), "not a regular file (a directory, FIFO or device is never read as YAML)")
+            throw InputError(.io, SourceLocation(file: path), "not a regular file (a directory, FIFO or device is never read as YAML)")
         }
         guard st.st_size <= maxFileBytes else {
-            throw RecipeError(.limit, SourceLocation(file: path), "larger than \(maxFileBytes) bytes; a recipe or config is never that big")
+            throw InputError(.limit, SourceLocation(file: path), "larger than \(maxFileBytes) bytes; a recipe or config is never that big")
         }
         return FileManager.default.contents(atPath: path)
     }
 
-    /// Throws `RecipeError(.limit, …)` naming `file`, the line and the bound when `text` nests deeper
+    /// Throws `InputError(.limit, …)` naming `file`, the line and the bound when `text` nests deeper
     /// than `maxDepth` or expands to more than `maxNodes` nodes. Syntax errors are left to the caller's
     /// parser (which reports them with their position): this walk stops quietly at the first one.
     /// libyaml's event parser keeps its state on the heap, so the walk itself never recurses.
@@ -82,7 +82,7 @@ public struct YAMLLimits: Sendable, Equatable {
                 let anchor = event.type == YAML_SEQUENCE_START_EVENT
                     ? Self.name(event.data.sequence_start.anchor) : Self.name(event.data.mapping_start.anchor)
                 guard open.count < limits.maxDepth else {
-                    throw RecipeError(.limit, SourceLocation(file: file, line: line),
+                    throw InputError(.limit, SourceLocation(file: file, line: line),
                                       "YAML nested more than \(limits.maxDepth) levels deep; flatten the document")
                 }
                 open.append((anchor, total))
@@ -98,7 +98,7 @@ public struct YAMLLimits: Sendable, Equatable {
         /// Counts `n` more nodes; the total stays ≤ maxNodes, so no sum can overflow.
         mutating func add(_ n: Int, line: Int) throws {
             guard n <= limits.maxNodes - total else {
-                throw RecipeError(.limit, SourceLocation(file: file, line: line),
+                throw InputError(.limit, SourceLocation(file: file, line: line),
                                   "YAML expands to more than \(limits.maxNodes) nodes (aliases are counted once per use); "
                                       + "this looks like an alias bomb — remove the nested aliases")
             }
