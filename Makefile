@@ -13,7 +13,7 @@ DEB_PACKAGES := libarchive-dev zlib1g-dev libdeflate-dev libssl-dev pkg-config o
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils \
                 libfaketime disorderfs pigz libarchive-tools slurm-wlm slurmctld slurmd slurm-client munge
 
-.PHONY: demo-registry fuzz deps browser-deps build test test-full test-fips-provider demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider demo-images demo-pods demo-fips-module
+.PHONY: demo-registry fuzz deps browser-deps build test test-full test-fips-provider demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider demo-images demo-pods demo-fips-module demo-twins
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
@@ -105,6 +105,7 @@ demo: build demo-packages
 	$(BIN) version
 	@$(MAKE) --no-print-directory demo-images
 	@$(MAKE) --no-print-directory demo-pods
+	@$(MAKE) --no-print-directory demo-twins
 	@$(MAKE) --no-print-directory demo-registry
 
 # Second half of the demo (issue 7): every config in recipes/images/ built in both variants from the
@@ -162,6 +163,11 @@ demo-attest: build $(COSIGN_KEY) demo-fips-module
 # the images above sharing one loopback-only network), checked for its exit status and probe log.
 demo-pods: build
 	scripts/pod-proofs.sh $(BIN) $(OUT)/pods
+
+# Summary of the twins (issue 17): sizes of each standard/FIPS pair and the standard twin's audit
+# findings beside the FIPS twin's verdict ("what the FIPS build removed").
+demo-twins: build
+	scripts/fips-twins.sh $(BIN) $(OUT)/images $(OUT)/twins
 
 # Last part of the demo (issue 18): a registry on loopback over TLS (CA made by `kiln certificate`), every
 # demo image pushed with its signatures and attestations, one pulled back and verified, throughput vs skopeo.
