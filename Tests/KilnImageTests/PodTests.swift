@@ -217,6 +217,25 @@ final class PodTests: XCTestCase {
         XCTAssertEqual(Self.processes(marked: mark), [])
     }
 
+    /// --timeout stops a pod whose probe never exits (everything killed, the run fails saying so);
+    /// a container that exits early is reported and the pod goes on until the probe exits.
+    func testTimeoutAndEarlyExit() throws {
+        let mark = UUID().uuidString
+        let start = Date()
+        let r = try pod("""
+            name: forever
+            containers:
+              - {name: quitter, image: tls, args: [s_client, -connect, "127.0.0.1:1"]}
+              - {name: sleeper, image: tls, entrypoint: [/usr/bin/stubborn], env: {POD_TEST_MARK: \(mark)}, probe: true}
+
+            """, ["--timeout", "2", "--grace", "1"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 15)
+        XCTAssertTrue(r.err.contains("pod forever: quitter exited with status 1"), r.err)
+        XCTAssertTrue(r.err.contains("pod forever still running after 2 s (no probe exited); it was stopped"), r.err)
+        XCTAssertEqual(Self.processes(marked: mark), [])
+    }
+
     /// Bad images: missing, not a layout, no tag for the variant, an unknown tag.
     func testHostileImages() throws {
         let layout = try image()
