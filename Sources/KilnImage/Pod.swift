@@ -39,7 +39,8 @@ public struct PodFile: Sendable {
         public var image: String
         /// `variant:` pinned for this container, if any.
         public var variant: ImageVariant?
-        /// `tag:` — an explicit tag instead of a variant.
+        /// `tag:` — an explicit tag instead of a variant: the whole tag (`nginx:1.22.1-r0`) or its
+        /// version (`1.22.1-r0`, matching the layout's one tag `NAME:1.22.1-r0`).
         public var tag: String?
         /// `entrypoint:` — replaces the image's ENTRYPOINT.
         public var entrypoint: [String]?
@@ -177,8 +178,12 @@ public struct PodFile: Sendable {
                 guard let vv = ImageVariant(rawValue: s) else { throw ConfigError(r.loc(v), "variant: `\(s)` is not standard or fips") }
                 c.variant = vv; variantNode = v
             case "tag":
-                c.tag = try r.string(v, "tag")
-                try ImageConfig.checkTag(c.tag!, at: r.loc(v))
+                // `1.22.1-r0` (the version) or `nginx:1.22.1-r0` (the whole tag, as kiln image writes it).
+                let t = try r.string(v, "tag")
+                let parts = t.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                if parts.count == 2 { try ImageConfig.checkImageName(parts[0], at: r.loc(v)) }
+                try ImageConfig.checkTag(parts.last!, at: r.loc(v))
+                c.tag = t
             case "entrypoint": c.entrypoint = try r.sequence(v, "entrypoint").map { try r.string($0, "each item of entrypoint") }
             case "args": c.args = try r.sequence(v, "args").map { try r.string($0, "each item of args") }
             case "env":

@@ -148,10 +148,12 @@ public enum PodRunner {
                 .filter { !CosignTag.isArtifactTag($0) }
         } catch { throw KilnMessage("\(at): \(error)") }
         if let tag = c.tag {
-            guard tags.contains(tag) else {
-                throw KilnMessage("\(at): \(c.image) has no tag \(tag) (tags: \(tags.isEmpty ? "none" : tags.joined(separator: ", ")))")
+            if tags.contains(tag) { return (layout, tag) }
+            let byVersion = tag.contains(":") ? [] : tags.filter { $0.hasSuffix(":" + tag) }
+            guard byVersion.count == 1 else {
+                throw KilnMessage("\(at): \(c.image) has \(byVersion.isEmpty ? "no tag" : "several tags for") \(tag) (tags: \(tags.isEmpty ? "none" : tags.joined(separator: ", ")))")
             }
-            return (layout, tag)
+            return (layout, byVersion[0])
         }
         let v = c.variant ?? variant
         let matching = tags.filter { $0.hasSuffix("-fips") == (v == .fips) }

@@ -258,6 +258,12 @@ final class PodTests: XCTestCase {
         let r = try pod("name: bad\ncontainers:\n  - {name: c, image: std-only, probe: true}\n", ["--variant", "fips"])
         XCTAssertTrue(r.err.contains("has no fips tag (tags: tls:1.0); build that variant (kiln image --variant all) or pin one with `tag:`"), r.err)
         XCTAssertFalse(layout.isEmpty)
+        // tag: as the version or the whole tag.
+        for tag in ["1.0-fips", "tls:1.0-fips"] {
+            let ok = try pod("name: tagged\ncontainers:\n  - {name: c, image: tls, tag: \(tag), args: [version], probe: true}\n")
+            XCTAssertEqual(ok.status, 0, ok.err)
+            XCTAssertTrue(ok.err.contains("started c (tls:1.0-fips from tls)"), ok.err)
+        }
     }
 
     /// Processes whose environment holds POD_TEST_MARK=mark.
