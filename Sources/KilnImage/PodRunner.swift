@@ -19,6 +19,9 @@ public enum PodRunner {
         public var grace: Double = 5
         /// When set, each container's output also goes to `DIR/NAME.log` (unprefixed).
         public var logDirectory: String?
+        /// Set (to the signal number) by the caller's SIGINT/SIGTERM handler: the pod stops, its
+        /// containers are stopped and its temporary files removed, and the run fails saying so.
+        public var interrupt: LockedValue<Int32>?
         /// Cap on the file data unpacked per container.
         public var maxUnpackedBytes: Int64 = ImageRunner.defaultMaxUnpackedBytes
         /// Defaults.
@@ -102,7 +105,8 @@ public enum PodRunner {
             running.append((p.spec.name, proc, p.spec.probe))
             log.note("pod \(pod.name): started \(p.spec.name) (\(p.tag) from \(URL(fileURLWithPath: p.spec.image).lastPathComponent)): \(p.argv.joined(separator: " "))")
             if let ready = p.spec.ready {
-                try waitReady(ready, container: p.spec.name, process: proc, netPID: netPID, pod: pod, deadline: started + options.timeout)
+                try waitReady(ready, container: p.spec.name, process: proc, netPID: netPID, pod: pod, deadline: started + options.timeout,
+                              options: options)
             }
         }
 
@@ -117,11 +121,18 @@ public enum PodRunner {
                 }
                 log.note("pod \(pod.name): \(r.name) exited with status \(status)")
             }
+            try checkInterrupt(options, pod: pod)
             if Date().timeIntervalSince(started) > options.timeout {
                 throw KilnMessage("\(pod.file): pod \(pod.name) still running after \(Int(options.timeout)) s (no probe exited); "
                                   + "it was stopped — check the logs above, or pass a larger --timeout")
             }
             usleep(20_000)
+        }
+    }
+
+    static func checkInterrupt(_ options: Options, pod: PodFile) throws {
+        if let sig = options.interrupt?.value, sig != 0 {
+            throw KilnMessage("pod \(pod.name): interrupted by signal \(sig); every container was stopped")
         }
     }
 
@@ -233,9 +244,11 @@ public enum PodRunner {
     }
 
     /// Waits until something listens on `ready.port` in the pod's network namespace.
-    static func waitReady(_ ready: PodFile.Ready, container: String, process: Process, netPID: Int32, pod: PodFile, deadline: Date) throws {
+    static func waitReady(_ ready: PodFile.Ready, container: String, process: Process, netPID: Int32, pod: PodFile, deadline: Date,
+                          options: Options) throws {
         let until = min(Date() + Double(ready.timeout), deadline)
         while !PodProc.listeningPorts(pid: netPID).contains(ready.port) {
+            try checkInterrupt(options, pod: pod)
             guard process.isRunning else {
                 throw KilnMessage("\(ready.location): container \(container) exited with status \(exitStatus(process)) before listening on port \(ready.port); see its log lines above")
             }

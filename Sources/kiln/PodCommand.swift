@@ -47,6 +47,17 @@ struct PodRunCommand: ParsableCommand {
         guard let v = ImageVariant(rawValue: variant) else { throw KilnMessage("--variant must be standard or fips (got '\(variant)')") }
         guard timeout > 0, grace >= 0 else { throw KilnMessage("--timeout must be positive and --grace not negative") }
         opts.variant = v; opts.timeout = timeout; opts.grace = grace; opts.logDirectory = logDir
+        // Ctrl-C / SIGTERM: stop the containers and remove the pod's files instead of dying at once.
+        let interrupt = LockedValue<Int32>(0)
+        opts.interrupt = interrupt
+        signal(SIGINT, SIG_IGN); signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { sig in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { interrupt.withLock { $0 = sig } }
+            s.resume()
+            return s
+        }
+        defer { for s in sources { s.cancel() } }
         let outcome = try PodRunner.run(path: podFile, options: opts)
         if outcome.status != 0 {
             throw ExitStatus(code: outcome.status, message: "pod probe \(outcome.probe) exited with status \(outcome.status)")

@@ -236,6 +236,36 @@ final class PodTests: XCTestCase {
         XCTAssertEqual(Self.processes(marked: mark), [])
     }
 
+    /// Ctrl-C (SIGINT) on kiln pod run stops every container and removes the pod's temporary files.
+    func testInterruptStopsEverything() throws {
+        _ = try image()
+        let mark = UUID().uuidString
+        let file = Self.shared!.dir + "/interrupt.yaml"
+        try """
+            name: interrupted
+            containers:
+              - {name: sleeper, image: tls, entrypoint: [/usr/bin/stubborn], env: {POD_TEST_MARK: \(mark)}, probe: true}
+
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestSupport.kilnExecutable)
+        p.arguments = ["pod", "run", file, "--grace", "1"]
+        let err = Pipe()
+        p.standardError = err; p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        var up = false
+        for _ in 0..<200 where !up { usleep(50_000); up = !Self.processes(marked: mark).isEmpty }
+        XCTAssertTrue(up, "the container started")
+        kill(p.processIdentifier, SIGINT)
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 1, text)
+        XCTAssertTrue(text.contains("pod interrupted: interrupted by signal \(SIGINT); every container was stopped"), text)
+        XCTAssertEqual(Self.processes(marked: mark), [])
+        let left = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("kiln-pod-\(p.processIdentifier)-") }
+        XCTAssertEqual(left, [], "temporary files removed")
+    }
+
     /// Bad images: missing, not a layout, no tag for the variant, an unknown tag.
     func testHostileImages() throws {
         let layout = try image()
