@@ -2,6 +2,7 @@ import Foundation
 import KilnArchive
 import KilnCore
 @testable import KilnImage
+import KilnOCI
 import KilnTestSupport
 import XCTest
 
@@ -288,6 +289,14 @@ final class PodTests: XCTestCase {
         let r = try pod("name: bad\ncontainers:\n  - {name: c, image: std-only, probe: true}\n", ["--variant", "fips"])
         XCTAssertTrue(r.err.contains("has no fips tag (tags: tls:1.0); build that variant (kiln image --variant all) or pin one with `tag:`"), r.err)
         XCTAssertFalse(layout.isEmpty)
+        // Two fips tags: the variant cannot choose.
+        let two = dir + "/two-fips"
+        try FileManager.default.copyItem(atPath: layout, toPath: two)
+        let l = try OCILayout(path: two)
+        try l.setTag("tls:1.0-rc-fips", to: try l.resolve("tls:1.0-fips"))
+        let ambiguous = try pod("name: bad\ncontainers:\n  - {name: c, image: two-fips, probe: true}\n", ["--variant", "fips"])
+        XCTAssertEqual(ambiguous.status, 1)
+        XCTAssertTrue(ambiguous.err.contains("has 2 fips tags (tls:1.0-fips, tls:1.0-rc-fips)") && ambiguous.err.contains("pin one with `tag:`"), ambiguous.err)
         // tag: as the version or the whole tag.
         for tag in ["1.0-fips", "tls:1.0-fips"] {
             let ok = try pod("name: tagged\ncontainers:\n  - {name: c, image: tls, tag: \(tag), args: [version], probe: true}\n")
