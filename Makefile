@@ -13,7 +13,7 @@ DEB_PACKAGES := libarchive-dev zlib1g-dev libdeflate-dev libssl-dev pkg-config o
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils \
                 libfaketime disorderfs pigz libarchive-tools slurm-wlm slurmctld slurmd slurm-client munge
 
-.PHONY: demo-registry fuzz deps browser-deps build test test-full test-fips-provider demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider demo-images
+.PHONY: demo-registry fuzz deps browser-deps build test test-full test-fips-provider demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider demo-images demo-pods
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
@@ -104,6 +104,7 @@ demo: build demo-packages
 	$(BIN) --help
 	$(BIN) version
 	@$(MAKE) --no-print-directory demo-images
+	@$(MAKE) --no-print-directory demo-pods
 	@$(MAKE) --no-print-directory demo-registry
 
 # Second half of the demo (issue 7): every config in recipes/images/ built in both variants from the
@@ -147,6 +148,11 @@ demo-attest: build $(COSIGN_KEY)
 	if [ -n "$$fips" ]; then echo "== kiln verify --require-fips (FIPS variants)"; $(BIN) verify $$fips --key $(COSIGN_KEY:.key=.pub) --require-fips > $(OUT)/verify-fips.log || { cat $(OUT)/verify-fips.log; exit 1; }; grep '^verified ' $(OUT)/verify-fips.log; fi; \
 	echo "== kiln verify (all images)"; $(BIN) verify $$layouts --key $(COSIGN_KEY:.key=.pub) > $(OUT)/verify.log || { cat $(OUT)/verify.log; exit 1; }; \
 	sed -n '/^verified /,$$p' $(OUT)/verify.log
+
+# The pod proofs (issue 17): each line of recipes/pods/proofs.txt run with `kiln pod run` (containers of
+# the images above sharing one loopback-only network), checked for its exit status and probe log.
+demo-pods: build
+	scripts/pod-proofs.sh $(BIN) $(OUT)/pods
 
 # Last part of the demo (issue 18): a registry on loopback over TLS (CA made by `kiln certificate`), every
 # demo image pushed with its signatures and attestations, one pulled back and verified, throughput vs skopeo.
