@@ -39,6 +39,7 @@ final class CatalogReproTests: XCTestCase {
         "curl": Entry(tier: .full),                      // needs openssl-dev
         "pcre2": Entry(tier: .full),                     // ~2 min build + rebuild on the shared box
         "nginx": Entry(tier: .full),                     // needs openssl-dev; ~5 min on the shared box
+        "redis": Entry(tier: .full),                     // needs openssl-dev; ~5 min on the shared box
     ]
 
     var repo: String { TestSupport.packageRoot }
