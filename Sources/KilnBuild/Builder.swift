@@ -453,12 +453,16 @@ public final class Builder {
     // MARK: helpers
 
     /// The directory whose contents seed the workspace: `--source-dir`, else `<recipe dir>/<name>/`
-    /// when it is a directory, else none (the recipe's own directory is never used).
+    /// when it is a directory (for the fips variant, `<name>-fips/` first, then the recipe's own
+    /// `<name>/` as melange names it), else none (the recipe's own directory is never used).
     func sourceDirectory(_ req: BuildRequest, recipe: Recipe) -> String? {
         if let sd = req.sourceDirectory { return sd }
         let recipeDir = absolute(recipe.directory.isEmpty ? "." : recipe.directory)
-        let candidate = "\(recipeDir)/\(recipe.package.name)"
-        return isDirectory(candidate) ? candidate : nil
+        var names = [recipe.package.name]
+        if recipe.appliedOptions.contains(Recipe.fipsVariant), recipe.package.name.hasSuffix(Recipe.fipsSuffix) {
+            names.append(String(recipe.package.name.dropLast(Recipe.fipsSuffix.count)))
+        }
+        return names.map { "\(recipeDir)/\($0)" }.first(where: isDirectory)
     }
 
     private func runWithProgress(label: String, step: Int, of total: Int, log: String, _ body: @escaping () throws -> Int32) throws -> Int32 {

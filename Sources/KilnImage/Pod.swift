@@ -71,9 +71,7 @@ public struct PodFile: Sendable {
 
     /// Reads and checks `path`.
     public static func load(path: String) throws -> PodFile {
-        let read: Data?
-        do { read = try YAMLLimits.readFile(path) } catch let e as RecipeError { throw ConfigError(e.location, e.message) }
-        guard let data = read else { throw ConfigError(SourceLocation(file: path), "cannot read pod file (does the file exist?)") }
+        guard let data = try YAMLLimits.readFile(path) else { throw ConfigError(SourceLocation(file: path), "cannot read pod file (does the file exist?)") }
         return try parse(String(decoding: data, as: UTF8.self), file: path)
     }
 
