@@ -45,3 +45,24 @@ public struct TarEntry: Sendable, Equatable {
         a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 }
+
+extension TarStreamEntry {
+    /// The entry as a `TarEntry` (content `.none`; path and hardlink target without `./` or a
+    /// trailing `/`, as `ArchiveReader` returns them), or nil for devices, fifos and other types.
+    public var tarEntry: TarEntry? {
+        let kind: TarEntry.Kind
+        switch self.kind {
+        case .file: kind = .file
+        case .directory: kind = .directory
+        case .symlink: kind = .symlink(target: linkTarget ?? "")
+        case .hardlink: kind = .hardlink(target: ArchiveReader.clean(linkTarget ?? ""))
+        default: return nil
+        }
+        var t = TarEntry(path: ArchiveReader.clean(path), kind: kind, mode: mode, size: kind == .file ? size : 0)
+        t.uid = uid; t.gid = gid; t.uname = uname; t.gname = gname
+        t.mtime = mtime
+        t.pax = pax
+        t.xattrs = xattrs
+        return t
+    }
+}
