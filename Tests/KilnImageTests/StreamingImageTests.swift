@@ -83,6 +83,46 @@ final class StreamingImageTests: XCTestCase {
         XCTAssertEqual(leftovers, ["blobs", "index.json", "oci-layout"])
     }
 
+    /// A signed package whose data member is a 64 MiB file of zeros (about 0.3 MB compressed),
+    /// written a piece at a time so the test never holds it.
+    func writeBomb(_ repo: TestRepo) throws -> String {
+        let sink = DataSink()
+        let gz = try GzipSink(sink, level: 1)
+        let size = 64 << 20
+        try gz.write(CraftedTar.header(name: "usr/share/zeros", sizeField: CraftedTar.octal(size)))
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        for _ in 0..<(size >> 20) { try gz.write(zeros) }
+        try gz.write([UInt8](repeating: 0, count: 1024))
+        try gz.finish()
+        let data = sink.data
+        let info = "pkgname = bomb\npkgver = 1-r0\narch = x86_64\nsize = \(size)\ndatahash = \(try Digest.hash(.sha256, data).hexString)\n"
+        let control = try TestRepo.gzipFragment([.file(".PKGINFO", Data(info.utf8))])
+        let apk = try repo.signatureMember(over: control) + control + data
+        let path = repo.repoDir + "/x86_64/bomb-1-r0.apk"
+        try apk.write(to: URL(fileURLWithPath: path))
+        repo.records.append("C:Q1\(try Digest.hash(.sha1, control).base64String)\nP:bomb\nV:1-r0\nA:x86_64\nS:\(apk.count)\nI:\(size)\nT:bomb\n")
+        return path
+    }
+
+    /// A data member that inflates past the limit (here `KILN_MAX_INFLATED_BYTES` = 32 MiB, so the
+    /// test stays fast; the default 512 MiB is HostilePackageTests') is refused while it streams,
+    /// naming the package; nothing is left in the output directory (no layout, no spill files).
+    func testDecompressionBombPackageIsRefusedWhileStreaming() throws {
+        setenv("KILN_MAX_INFLATED_BYTES", "\(32 << 20)", 1)
+        defer { unsetenv("KILN_MAX_INFLATED_BYTES") }
+        let dir = try TestSupport.temporaryDirectory(self)
+        let repo = try TestRepo(dir: dir)
+        try repo.add(.init(name: "hello", version: "1.0-r0", depends: ["bomb"], files: [TestRepo.file("hello", "hi\n")]))
+        let bomb = try writeBomb(repo)
+        try repo.writeIndex()
+        XCTAssertLessThan(try FileManager.default.attributesOfItem(atPath: bomb)[.size] as! Int, 1 << 20)
+        XCTAssertThrowsError(try build(dir, repo)) { e in
+            XCTAssertTrue("\(e)".contains("bomb-1-r0.apk") && "\(e)".contains("decompression limit"), "\(e)")
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0 != "img.yaml" && $0 != "repo" && !$0.hasSuffix(".pub") }
+        XCTAssertEqual(left, [], "left in the output directory: \(left)")
+    }
+
     static let golden = [
         "sha256:22a123831713fc7fd179d55a65eda887fa5083ecff36ecce74e91377d729e32e sha256:d7e751bfbb0585a2cd6282dd1e61b8c9e874fe026626e276b9b842f3fc630ab9 6292846",
         "sha256:6291cff4774bf651ad0b7a845d17516e634452ce6a2c67ff8623f81678387784 sha256:69fcbde6713c6f4a1bec98fb03e1878ff5b530e177608d48def780c3536f1bc9 162",
