@@ -9,7 +9,8 @@
 #      (goal ≤ 5 %)
 #   6. peak RSS of `kiln image` on an image with a ~200 MB layer (goal ≤ 128 MiB; /usr/bin/time -v)
 # Usage: swift build -c release && scripts/bench-layers.sh [TREE]
-#   KILN=path/to/kiln (default .build/release/kiln), RUNS=N, SKIP=layers,index,image (sections to leave out).
+#   KILN=path/to/kiln (default .build/release/kiln), RUNS=N, SKIP=layers,index,image (sections to leave out),
+#   BIGREPO=DIR (section 6: a repository holding bench-big built before).
 # Default TREE (~220 MB, ~2,200 entries, built once under /tmp): the host's Python 3.11 stdlib, the
 # Swift runtime's Linux libraries and Perl's modules. The machine's load is printed with the figures:
 # other builds on the same cores distort them, so run it when `uptime` is low.
@@ -132,17 +133,26 @@ if [[ ",$SKIP," != *",index,"* ]]; then
     printf 'package:\n  name: bench-extra\n  version: "1"\n  epoch: 0\npipeline:\n  - runs: mkdir -p ${{targets.destdir}}/usr/share/extra && seq 1 5000 > ${{targets.destdir}}/usr/share/extra/data\n' > "$WORK/extra.yaml"
     "$KILN" build "$WORK/extra.yaml" --toolchain host --offline --out "$WORK/extra" --signing-key "$KEY" >/dev/null 2>&1
     R="$WORK/repo"; mkdir -p "$R"
-    : > "$WORK/t.add"; : > "$WORK/t.all"
+    : > "$WORK/t.add"; : > "$WORK/t.all"; : > "$WORK/c.add"; : > "$WORK/c.all"; : > "$WORK/t.ver"; : > "$WORK/c.ver"
+    cpu() { awk '{print $2 + $3}' "$1"; }     # user + sys seconds from /usr/bin/time -f "%e %U %S"
     for i in $(seq "$RUNS"); do
         rm -rf "$R"; mkdir -p "$R"; cp -a "$IDX/packages/x86_64/"bench-p*.apk "$R/"
         "$KILN" index --signing-key "$KEY" "$R" >/dev/null                   # the 1,000-package index
         cp -a "$WORK/extra/packages/x86_64/bench-extra-1-r0.apk" "$R/"
-        s=$(now); o=$("$KILN" index --signing-key "$KEY" "$R"); e=$(now); el "$s" "$e" >> "$WORK/t.add"
-        s=$(now); "$KILN" index --verify-all --signing-key "$KEY" "$R" >/dev/null; e=$(now); el "$s" "$e" >> "$WORK/t.all"
+        s=$(now); o=$(/usr/bin/time -f "%e %U %S" -o "$WORK/tm" "$KILN" index --signing-key "$KEY" "$R"); e=$(now); el "$s" "$e" >> "$WORK/t.add"
+        cpu "$WORK/tm" >> "$WORK/c.add"
+        s=$(now); /usr/bin/time -f "%e %U %S" -o "$WORK/tm" "$KILN" index --verify-all --signing-key "$KEY" "$R" >/dev/null; e=$(now); el "$s" "$e" >> "$WORK/t.all"
+        cpu "$WORK/tm" >> "$WORK/c.all"
+        s=$(now); /usr/bin/time -f "%e %U %S" -o "$WORK/tm" "$KILN" version >/dev/null; e=$(now); el "$s" "$e" >> "$WORK/t.ver"
+        cpu "$WORK/tm" >> "$WORK/c.ver"
     done
-    ADD=$(median < "$WORK/t.add"); ALL=$(median < "$WORK/t.all")
-    printf "kiln index after adding 1 package to 1,000: %.3fs  (%s)\n" "$ADD" "${o#*: }"
-    printf "kiln index --verify-all (1,001 packages):    %.3fs   incremental/full: %s %%\n" "$ALL" "$(awk "BEGIN{printf \"%.1f\", 100 * $ADD / $ALL}")"
+    ADD=$(median < "$WORK/t.add"); ALL=$(median < "$WORK/t.all"); VER=$(median < "$WORK/t.ver")
+    CADD=$(median < "$WORK/c.add"); CALL=$(median < "$WORK/c.all"); CVER=$(median < "$WORK/c.ver")
+    printf "kiln index after adding 1 package to 1,000: %.3fs wall, %.3fs cpu  (%s)\n" "$ADD" "$CADD" "${o#*: }"
+    printf "kiln index --verify-all (1,001 packages):    %.3fs wall, %.3fs cpu   incremental/full: wall %s %%, cpu %s %%\n" "$ALL" "$CALL" \
+        "$(awk "BEGIN{printf \"%.1f\", 100 * $ADD / $ALL}")" "$(awk "BEGIN{printf \"%.1f\", 100 * $CADD / $CALL}")"
+    printf "floor: kiln version (process start): %.3fs wall, %.3fs cpu = %s %% / %s %% of the full re-verify\n" "$VER" "$CVER" \
+        "$(awk "BEGIN{printf \"%.1f\", 100 * $VER / $ALL}")" "$(awk "BEGIN{printf \"%.1f\", 100 * $CVER / $CALL}")"
     echo "load after index runs: $(load)"
 fi
 
@@ -152,8 +162,12 @@ if [[ ",$SKIP," != *",image,"* ]]; then
     # One package holding the benchmark tree (kiln's own writer via kiln build; the tree is the source
     # directory, copied into the build's workspace), in a signed repository.
     printf 'package:\n  name: bench-big\n  version: "1"\n  epoch: 0\n  options:\n    no-depends: true\npipeline:\n  - runs: mkdir -p ${{targets.destdir}}/usr/share/big && for d in *; do [ "$d" = melange-out ] || cp -a "$d" ${{targets.destdir}}/usr/share/big/; done\n' > "$IMG/big.yaml"
+    # BIGREPO=DIR reuses a repository built before (DIR/packages/x86_64/bench-big-1-r0.apk): building
+    # the package takes minutes on a loaded machine.
+    if [ -n "${BIGREPO:-}" ]; then mkdir -p "$IMG/out"; cp -a "$BIGREPO/packages" "$IMG/out/"; else
     "$KILN" build "$IMG/big.yaml" --toolchain host --offline --out "$IMG/out" --signing-key "${KEY:-$ROOT/keys/kiln-dev.rsa}" \
         --source-dir "$TREE" >/dev/null 2>"$IMG/build.err" || { echo "image: could not build the big package: $(tail -3 "$IMG/build.err")"; exit 0; }
+    fi
     printf 'contents:\n  repositories: [%s]\n  keyring: [%s]\n  packages: [bench-big]\n' \
         "$IMG/out/packages" "${KEY:-$ROOT/keys/kiln-dev.rsa}.pub" > "$IMG/image.yaml"
     /usr/bin/time -v "$KILN" image "$IMG/image.yaml" --out "$IMG/layout" --variant standard --source-date-epoch 0 >/dev/null 2>"$IMG/time.txt" \

@@ -76,9 +76,9 @@ public struct APKIndex: Sendable {
     /// Sorted as apk 2.14 writes them: by name, then version, then arch (byte order).
     public static func sorted(_ records: [APKIndexRecord]) -> [APKIndexRecord] {
         records.sorted { a, b in
-            if a.name != b.name { return a.name.utf8.lexicographicallyPrecedes(b.name.utf8) }
-            if a.version != b.version { return a.version.utf8.lexicographicallyPrecedes(b.version.utf8) }
-            return a.arch.utf8.lexicographicallyPrecedes(b.arch.utf8)
+            if a.name != b.name { return TarEntry.pathPrecedes(a.name, b.name) }
+            if a.version != b.version { return TarEntry.pathPrecedes(a.version, b.version) }
+            return TarEntry.pathPrecedes(a.arch, b.arch)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import KilnArchive
 import KilnCore
 import KilnCrypto
 
@@ -59,7 +60,7 @@ struct APKIndexState {
 
     func render() -> String {
         var s = "\(APKIndexState.magic)\nchecks \(checks)\nindex \(indexSHA256)\n"
-        for name in files.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) where !name.contains("\n") {
+        for name in files.keys.sorted(by: TarEntry.pathPrecedes) where !name.contains("\n") {
             let f = files[name]!
             s += "\(f.key.size) \(f.key.mtime) \(f.key.ctime) \(f.key.inode) \(f.checksum) \(name)\n"
         }

@@ -26,10 +26,13 @@ public struct APKPackage: Sendable {
     public var dataHash: String
     /// Control-member scripts by name (`.post-install`, ...).
     public var scripts: [String: Data]
-    /// Data-member entries in archive order; `data` holds the contents of regular files.
+    /// Data-member entries in archive order; `data` holds the contents of regular files (empty when
+    /// read with `keepFileData: false`, the streaming path image assembly uses).
     public var entries: [APKTarEntry]
     /// Byte ranges of the gzip members in the file: [signature,] control, data.
     public var memberRanges: [Range<Int>]
+    /// Lowercase hex SHA-256 of the whole file (lock files pin it), computed while reading.
+    public var fileSHA256: String
 
     /// Hex SHA-1 of an entry as recorded for lib/apk/db/installed `Z:` lines (files, symlinks;
     /// hardlinks inherit their target's), or nil for directories and devices.
@@ -58,6 +61,9 @@ public struct APKVerifyOptions {
     /// index` accept them; a caller that unpacks onto a host and follows links sets it false. An
     /// absolute target with `..` above `/` is refused either way.
     public var allowAbsoluteSymlinks: Bool
+    /// The most bytes the signature and control members may each inflate to (`APKLimits.maxControlMemberBytes`):
+    /// they are held in memory and parsed before the signature is checked, so the cap is small.
+    public var maxControlMemberBytes: Int = APKLimits.maxControlMemberBytes
     /// Options with the given keyring and checks (defaults: strict, 512 MiB member limit).
     public init(keyring: APKKeyring = APKKeyring(), allowUntrusted: Bool = false, checkFileChecksums: Bool = true,
                 maxInflatedMemberBytes: Int = APKLimits.maxInflatedMemberBytes, allowAbsoluteSymlinks: Bool = true) {
@@ -68,6 +74,11 @@ public struct APKVerifyOptions {
 
 /// Limits on untrusted packages and indexes.
 public enum APKLimits {
+    /// 16 MiB unless the environment variable `KILN_MAX_CONTROL_BYTES` gives another byte count
+    /// (a .PKGINFO and its scripts are kilobytes).
+    public static var maxControlMemberBytes: Int {
+        ProcessInfo.processInfo.environment["KILN_MAX_CONTROL_BYTES"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 16 << 20
+    }
     /// 512 MiB unless the environment variable `KILN_MAX_INFLATED_BYTES` gives another byte count.
     public static var maxInflatedMemberBytes: Int {
         ProcessInfo.processInfo.environment["KILN_MAX_INFLATED_BYTES"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 512 << 20
@@ -76,13 +87,6 @@ public enum APKLimits {
 
 /// Reads and verifies APK v2 packages (apk-format.md §1.1-1.6).
 public enum APKReader {
-    public static func read(path: String, options: APKVerifyOptions) throws -> APKPackage {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw APKError.io("cannot read \(path)")
-        }
-        return try read(data: data, file: path, options: options)
-    }
-
     /// Splits a file into its gzip members; the error names the file.
     static func members(_ data: Data, file: String, limit: Int = APKLimits.maxInflatedMemberBytes) throws -> [Range<Int>] {
         do { return try Gzip.memberRanges(data, limit: limit) } catch {
@@ -148,92 +152,4 @@ public enum APKReader {
         throw APKError.untrusted(file: file, signatures: sigs.map { ".SIGN.\($0.type).\($0.keyName)" })
     }
 
-    public static func read(data: Data, file: String, options: APKVerifyOptions) throws -> APKPackage {
-        let limit = options.maxInflatedMemberBytes
-        let ranges = try members(data, file: file, limit: limit)
-        guard ranges.count >= 2 else {
-            throw APKError.malformed(file: file, "expected 2 or 3 gzip members (signature, control, data), found \(ranges.count)")
-        }
-        // Signature member?
-        var idx = 0
-        var sigs: [APKPackage.Signature] = []
-        let first = try gunzip(data.subdata(in: ranges[0]), file: file, member: "first", limit: limit)
-        if first.count >= 512, APKTarStream.str(first[0..<100]).hasPrefix(".SIGN.") {
-            sigs = try parseSignatureMember(first, file: file)
-            idx = 1
-        }
-        guard ranges.count - idx == 2 else {
-            throw APKError.malformed(file: file, ranges.count - idx > 2
-                ? "the data must be exactly one gzip member, found \(ranges.count - idx - 1) (apk-tools 3 drops extra data parts)"
-                : "missing control or data member")
-        }
-        let controlBytes = data.subdata(in: ranges[idx])
-        let dataBytes = data.subdata(in: ranges[idx + 1])
-        // Control member.
-        let controlTar = idx == 0 ? first : try gunzip(controlBytes, file: file, member: "control", limit: limit)
-        if let z = APKTarStream.zeroBlocks(controlTar).first {
-            throw APKError.malformed(file: file, "control member contains an all-zero 512-byte block at offset \(z) (apk stops reading there)")
-        }
-        let control = try APKTarStream.parse(controlTar, file: file, member: "control")
-        guard let pk = control.entries.first, pk.path == ".PKGINFO", pk.kind == .file else {
-            throw APKError.malformed(file: file, "the control member must start with .PKGINFO")
-        }
-        var scripts: [String: Data] = [:]
-        for e in control.entries.dropFirst() {
-            guard e.path.hasPrefix("."), !e.path.contains("/") else {
-                throw APKError.malformed(file: file, "control member entry \(e.path) is not a top-level dotfile")
-            }
-            if e.path == ".PKGINFO" { throw APKError.malformed(file: file, "two .PKGINFO entries") }
-            scripts[e.path] = e.data
-        }
-        // Signature over the compressed control member.
-        let trusted: String?
-        if sigs.isEmpty {
-            guard options.allowUntrusted else { throw APKError.untrusted(file: file, signatures: []) }
-            trusted = nil
-        } else {
-            trusted = try verifySignatures(sigs, signed: controlBytes, file: file, options: options)
-        }
-        guard let pkginfoText = String(data: pk.data, encoding: .utf8) else {
-            throw APKError.malformed(file: file, ".PKGINFO is not UTF-8")
-        }
-        let info = try PkgInfo.parse(pkginfoText, file: file)
-        // Data hash over the compressed data member.
-        let dataHash = try Digest.hash(.sha256, dataBytes).hexString
-        guard let expected = info.datahash else {
-            throw APKError.malformed(file: file, ".PKGINFO has no datahash (kiln only accepts packages with a data hash)")
-        }
-        guard expected.lowercased() == dataHash else {
-            throw APKError.dataHashMismatch(file: file, expected: expected, actual: dataHash)
-        }
-        // Data member: a complete tar.
-        let dataTar = try gunzip(dataBytes, file: file, member: "data", limit: limit)
-        let parsed = try APKTarStream.parse(dataTar, file: file, member: "data")
-        guard parsed.sawEndOfArchive else {
-            throw APKError.malformed(file: file, "data member does not end with the tar end-of-archive blocks")
-        }
-        if let firstData = parsed.entries.first, firstData.path.hasPrefix("."), !firstData.path.contains("/") {
-            throw APKError.malformed(file: file, "data member starts with \(firstData.path), which apk would take as control data")
-        }
-        try APKEntryPolicy.check(parsed.entries, file: file, allowAbsoluteSymlinks: options.allowAbsoluteSymlinks)
-        if options.checkFileChecksums {
-            for e in parsed.entries {
-                let content: Data
-                switch e.kind {
-                case .file: content = e.data
-                case .symlink: content = Data((e.linkTarget ?? "").utf8)
-                default: continue
-                }
-                guard let c = e.pax["APK-TOOLS.checksum.SHA1"] else { throw APKError.missingChecksum(file: file, entry: e.path) }
-                let actual = try Digest.hash(.sha1, content).hexString
-                guard c.lowercased() == actual else {
-                    throw APKError.checksumMismatch(file: file, entry: e.path, expected: c, actual: actual)
-                }
-            }
-        }
-        let q1 = "Q1" + (try Digest.hash(.sha1, controlBytes)).base64String
-        return APKPackage(file: file, fileSize: data.count, info: info, pkginfoText: pkginfoText, signatures: sigs,
-                          trustedKey: trusted, checksum: q1, dataHash: dataHash, scripts: scripts,
-                          entries: parsed.entries, memberRanges: ranges)
-    }
 }

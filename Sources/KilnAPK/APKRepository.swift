@@ -1,4 +1,5 @@
 import Foundation
+import KilnArchive
 import KilnCore
 import KilnCrypto
 
@@ -34,7 +35,7 @@ public enum APKRepository {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
             throw APKError.io("cannot read repository directory \(dir)")
         }
-        return names.filter { $0.hasSuffix(".apk") && !$0.hasPrefix(".") }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return names.filter { $0.hasSuffix(".apk") && !$0.hasPrefix(".") }.sorted(by: TarEntry.pathPrecedes)
     }
 
     /// Rewrites `<dir>/APKINDEX.tar.gz` from the packages in `dir`, signed by `signer`.

@@ -16,7 +16,7 @@ public enum APKWriter {
         public var sbom: Data
     }
 
-    static func byteOrder(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+    static func byteOrder(_ a: String, _ b: String) -> Bool { TarEntry.pathPrecedes(a, b) }
 
     /// Tar bytes of `entries` in the given order (or sorted, per `options`).
     static func tar(_ entries: [TarEntry], options: TarWriterOptions) throws -> Data {

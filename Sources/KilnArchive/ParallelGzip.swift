@@ -164,7 +164,6 @@ final class ChunkCompressor {
 final class ChunkPool: @unchecked Sendable {
     private let cond = NSCondition()
     private var queue: [ChunkJob] = []
-    private var head = 0
     private var results: [Int: Result<[UInt8], Error>] = [:]
     private var stopping = false
 
@@ -206,11 +205,11 @@ final class ChunkPool: @unchecked Sendable {
     private func work(_ compressor: ChunkCompressor) {
         while true {
             cond.lock()
-            while head == queue.count && !stopping { cond.wait() }
-            if head == queue.count { cond.unlock(); return }
-            let job = queue[head]
-            head += 1
-            if head > 64 { queue.removeFirst(head); head = 0 }
+            while queue.isEmpty && !stopping { cond.wait() }
+            if queue.isEmpty { cond.unlock(); return }
+            // Removed from the queue at once: a taken job's 1 MiB input must not stay referenced
+            // (at most `maxInFlight` jobs are queued, so removing the first is cheap).
+            let job = queue.removeFirst()
             cond.unlock()
             let r = Result { try compressor.member(job.input) }
             cond.lock()

@@ -38,7 +38,7 @@ public struct TarStreamEntry: Sendable, Equatable {
     public var data: Data
 }
 
-/// The one raw tar-header walker in kiln (libarchive's `ArchiveReader` does extraction and entry
+/// The one raw tar-header walker in kiln (`TarStreamScanner` below; `parse` feeds it a whole buffer) (libarchive's `ArchiveReader` does extraction and entry
 /// listing; this reads what libarchive cannot: members without end-of-archive blocks, and PAX
 /// records libarchive drops). Every size and offset goes through `ByteReader`'s checked arithmetic,
 /// so crafted headers (base-256 sizes near `Int64.max`, a size field of `-1`, PAX `size=` near
@@ -106,58 +106,164 @@ public enum TarStream {
         String(decoding: field.prefix(while: { $0 != 0 }), as: UTF8.self)
     }
 
-    /// Parses `data` as a tar stream. `context` names the archive (and member) in errors.
+    /// Parses `data` as a tar stream (all of it fed to one `TarStreamScanner`). `context` names the
+    /// archive (and member) in errors.
     public static func parse(_ data: Data, context: String, dialect: Dialect = .apk, keepFileData: Bool = true) throws -> Result {
-        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            var walker = Walker(b: raw, context: context, dialect: dialect, keepFileData: keepFileData)
-            return try walker.run()
-        }
+        let scanner = TarStreamScanner(context: context, dialect: dialect, keepFileData: keepFileData)
+        try data.withUnsafeBytes { try scanner.feed($0) }
+        return try scanner.finish()
     }
 }
 
-/// The state of one `TarStream.parse` run.
-private struct Walker {
-    let b: UnsafeRawBufferPointer
+/// What a `TarStreamScanner` reports while it reads.
+public enum TarStreamEvent {
+    /// An entry's header was read (its `data` is empty; contents follow as `.data`).
+    case entry(TarStreamEntry)
+    /// The next piece of the current regular file's contents (valid only during the call).
+    case data(UnsafeRawBufferPointer)
+    /// The current entry's contents are complete.
+    case end
+}
+
+/// The tar walker, push-style: bytes are fed in pieces of any size and only one 512-byte header
+/// (and a PAX or long-name record, at most `maxMetadataBytes`) is held at a time, so a data member
+/// of any size is read in bounded memory; file contents go to `onEvent` as they pass (and into
+/// `entry.data` only with `keepFileData`). Sizes are checked with overflow-checked arithmetic; an
+/// entry cut short by the end of the stream is an error at `finish()`.
+public final class TarStreamScanner {
+    /// The most bytes a PAX extended header or GNU long name may have.
+    public static let maxMetadataBytes = 16 << 20
+
+    fileprivate enum State { case header, meta(type: UInt8), skip, body(isFile: Bool), pad(real: Bool), done }
+
     let context: String
     let dialect: TarStream.Dialect
     let keepFileData: Bool
-    var entries: [TarStreamEntry] = []
-    var pax: [(String, [UInt8])] = []
-    var longName: String?
-    var consumed = 0
+    private let onEvent: ((TarStreamEvent) throws -> Void)?
+    /// The entries read so far, in archive order.
+    public private(set) var entries: [TarStreamEntry] = []
+    private var state = State.header
+    private var left = 0, padLeft = 0
+    private var header = [UInt8](repeating: 0, count: 512)
+    private var headerFill = 0
+    private var meta: [UInt8] = []
+    private var pax: [(String, [UInt8])] = []
+    private var longName: String?
+    private var zeroCount = 0
+    private var pos = 0, consumed = 0
+    private var entryOffset = 0, entrySize = 0
+    private var sawEndOfArchive = false
 
-    init(b: UnsafeRawBufferPointer, context: String, dialect: TarStream.Dialect, keepFileData: Bool) {
-        self.b = b; self.context = context; self.dialect = dialect; self.keepFileData = keepFileData
+    /// A scanner for one stream; `context` names it in errors.
+    public init(context: String, dialect: TarStream.Dialect = .apk, keepFileData: Bool = true,
+                onEvent: ((TarStreamEvent) throws -> Void)? = nil) {
+        self.context = context; self.dialect = dialect; self.keepFileData = keepFileData; self.onEvent = onEvent
     }
 
     func fail(_ reason: String) -> ArchiveError { .corrupt(context: context, reason: reason) }
 
-    mutating func run() throws -> TarStream.Result {
-        var o = 0
-        var zeroCount = 0
-        while o + 512 <= b.count {
-            let h = b[o..<(o + 512)]
-            if h.allSatisfy({ $0 == 0 }) {
-                zeroCount += 1
-                o += 512
-                if dialect == .posix || zeroCount >= 2 { return .init(entries: entries, consumed: consumed, sawEndOfArchive: true) }
-                continue
+    /// Reads the next bytes of the stream (bytes after the end-of-archive marker are ignored).
+    public func feed(_ bytes: UnsafeRawBufferPointer) throws {
+        var i = 0
+        while i < bytes.count {
+            let rest = bytes.count - i
+            switch state {
+            case .done:
+                pos += rest
+                return
+            case .header:
+                let n = min(512 - headerFill, rest)
+                header.withUnsafeMutableBytes { ($0.baseAddress! + headerFill).copyMemory(from: bytes.baseAddress! + i, byteCount: n) }
+                headerFill += n; i += n; pos += n
+                if headerFill == 512 { headerFill = 0; try headerBlock(at: pos - 512) }
+            case .meta, .skip, .body, .pad:
+                let n = min(state.isPad ? padLeft : left, rest)
+                let piece = UnsafeRawBufferPointer(rebasing: bytes[i..<(i + n)])
+                switch state {
+                case .meta: meta.append(contentsOf: piece)
+                case .body(true):
+                    if keepFileData { entries[entries.count - 1].data.append(contentsOf: piece) }
+                    try onEvent?(.data(piece))
+                default: break
+                }
+                if state.isPad { padLeft -= n } else { left -= n }
+                i += n; pos += n
             }
-            zeroCount = 0
-            o = try entry(at: o)
+            try settle()
         }
-        if dialect == .apk, o != b.count {
-            throw fail("tar stream length \(b.count) is not a multiple of 512")
-        }
-        return .init(entries: entries, consumed: consumed, sawEndOfArchive: false)
     }
 
-    /// The data size of the header at `o`, checked: a malformed or negative field, or one whose
-    /// data would reach past the end of the stream, is an error.
-    func size(at o: Int, type: UInt8) throws -> Int {
-        guard let field = TarStream.numeric(b[(o + 124)..<(o + 136)]) else {
-            throw fail("bad size field in tar header at offset \(o)")
+    /// Moves past states that have no bytes left.
+    private func settle() throws {
+        while true {
+            switch state {
+            case .meta(let type) where left == 0: try metaDone(type); state = .pad(real: false)
+            case .skip where left == 0: state = .pad(real: false)
+            case .body where left == 0: try onEvent?(.end); state = .pad(real: true)
+            case .pad(let real) where padLeft == 0:
+                if real { consumed = pos }
+                state = .header
+            default: return
+            }
         }
+    }
+
+    /// The entries, once the stream has ended; an entry cut short is an error.
+    public func finish() throws -> TarStream.Result {
+        switch state {
+        case .header where headerFill > 0 && dialect == .apk:
+            throw fail("tar stream length \(pos) is not a multiple of 512")
+        case .meta, .skip, .body:
+            throw fail("tar entry at offset \(entryOffset) is truncated (size \(entrySize), \(pos - entryOffset - 512) bytes left)")
+        case .pad(let real) where real: consumed = pos
+        default: break
+        }
+        return .init(entries: entries, consumed: consumed, sawEndOfArchive: sawEndOfArchive)
+    }
+
+    /// One complete 512-byte block where a header is expected.
+    private func headerBlock(at o: Int) throws {
+        if header.allSatisfy({ $0 == 0 }) {
+            zeroCount += 1
+            if dialect == .posix || zeroCount >= 2 { sawEndOfArchive = true; state = .done }
+            return
+        }
+        zeroCount = 0
+        if dialect == .apk, !header[257..<262].elementsEqual("ustar".utf8) { throw fail("tar header at offset \(o) has no `ustar` magic") }
+        let type = header[156]
+        let size = try size(at: o, type: type)
+        entryOffset = o; entrySize = size
+        left = size
+        padLeft = (ByteReader.roundUp(size, toMultipleOf: 512) ?? size) - size
+        switch type {
+        case 0x78, 0x4c: // 'x', 'L'
+            guard size <= TarStreamScanner.maxMetadataBytes else {
+                throw fail("the \(type == 0x78 ? "PAX" : "long-name") header at offset \(o) is \(size) bytes (kiln reads at most \(TarStreamScanner.maxMetadataBytes))")
+            }
+            meta = []
+            state = .meta(type: type)
+        case 0x67, 0x4b: state = .skip // 'g', 'K'
+        default:
+            let e = try entry(at: o, type: type, size: size)
+            entries.append(e)
+            try onEvent?(.entry(e))
+            state = .body(isFile: e.kind == .file)
+        }
+        try settle()
+    }
+
+    /// A PAX header or long name is complete.
+    private func metaDone(_ type: UInt8) throws {
+        if type == 0x4c { longName = TarStream.string(meta); return }
+        do { pax = try PaxHeader.parseRecords(ArraySlice(meta)).map { ($0.0, PaxHeader.value(of: $0.1)) } } catch let ArchiveError.corrupt(_, reason) {
+            throw fail("\(reason) in the PAX header at offset \(entryOffset)")
+        }
+    }
+
+    /// The data size of the header at `o`, checked: a malformed or negative field, or one whose data
+    /// would end beyond `Int.max`, is an error.
+    private func size(at o: Int, type: UInt8) throws -> Int {
+        guard let field = TarStream.numeric(header[124..<136]) else { throw fail("bad size field in tar header at offset \(o)") }
         var size = field
         if dialect == .posix {
             if (0x32...0x36).contains(type) { size = 0 }
@@ -168,49 +274,21 @@ private struct Walker {
                 size = v
             }
         }
-        guard let n = Int(exactly: size), ByteReader.range(offset: o + 512, length: n, within: b.count) != nil else {
-            throw fail("tar entry at offset \(o) is truncated (size \(size), \(b.count - o - 512) bytes left)")
+        guard let n = Int(exactly: size), ByteReader.range(offset: o + 512, length: n, within: Int.max - 512) != nil else {
+            throw fail("tar entry at offset \(o) is truncated (size \(size))")
         }
         return n
     }
 
-    /// Reads the header at `o` (and its data); returns the offset of the next header.
-    mutating func entry(at o: Int) throws -> Int {
-        let magic = b[(o + 257)..<(o + 262)]
-        let isUstar = magic.elementsEqual("ustar".utf8)
-        if dialect == .apk, !isUstar { throw fail("tar header at offset \(o) has no `ustar` magic") }
-        let type = b[o + 156]
-        let size = try size(at: o, type: type)
-        let dataStart = o + 512
-        // `size` fits within the stream, so rounding it up cannot overflow.
-        let next = min(b.count, dataStart + (ByteReader.roundUp(size, toMultipleOf: 512) ?? size))
-        let body = b[dataStart..<(dataStart + size)]
-        switch type {
-        case 0x78: // 'x'
-            do { pax = try PaxHeader.parseRecords(ArraySlice(body)).map { ($0.0, PaxHeader.value(of: $0.1)) } } catch let ArchiveError.corrupt(_, reason) {
-                throw fail("\(reason) in the PAX header at offset \(o)")
-            }
-            return next
-        case 0x67, 0x4b: return next // 'g', 'K'
-        case 0x4c: longName = TarStream.string(body); return next // 'L'
-        default: break
-        }
-        var e = try header(at: o, type: type, size: size)
-        if e.kind == .file && keepFileData { e.data = Data(body) }
-        entries.append(e)
-        consumed = next
-        return next
-    }
-
     /// The entry described by the header at `o` plus the pending PAX records / long name.
-    mutating func header(at o: Int, type: UInt8, size: Int) throws -> TarStreamEntry {
-        let h = b[o..<(o + 512)]
-        var name = TarStream.string(h[o..<(o + 100)])
-        let usesPrefix = dialect == .apk || b[(o + 257)..<(o + 263)].elementsEqual("ustar\0".utf8)
-        let prefix = usesPrefix ? TarStream.string(h[(o + 345)..<(o + 500)]) : ""
+    private func entry(at o: Int, type: UInt8, size: Int) throws -> TarStreamEntry {
+        let h = header
+        var name = TarStream.string(h[0..<100])
+        let usesPrefix = dialect == .apk || h[257..<263].elementsEqual("ustar\0".utf8)
+        let prefix = usesPrefix ? TarStream.string(h[345..<500]) : ""
         if !prefix.isEmpty { name = prefix + "/" + name }
         if let g = longName { name = g; longName = nil }
-        var link = TarStream.string(h[(o + 157)..<(o + 257)])
+        var link = TarStream.string(h[157..<257])
         var other: [String: String] = [:]
         var xattrs: [String: Data] = [:]
         for (k, v) in pax {
@@ -227,16 +305,16 @@ private struct Walker {
         if name.hasSuffix("/") && kind == .directory { name.removeLast() }
         return TarStreamEntry(
             path: name, kind: kind,
-            mode: UInt32(truncatingIfNeeded: TarStream.numeric(h[(o + 100)..<(o + 108)]) ?? 0) & 0o7777,
-            uid: Int(TarStream.numeric(h[(o + 108)..<(o + 116)]) ?? 0),
-            gid: Int(TarStream.numeric(h[(o + 116)..<(o + 124)]) ?? 0),
-            uname: TarStream.string(h[(o + 265)..<(o + 297)]), gname: TarStream.string(h[(o + 297)..<(o + 329)]),
-            mtime: TarStream.numeric(h[(o + 136)..<(o + 148)]) ?? 0, size: Int64(size),
+            mode: UInt32(truncatingIfNeeded: TarStream.numeric(h[100..<108]) ?? 0) & 0o7777,
+            uid: Int(TarStream.numeric(h[108..<116]) ?? 0),
+            gid: Int(TarStream.numeric(h[116..<124]) ?? 0),
+            uname: TarStream.string(h[265..<297]), gname: TarStream.string(h[297..<329]),
+            mtime: TarStream.numeric(h[136..<148]) ?? 0, size: Int64(size),
             linkTarget: (kind == .symlink || kind == .hardlink) ? link : nil,
             pax: other, xattrs: xattrs, data: Data())
     }
 
-    func kind(_ type: UInt8, name: String) throws -> TarStreamEntry.Kind {
+    private func kind(_ type: UInt8, name: String) throws -> TarStreamEntry.Kind {
         switch type {
         case 0x30, 0x37, 0: return .file
         case 0x31: return .hardlink
@@ -250,4 +328,8 @@ private struct Walker {
             return .other(type)
         }
     }
+}
+
+fileprivate extension TarStreamScanner.State {
+    var isPad: Bool { if case .pad = self { return true } else { return false } }
 }

@@ -188,14 +188,18 @@ public final class ImageBuilder {
         return results
     }
 
-    /// Builds every requested variant into `layout` (which must be a fresh directory).
+    /// Builds every requested variant into `layout` (which must be a fresh directory). Package
+    /// contents stream from each .apk into a spill directory inside the layout (removed before this
+    /// returns) and from there into the layer tar, so memory does not grow with package size.
     public func build(_ res: Resolution, layout: OCILayout) throws -> [VariantResult] {
+        let spill = try SpillDirectory(path: layout.path + "/.kiln-spill")
+        defer { spill.remove() }
         // Load and verify each package once.
         var loaded: [String: VerifiedPackage] = [:]
         let all = res.packages.values.flatMap { $0 }
         for r in all where loaded[r.checksum + r.nameVersion] == nil {
             progress?.update("verify \(r.nameVersion)")
-            let p = try VerifiedPackage.load(r, keyring: res.keyring)
+            let p = try VerifiedPackage.load(r, keyring: res.keyring, spill: spill)
             if let lock = options.lock, let e = lock.variants.values.joined().first(where: { $0.name == r.name && $0.version == r.version }),
                e.sha256 != p.sha256 {
                 throw KilnMessage("\(r.location): SHA-256 \(p.sha256) differs from the lock file (\(e.sha256)); run `kiln lock` again if the change is intended")

@@ -4,14 +4,78 @@ import KilnArchive
 import KilnCore
 import KilnCrypto
 
-/// One file-system object of the image being assembled (kept in memory; nothing touches the host).
+/// Where a regular file's bytes are: in memory, or in a spill file under the output directory
+/// (package contents larger than the in-memory limit; the layer writer streams them back).
+public enum FileContent: Sendable, Equatable {
+    case inline(Data)
+    case spilled(path: String, size: Int64)
+
+    /// The byte count.
+    public var size: Int64 {
+        switch self {
+        case .inline(let d): return Int64(d.count)
+        case .spilled(_, let n): return n
+        }
+    }
+
+    /// Whether both hold the same bytes (spill files are compared a chunk at a time).
+    func sameBytes(_ o: FileContent) -> Bool {
+        switch (self, o) {
+        case let (.inline(a), .inline(b)): return a == b
+        case let (.spilled(p, _), .spilled(q, _)) where p == q: return true
+        default:
+            guard size == o.size else { return false }
+            guard let a = ChunkReader(self), let b = ChunkReader(o) else { return false }
+            while true {
+                let x = a.next(), y = b.next()
+                if x != y { return false }
+                if x.isEmpty { return true }
+            }
+        }
+    }
+
+    /// Reads content in 1 MiB pieces (an empty piece at the end).
+    private final class ChunkReader {
+        let handle: FileHandle?
+        var inline: Data?
+        init?(_ c: FileContent) {
+            switch c {
+            case .inline(let d): handle = nil; inline = d
+            case .spilled(let p, _):
+                guard let h = FileHandle(forReadingAtPath: p) else { return nil }
+                handle = h
+            }
+        }
+        deinit { try? handle?.close() }
+        func next() -> Data {
+            if let d = inline { let piece = d.prefix(1 << 20); inline = d.count > piece.count ? d.dropFirst(piece.count) : Data(); return Data(piece) }
+            return (try? handle?.read(upToCount: 1 << 20)) ?? Data()
+        }
+    }
+}
+
+/// One file-system object of the image being assembled (metadata in memory; large package files'
+/// bytes in spill files, see `FileContent`; nothing touches the host).
 public struct FSNode: Sendable {
     public enum Kind: Sendable, Equatable { case file, directory, symlink(String), hardlink(String) }
     public var kind: Kind
     public var mode: UInt32
     public var uid = 0, gid = 0
     public var uname = "root", gname = "root"
-    public var data = Data()
+    /// A regular file's bytes.
+    public var content = FileContent.inline(Data())
+    /// A regular file's bytes in memory: kiln's own files and small package files are inline; a
+    /// spilled file is read back (use this only for small, known files such as etc/passwd).
+    /// Setting it makes the content inline.
+    public var data: Data {
+        get {
+            switch content {
+            case .inline(let d): return d
+            case .spilled(let p, _): return FileManager.default.contents(atPath: p) ?? Data()
+            }
+        }
+        set { content = .inline(newValue) }
+    }
     public var xattrs: [String: Data] = [:]
     /// Hex SHA-1 apk records for files and symlinks (`Z:` in the installed database).
     public var sha1: String?
@@ -19,7 +83,20 @@ public struct FSNode: Sendable {
     public var owner: String?
 
     public init(kind: Kind, mode: UInt32, data: Data = Data(), owner: String? = nil) {
-        self.kind = kind; self.mode = mode; self.data = data; self.owner = owner
+        self.kind = kind; self.mode = mode; self.content = .inline(data); self.owner = owner
+    }
+
+    /// A node whose bytes are `content`.
+    public init(kind: Kind, mode: UInt32, content: FileContent, owner: String? = nil) {
+        self.kind = kind; self.mode = mode; self.content = content; self.owner = owner
+    }
+
+    /// SHA-1 of a regular file's bytes (streamed from a spill file), hex.
+    func contentSHA1() throws -> String {
+        switch content {
+        case .inline(let d): return try Digest.hash(.sha1, d).hexString
+        case .spilled(let p, _): return try Digest.hashFile(.sha1, path: p).hexString
+        }
     }
 
     /// "regular file", "directory", "symlink" or "hardlink", for messages.
@@ -35,13 +112,17 @@ public struct FSNode: Sendable {
     /// Same bytes in a layer (owner and checksum bookkeeping aside).
     func sameContent(_ o: FSNode) -> Bool {
         kind == o.kind && mode == o.mode && uid == o.uid && gid == o.gid && uname == o.uname && gname == o.gname
-            && data == o.data && xattrs == o.xattrs
+            && xattrs == o.xattrs && content.sameBytes(o.content)
     }
 
     func tarEntry(path: String) -> TarEntry {
         var e: TarEntry
         switch kind {
-        case .file: e = TarEntry(path: path, kind: .file, mode: mode, content: .data(data), size: Int64(data.count))
+        case .file:
+            switch content {
+            case .inline(let d): e = TarEntry(path: path, kind: .file, mode: mode, content: .data(d), size: Int64(d.count))
+            case .spilled(let p, let n): e = TarEntry(path: path, kind: .file, mode: mode, content: .file(path: p), size: n)
+            }
         case .directory: e = TarEntry(path: path, kind: .directory, mode: mode)
         case .symlink(let t): e = TarEntry(path: path, kind: .symlink(target: t), mode: mode)
         case .hardlink(let t): e = TarEntry(path: path, kind: .hardlink(target: t), mode: mode)
@@ -109,9 +190,19 @@ public struct ImageTree {
         }
     }
 
-    /// Installs one package's data entries.
+    /// Installs one package's data entries with their contents beside them.
     public mutating func install(package: String, entries: [(entry: TarEntry, data: Data)]) throws {
-        for (e, data) in entries {
+        try install(package: package, entries: entries.map { e, d in
+            var t = e
+            if t.kind == .file { t.content = .data(d); t.size = Int64(d.count) }
+            return t
+        })
+    }
+
+    /// Installs one package's data entries; a file's bytes are its `content` (`.data` in memory,
+    /// `.file` a spill file the tree refers to and never copies).
+    public mutating func install(package: String, entries: [TarEntry]) throws {
+        for e in entries {
             let what = "package \(package)"
             let comps = try ImageTree.components(e.path, what: what)
             if comps.isEmpty { continue }
@@ -120,7 +211,13 @@ public struct ImageTree {
             var node: FSNode
             switch e.kind {
             case .file:
-                node = FSNode(kind: .file, mode: e.mode & 0o7777, data: data, owner: package)
+                let content: FileContent
+                switch e.content {
+                case .data(let d): content = .inline(d)
+                case .file(let p): content = .spilled(path: p, size: e.size)
+                case .none: content = .inline(Data())
+                }
+                node = FSNode(kind: .file, mode: e.mode & 0o7777, content: content, owner: package)
             case .directory:
                 node = FSNode(kind: .directory, mode: e.mode & 0o7777, owner: package)
             case .symlink(let t):
@@ -139,7 +236,7 @@ public struct ImageTree {
             if let s = e.pax["APK-TOOLS.checksum.SHA1"] { node.sha1 = s.lowercased() }
             if node.sha1 == nil {
                 switch node.kind {
-                case .file: node.sha1 = try Digest.hash(.sha1, node.data).hexString
+                case .file: node.sha1 = try node.contentSHA1()
                 case .symlink(let t): node.sha1 = try Digest.hash(.sha1, Data(t.utf8)).hexString
                 default: break
                 }
@@ -195,7 +292,7 @@ public struct ImageTree {
     public mutating func computeChecksums() throws {
         for (p, n) in nodes where n.sha1 == nil {
             switch n.kind {
-            case .file, .hardlink: nodes[p]!.sha1 = try Digest.hash(.sha1, n.data).hexString
+            case .file, .hardlink: nodes[p]!.sha1 = try n.contentSHA1()
             case .symlink(let t): nodes[p]!.sha1 = try Digest.hash(.sha1, Data(t.utf8)).hexString
             case .directory: break
             }

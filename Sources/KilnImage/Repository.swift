@@ -76,22 +76,32 @@ public struct VerifiedPackage {
     public var record: APKRepositoryPackage
     /// Hex SHA-256 of the whole `.apk` file (lock files pin this).
     public var sha256: String
-    /// The data member's entries with their contents.
-    public var entries: [(entry: TarEntry, data: Data)]
+    /// The data member's entries. A regular file's bytes are its `content`: `.data` (small files)
+    /// or `.file` (a spill file) when loaded with a spill directory, `.none` without one.
+    public var entries: [TarEntry]
 
     /// Reads `record.location` with `APKReader` (signature over the control member, `datahash`,
-    /// per-file checksums, member layout), checks `C:` against the index, and reads the data tar.
+    /// per-file checksums, member layout) and checks `C:` against the index, streaming: the file is
+    /// read once and no more than the reader's buffers is held. File contents are not kept.
     public static func load(_ record: APKRepositoryPackage, keyring: APKKeyring) throws -> VerifiedPackage {
+        try load(record, keyring: keyring, spill: nil)
+    }
+
+    /// The same, with each regular file's bytes kept in memory or written to `spill` as they are
+    /// inflated (the files of a package that fails verification stay there until `spill` is removed).
+    static func load(_ record: APKRepositoryPackage, keyring: APKKeyring, spill: SpillDirectory?) throws -> VerifiedPackage {
         let file = record.location
-        guard let data = FileManager.default.contents(atPath: file) else {
+        guard FileManager.default.isReadableFile(atPath: file) else {
             throw RepositoryError("\(file): package listed in the index is missing; rebuild the repository index")
         }
-        let pkg = try Repository.advised(file) { try APKReader.read(data: data, file: file, options: APKVerifyOptions(keyring: keyring)) }
+        let spiller = spill.map { PackageSpiller(spill: $0, file: file) }
+        let handler: ((TarStreamEvent) throws -> Void)? = spiller.map { s in { try s.handle($0) } }
+        let pkg = try Repository.advised(file) {
+            try APKReader.read(path: file, options: APKVerifyOptions(keyring: keyring), keepFileData: false, onData: handler)
+        }
         if !record.checksum.isEmpty && pkg.checksum != record.checksum {
             throw RepositoryError("\(file): control checksum \(pkg.checksum) differs from the index (\(record.checksum)); the index is stale, run `kiln index` again")
         }
-        guard let dataRange = pkg.memberRanges.last else { throw RepositoryError("\(file): no data member") }
-        let entries = try ArchiveReader.entries(data: data.subdata(in: dataRange), name: file)
-        return VerifiedPackage(record: record, sha256: try Digest.hash(.sha256, data).hexString, entries: entries)
+        return VerifiedPackage(record: record, sha256: pkg.fileSHA256, entries: spiller?.entries ?? pkg.entries.compactMap(\.tarEntry))
     }
 }
