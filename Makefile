@@ -13,7 +13,7 @@ DEB_PACKAGES := libarchive-dev zlib1g-dev libdeflate-dev libssl-dev pkg-config o
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils \
                 libfaketime disorderfs pigz libarchive-tools slurm-wlm slurmctld slurmd slurm-client munge
 
-.PHONY: demo-registry fuzz deps browser-deps build test test-full test-fips-provider demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider demo-images
+.PHONY: demo-registry fuzz deps browser-deps build test test-full test-fips-provider demo clean keys help venv demo-attest demo-packages toolchain toolchain-lock sources fips-provider demo-images demo-pods demo-fips-module demo-twins
 
 help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
@@ -104,6 +104,8 @@ demo: build demo-packages
 	$(BIN) --help
 	$(BIN) version
 	@$(MAKE) --no-print-directory demo-images
+	@$(MAKE) --no-print-directory demo-pods
+	@$(MAKE) --no-print-directory demo-twins
 	@$(MAKE) --no-print-directory demo-registry
 
 # Second half of the demo (issue 7): every config in recipes/images/ built in both variants from the
@@ -119,20 +121,28 @@ $(COSIGN_KEY): | build
 	@mkdir -p $(dir $@)
 	$(BIN) keygen --type ecdsa --out $(basename $@)
 
-demo-images: build $(COSIGN_KEY)
+# kiln's own crypto in FIPS mode from the module the catalog just built (issue 17): fips.so and
+# fipsmodule.cnf from out/packages' openssl-fips-provider (kiln apk extract), a config activating only
+# it; images are signed and verified with $(KILN_FIPS). Stops with the reason if the module cannot load.
+FIPS_MODULE := $(abspath $(OUT))/fips-module
+KILN_FIPS    = OPENSSL_MODULES=$(FIPS_MODULE)/root/usr/lib/ossl-modules $(BIN) --fips --fips-config $(FIPS_MODULE)/openssl-fips.cnf
+demo-fips-module: build
+	scripts/fips-module.sh $(BIN) $(OUT)/packages $(FIPS_MODULE) $(APK_KEYRING)
+
+demo-images: build $(COSIGN_KEY) demo-fips-module
 	@if [ -z "$(IMAGE_CONFIGS)" ]; then echo "demo-images: no image configs in recipes/images/"; exit 0; fi; \
 	for c in $(IMAGE_CONFIGS); do n=$$(basename $$c .yaml); \
 	    echo "== kiln image $$c"; \
-	    $(BIN) image $$c --repo $(OUT)/packages --keyring $(APK_KEYRING) --out $(OUT)/images/$$n --sign-key $(COSIGN_KEY) || exit 1; \
+	    $(KILN_FIPS) image $$c --repo $(OUT)/packages --keyring $(APK_KEYRING) --out $(OUT)/images/$$n --sign-key $(COSIGN_KEY) || exit 1; \
 	done; \
 	$(MAKE) --no-print-directory demo-attest SIGN=0
 
 # Verify (and with SIGN=1, the default, first sign) every OCI layout under $(OUT)/images.
 SIGN ?= 1
-demo-attest: build $(COSIGN_KEY)
+demo-attest: build $(COSIGN_KEY) demo-fips-module
 	@layouts=$$(for d in $(OUT)/images/*/; do [ -f "$$d/oci-layout" ] && echo "$${d%/}"; done); \
 	if [ -z "$$layouts" ]; then echo "demo-attest: no OCI layouts under $(OUT)/images (build images first)"; exit 1; fi; \
-	if [ "$(SIGN)" = 1 ]; then for l in $$layouts; do $(BIN) sign "$$l" --key $(COSIGN_KEY) || exit 1; done; fi; \
+	if [ "$(SIGN)" = 1 ]; then for l in $$layouts; do $(KILN_FIPS) sign "$$l" --key $(COSIGN_KEY) || exit 1; done; fi; \
 	fips=$$(for l in $$layouts; do jq -r --arg l "$$l" '.manifests[].annotations["org.opencontainers.image.ref.name"] // empty | select(endswith("-fips")) | "\($$l):\(.)"' "$$l/index.json"; done); \
 	for ref in $$fips; do l=$${ref%%:*}; t=$${ref#*:}; sbom="$$l-sbom/$$(echo $$t | tr ':/' '__').spdx.json"; \
 	    if [ -f "$$sbom" ] && jq -e '.packages[] | select(.name == "openssl")' "$$sbom" >/dev/null; then \
@@ -144,9 +154,20 @@ demo-attest: build $(COSIGN_KEY)
 	        echo "MD5 refused in $$ref (FIPS provider enforced)"; fi; \
 	done; \
 	if [ -n "$$fips" ]; then echo "== kiln audit (static FIPS boundary of every FIPS variant)"; $(BIN) audit $$fips --html $(OUT)/audit-html > $(OUT)/audit-fips.log || { cat $(OUT)/audit-fips.log; exit 1; }; grep '^audit ' $(OUT)/audit-fips.log; fi; \
-	if [ -n "$$fips" ]; then echo "== kiln verify --require-fips (FIPS variants)"; $(BIN) verify $$fips --key $(COSIGN_KEY:.key=.pub) --require-fips > $(OUT)/verify-fips.log || { cat $(OUT)/verify-fips.log; exit 1; }; grep '^verified ' $(OUT)/verify-fips.log; fi; \
-	echo "== kiln verify (all images)"; $(BIN) verify $$layouts --key $(COSIGN_KEY:.key=.pub) > $(OUT)/verify.log || { cat $(OUT)/verify.log; exit 1; }; \
-	sed -n '/^verified /,$$p' $(OUT)/verify.log
+	if [ -n "$$fips" ]; then echo "== kiln verify --require-fips (FIPS variants)"; $(KILN_FIPS) verify $$fips --key $(COSIGN_KEY:.key=.pub) --require-fips > $(OUT)/verify-fips.log || { cat $(OUT)/verify-fips.log; exit 1; }; grep '^verified ' $(OUT)/verify-fips.log; fi; \
+	echo "== kiln verify (all images)"; $(KILN_FIPS) verify $$layouts --key $(COSIGN_KEY:.key=.pub) > $(OUT)/verify.log || { cat $(OUT)/verify.log; exit 1; }; \
+	sed -n '/^verified /,$$p' $(OUT)/verify.log; \
+	echo "kiln's signatures made and verified in FIPS mode by: $$(cat $(FIPS_MODULE)/module.txt)"
+
+# The pod proofs (issue 17): each line of recipes/pods/proofs.txt run with `kiln pod run` (containers of
+# the images above sharing one loopback-only network), checked for its exit status and probe log.
+demo-pods: build
+	scripts/pod-proofs.sh $(BIN) $(OUT)/pods
+
+# Summary of the twins (issue 17): sizes of each standard/FIPS pair and the standard twin's audit
+# findings beside the FIPS twin's verdict ("what the FIPS build removed").
+demo-twins: build
+	scripts/fips-twins.sh $(BIN) $(OUT)/images $(OUT)/twins
 
 # Last part of the demo (issue 18): a registry on loopback over TLS (CA made by `kiln certificate`), every
 # demo image pushed with its signatures and attestations, one pulled back and verified, throughput vs skopeo.

@@ -42,6 +42,15 @@ public enum APKInstall {
         return (out, unresolved)
     }
 
+    /// Reads and verifies the .apk at `path` (signature against `options.keyring`, hashes, per-file
+    /// checksums) and writes its data entries under `destination` (`kiln apk extract`).
+    @discardableResult
+    public static func extract(path: String, options: APKVerifyOptions, to destination: String) throws -> APKPackage {
+        let pkg = try APKReader.read(path: path, options: options)
+        try extract(pkg, to: destination)
+        return pkg
+    }
+
     /// Writes the data entries of a verified package under `destination` (created if needed).
     /// Paths must be relative without `..`; nothing is written through a symlink; devices are
     /// refused; owners are not applied (the sandbox maps everything to root).

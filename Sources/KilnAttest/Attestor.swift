@@ -75,6 +75,10 @@ public enum Attestor {
         return try (j["layers"]?.array ?? []).enumerated().map { try OCIDescriptor(json: $0.element, source: "\(tag): layers[\($0.offset)]") }
     }
 
+    /// Annotation on a signature layer made in FIPS mode: the provider's name, version and build
+    /// info as OpenSSL reports them, and kiln's label for the module.
+    public static let signerModuleAnnotation = "dev.kiln.signer.fips-module"
+
     /// Signs `manifest` with a simple-signing payload under `sha256-<hex>.sig`. Signatures by other keys are kept;
     /// an earlier signature by this key over the same payload is replaced.
     @discardableResult
@@ -89,8 +93,10 @@ public enum Attestor {
                   let data = try? layout.readBlob(l) else { return true }
             return (try? pub.verify(signature: [UInt8](der), data: data, digest: .sha256)) != true
         }
-        let layer = try layout.writeBlob(payload, mediaType: OCIMediaType.simpleSigning,
-                                         annotations: [OCIMediaType.cosignSignature: sig.base64String])
+        var annotations = [OCIMediaType.cosignSignature: sig.base64String]
+        // Which module made the signature, when kiln runs in FIPS mode (`kiln --fips sign`).
+        if let m = try ActiveFIPSModule.current() { annotations[signerModuleAnnotation] = "\(m.provider), \(m.label.rawValue)" }
+        let layer = try layout.writeBlob(payload, mediaType: OCIMediaType.simpleSigning, annotations: annotations)
         layers.append(layer)
         return try writeArtifact(layout: layout, layers: layers, tag: tag)
     }

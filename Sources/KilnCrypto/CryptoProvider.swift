@@ -125,6 +125,23 @@ public enum CryptoProvider {
         return String(cString: name) + (out[1].map { " " + String(cString: $0) } ?? "") + " (\(short))"
     }
 
+    /// The FIPS provider kiln's context loaded, as the module itself reports it through
+    /// `OSSL_PROVIDER_get_params` (name, version, buildinfo); nil outside FIPS mode.
+    public static var fipsModule: ProviderIdentity? {
+        state.lock.lock(); defer { state.lock.unlock() }
+        guard state.fips, let prov = state.providers.first else { return nil }
+        let out = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: 3)
+        out.initialize(repeating: nil, count: 3)
+        defer { out.deallocate() }
+        var params = [OSSL_PARAM_construct_utf8_ptr(cString("name"), out, 0),
+                      OSSL_PARAM_construct_utf8_ptr(cString("version"), out + 1, 0),
+                      OSSL_PARAM_construct_utf8_ptr(cString("buildinfo"), out + 2, 0),
+                      OSSL_PARAM_construct_end()]
+        guard OSSL_PROVIDER_get_params(prov, &params) == 1 else { ERR_clear_error(); return nil }
+        func s(_ i: Int) -> String { out[i].map { String(cString: $0) } ?? "" }
+        return ProviderIdentity(name: s(0), version: s(1), buildInfo: s(2))
+    }
+
     /// "OpenSSL 3.0.19 27 Jan 2026" — the libcrypto kiln runs with.
     public static var openSSLVersion: String { String(cString: OpenSSL_version(Int32(OPENSSL_VERSION))) }
 
@@ -133,4 +150,16 @@ public enum CryptoProvider {
         let s = String(cString: OpenSSL_version(Int32(OPENSSL_MODULES_DIR)))
         return s.replacingOccurrences(of: "MODULESDIR: ", with: "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
     }
+}
+
+/// An OpenSSL provider as it describes itself (`OSSL_PROVIDER_get_params`).
+public struct ProviderIdentity: Sendable, Equatable, CustomStringConvertible {
+    /// e.g. "OpenSSL FIPS Provider".
+    public var name: String
+    /// e.g. "3.0.22".
+    public var version: String
+    /// The provider's build information, e.g. "3.0.22".
+    public var buildInfo: String
+    /// "OpenSSL FIPS Provider 3.0.22 (build 3.0.22)".
+    public var description: String { "\(name) \(version)" + (buildInfo.isEmpty ? "" : " (build \(buildInfo))") }
 }

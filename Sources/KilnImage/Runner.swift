@@ -81,11 +81,18 @@ public enum ImageRunner {
         return (uid, gid ?? uid)
     }
 
-    /// The bubblewrap argument list for running `argv` in `root`.
-    public static func bwrapArguments(root: String, config: OCI.ImageConfig, argv: [String], uid: Int, gid: Int) -> [String] {
-        var a = ["--unshare-all", "--die-with-parent", "--new-session",
-                 "--bind", root, "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-                 "--uid", String(uid), "--gid", String(gid), "--clearenv"]
+    /// The bubblewrap argument list for running `argv` in `root`. `kiln pod run` adds: `shareNetwork`
+    /// (stay in the pod's network namespace, which it enters first), `mounts` (bwrap mount options
+    /// applied after /proc, /dev and /tmp), `readOnlyRoot` (remount / read-only once the mount points
+    /// exist) and `hostname` (the container's UTS name).
+    public static func bwrapArguments(root: String, config: OCI.ImageConfig, argv: [String], uid: Int, gid: Int,
+                                      shareNetwork: Bool = false, mounts: [String] = [], readOnlyRoot: Bool = false,
+                                      hostname: String? = nil) -> [String] {
+        var a = ["--unshare-all"] + (shareNetwork ? ["--share-net"] : []) + ["--die-with-parent", "--new-session",
+                 "--bind", root, "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"] + mounts
+        if readOnlyRoot { a += ["--remount-ro", "/"] }
+        if let hostname { a += ["--hostname", hostname] }
+        a += ["--uid", String(uid), "--gid", String(gid), "--clearenv"]
         for e in config.config.Env ?? [] {
             guard let eq = e.firstIndex(of: "=") else { continue }
             a += ["--setenv", String(e[..<eq]), String(e[e.index(after: eq)...])]

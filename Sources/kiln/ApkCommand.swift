@@ -8,7 +8,7 @@ struct ApkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apk",
         abstract: "Verify APK packages and indexes, or show their metadata.",
-        subcommands: [ApkVerifyCommand.self, ApkInfoCommand.self])
+        subcommands: [ApkVerifyCommand.self, ApkInfoCommand.self, ApkExtractCommand.self])
 }
 
 /// Trusted keys from the command line: --key files and --keyring directories; with neither,

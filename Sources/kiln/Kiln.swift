@@ -24,6 +24,7 @@ struct Kiln: ParsableCommand {
             NightlyCommand.self,
             NightlyNodeCommand.self,
             PlanCommand.self,
+            PodCommand.self,
             PullCommand.self,
             PushCommand.self,
             ReproCommand.self,

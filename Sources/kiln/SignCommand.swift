@@ -5,6 +5,7 @@ import KilnAudit
 import KilnCore
 import KilnOCI
 import KilnCrypto
+import KilnFIPS
 
 struct SignCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -79,5 +80,6 @@ struct SignCommand: ParsableCommand {
             for f in r.writtenFiles { Progress.shared.log("wrote \(f)") }
         }
         Progress.shared.log("key id \(keyID)")
+        if let m = try ActiveFIPSModule.current() { print("signed in FIPS mode by \(m)") }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import KilnCore
 import KilnCrypto
+import KilnFIPS
 
 struct VersionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,5 +17,6 @@ struct VersionCommand: ParsableCommand {
         print("openssl: \(CryptoProvider.openSSLVersion)")
         print("providers: \(CryptoProvider.loadedProviders.joined(separator: ", "))")
         print("fips mode: \(CryptoProvider.isFIPS ? "on" : "off")")
+        if let m = try ActiveFIPSModule.current() { print("fips module: \(m)") }
     }
 }
