@@ -37,6 +37,9 @@ final class CatalogReproTests: XCTestCase {
         "openssl-fips-provider": Entry(tier: .full),
         "openssl": Entry(tier: .full),                   // all of OpenSSL: many minutes on 2 cores
         "curl": Entry(tier: .full),                      // needs openssl-dev
+        "pcre2": Entry(tier: .full),                     // ~2 min build + rebuild on the shared box
+        "nginx": Entry(tier: .full),                     // needs openssl-dev; ~5 min on the shared box
+        "redis": Entry(tier: .full),                     // needs openssl-dev; ~5 min on the shared box
     ]
 
     var repo: String { TestSupport.packageRoot }
