@@ -40,6 +40,12 @@ final class CatalogReproTests: XCTestCase {
         "pcre2": Entry(tier: .full),                     // ~2 min build + rebuild on the shared box
         "nginx": Entry(tier: .full),                     // needs openssl-dev; ~5 min on the shared box
         "redis": Entry(tier: .full),                     // needs openssl-dev; ~5 min on the shared box
+        "libffi": Entry(tier: .full),                    // ~30 s; full with the rest of Python's stack
+        "bzip2": Entry(tier: .full),                     // ~20 s
+        "xz": Entry(tier: .full),                        // ~2 min on the shared box
+        "tcl": Entry(tier: .full),                       // build-time only (sqlite's sqlite3.c); ~5 min shared
+        "sqlite": Entry(tier: .full),                    // needs tcl; ~8 min on the shared box
+        "python-3.11": Entry(tier: .full),               // needs openssl-dev and the libraries above; ~5–20 min
     ]
 
     var repo: String { TestSupport.packageRoot }
