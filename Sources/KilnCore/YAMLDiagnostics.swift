@@ -1,5 +1,4 @@
 import Foundation
-import KilnCore
 import Yams
 
 /// Where a Yams syntax error is and what it says, for every YAML file kiln reads (recipes,

@@ -1,6 +1,5 @@
 import CYaml
 import Foundation
-import KilnCore
 
 /// Bounds on the shape of a YAML document, checked before the text reaches Yams' composer (which
 /// recurses once per nesting level and expands every alias): a 40 KB file nested 20,000 deep would

@@ -305,15 +305,15 @@ public final class ImageBuilder {
     func checkRunAs(in tree: ImageTree) throws {
         guard let runAs = config.runAs else { return }
         let parts = runAs.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        func names(_ file: String) -> Set<String> {
+        func names(_ file: String) throws -> Set<String> {
             guard let n = tree.node(file), n.kind == .file else { return [] }
-            return Set(String(decoding: n.data, as: UTF8.self).split(separator: "\n").compactMap {
+            return Set(String(decoding: try n.bytes(), as: UTF8.self).split(separator: "\n").compactMap {
                 $0.split(separator: ":", omittingEmptySubsequences: false).first.map(String.init)
             })
         }
         for (i, part) in parts.enumerated() where UInt32(part) == nil {
             let file = i == 0 ? "etc/passwd" : "etc/group"
-            guard !part.isEmpty, names(file).contains(part) else {
+            guard !part.isEmpty, try names(file).contains(part) else {
                 throw ConfigError(SourceLocation(file: config.file),
                                   "accounts.run-as: `\(runAs)`: no \(i == 0 ? "user" : "group") `\(part)` in the image's /\(file); "
                                       + "add it under accounts.\(i == 0 ? "users" : "groups") or use a numeric id")
@@ -371,7 +371,7 @@ public enum FIPSAnnotations {
         let p = FIPSPackageName.provider
         let provider = packages.first { $0.name == p || $0.provides.contains { $0.hasPrefix(p) } }
         if let n = tree.node(FIPSModuleIdentity.packagePath), n.kind == .file,
-           let id = try? FIPSModuleIdentity.decode(n.data, source: FIPSModuleIdentity.packagePath) {
+           let bytes = try? n.bytes(), let id = try? FIPSModuleIdentity.decode(bytes, source: FIPSModuleIdentity.packagePath) {
             a[FIPSAnnotationKey.status] = id.label.rawValue
             module(id.name, id.version, into: &a)
             a[FIPSAnnotationKey.package] = id.package

@@ -65,17 +65,21 @@ public struct FSNode: Sendable {
     /// A regular file's bytes.
     public var content = FileContent.inline(Data())
     /// A regular file's bytes in memory: kiln's own files and small package files are inline; a
-    /// spilled file is read back (use this only for small, known files such as etc/passwd).
-    /// Setting it makes the content inline.
-    public var data: Data {
-        get {
-            switch content {
-            case .inline(let d): return d
-            case .spilled(let p, _): return FileManager.default.contents(atPath: p) ?? Data()
+    /// spilled file is read back (use this only for small, known files such as etc/passwd), and a
+    /// spill file that cannot be read is an error, never empty bytes.
+    public func bytes() throws -> Data {
+        switch content {
+        case .inline(let d): return d
+        case .spilled(let p, _):
+            guard let d = FileManager.default.contents(atPath: p) else {
+                throw KilnMessage("cannot read back \(p), the spilled copy of an image file (was the output directory changed during the build?)")
             }
+            return d
         }
-        set { content = .inline(newValue) }
     }
+
+    /// Replaces a regular file's bytes (inline from then on).
+    public mutating func setBytes(_ d: Data) { content = .inline(d) }
     public var xattrs: [String: Data] = [:]
     /// Hex SHA-1 apk records for files and symlinks (`Z:` in the installed database).
     public var sha1: String?

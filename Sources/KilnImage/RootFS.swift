@@ -20,8 +20,8 @@ enum RootFS {
         try installRuntimeKeyring(config.runtimeKeyring, into: &tree)
 
         // Accounts.
-        var passwd = tree.node("etc/passwd").flatMap { $0.kind == .file ? String(decoding: $0.data, as: UTF8.self) : nil } ?? ""
-        var group = tree.node("etc/group").flatMap { $0.kind == .file ? String(decoding: $0.data, as: UTF8.self) : nil } ?? ""
+        var passwd = try tree.node("etc/passwd").flatMap { $0.kind == .file ? String(decoding: try $0.bytes(), as: UTF8.self) : nil } ?? ""
+        var group = try tree.node("etc/group").flatMap { $0.kind == .file ? String(decoding: try $0.bytes(), as: UTF8.self) : nil } ?? ""
         func names(_ text: String) -> Set<String> { Set(text.split(separator: "\n").compactMap { $0.split(separator: ":").first.map(String.init) }) }
         func append(_ text: inout String, _ line: String) {
             if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
@@ -64,7 +64,7 @@ enum RootFS {
         for p in config.paths { try applyPath(p, &tree) }
 
         // certificates.additional: one file each, and appended to the CA bundle when there is one.
-        installCertificates(config.certificates, into: &tree)
+        try installCertificates(config.certificates, into: &tree)
     }
 
     /// `contents.runtime_keyring`: each key as etc/apk/keys/NAME, after the packages and the build
@@ -80,13 +80,15 @@ enum RootFS {
 
     /// apko's `certificates.additional`: each as usr/local/share/ca-certificates/NAME-SHA256.crt, and
     /// appended (in config order) to etc/ssl/certs/ca-certificates.crt when the image has that bundle.
-    static func installCertificates(_ certs: [ImageConfig.Certificate], into tree: inout ImageTree) {
+    static func installCertificates(_ certs: [ImageConfig.Certificate], into tree: inout ImageTree) throws {
         guard !certs.isEmpty else { return }
         for c in certs { tree.put("usr/local/share/ca-certificates/\(c.name)-\(c.fingerprint).crt", file(c.pem)) }
         let bundle = "etc/ssl/certs/ca-certificates.crt"
         guard var n = tree.node(bundle), n.kind == .file else { return }
-        if let last = n.data.last, last != 0x0A { n.data.append(0x0A) }
-        for c in certs { n.data.append(Data(c.pem.utf8)) }
+        var bundleBytes = try n.bytes()
+        if let last = bundleBytes.last, last != 0x0A { bundleBytes.append(0x0A) }
+        for c in certs { bundleBytes.append(Data(c.pem.utf8)) }
+        n.setBytes(bundleBytes)
         tree.setNode(bundle, n)
     }
 

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import KilnCore
 import KilnNightly
@@ -47,18 +46,6 @@ struct NightlyCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the plan (what will build and why) and exit.")
     var dryRun = false
 
-    @Option(name: .customLong("sbatch-arg"), parsing: .unconditionalSingleValue, help: "An extra sbatch argument for every job (repeat it; e.g. --sbatch-arg --partition=build).")
-    var sbatchArguments: [String] = []
-
-    @Option(name: .long, help: "Cancel and fail a node whose Slurm job is still PENDING after this many seconds (default: wait).")
-    var slurmPendingTimeout: Double?
-
-    @Option(name: .long, parsing: .upToNextOption, help: "`--emit argo DIR`: write the plan as an Argo Workflows DAG (DIR/workflow.json; the worker plan goes into --store) and exit.")
-    var emit: [String] = []
-
-    @Option(name: .long, help: "The worker container image for --emit argo (default kiln-worker:latest).")
-    var argoImage: String?
-
     @Option(name: .long, help: "Re-verify this percentage of the packages built in the run (at least one) with `kiln repro`.")
     var reproSample: Double?
 
@@ -76,11 +63,7 @@ struct NightlyCommand: ParsableCommand {
 
     @OptionGroup var registry: RegistryCLIOptions
 
-    @Option(name: .long, help: "Where package nodes build: `local` (this process) or `slurm` (one sbatch job each; needs a store every Slurm node sees).")
-    var executor: String = "local"
-
-    @Option(name: .long, help: "The store for --executor slurm (results, packages by digest, logs): a shared directory (default <out>/nightly/store) or registry://HOST[:PORT]/REPO (registry+http:// for plain HTTP on loopback).")
-    var store: String?
+    @OptionGroup var distributed: DistributedOptions
 
     func run() throws {
         do {
@@ -118,39 +101,15 @@ struct NightlyCommand: ParsableCommand {
         request.supplier = packaging.supplier
         request.fipsRegistry = fipsRegistry.path
         request.toolchainLock = toolchain.lockPath
-        guard ["local", "slurm"].contains(executor) else { throw ValidationError("--executor takes local or slurm") }
-        if executor == "slurm" {
-            request.slurm = SlurmSettings(store: store.map { $0.contains("://") ? $0 : absolutePath($0) } ?? outAbs + "/nightly/store",
-                                          workerCommand: absolutePath(CommandLine.arguments[0].contains("/") ? CommandLine.arguments[0] : Bundle.main.executablePath ?? "kiln"))
-            request.slurm?.sbatchArguments = sbatchArguments
-            request.slurm?.pendingTimeout = slurmPendingTimeout
-        }
+        try distributed.apply(to: &request, outputRoot: outAbs)
         if update { request.updateList = debianSources ?? recipes + "/debian-sources.txt" }
         if dryRun { return print(try NightlyLaunch.plan(request).render(), terminator: "") }
-        if !emit.isEmpty {
-            guard emit.count == 2, emit[0] == "argo" else { throw ValidationError("--emit takes `argo DIR`") }
-            let r = try NightlyLaunch.emitArgo(request, store: store.map { $0.contains("://") ? $0 : absolutePath($0) } ?? outAbs + "/nightly/store",
-                                               directory: absolutePath(emit[1]), image: argoImage)
+        if let dir = try distributed.argoDirectory() {
+            let r = try NightlyLaunch.emitArgo(request, store: distributed.storeSpec(outputRoot: outAbs), directory: dir, image: distributed.argoImage)
             return print("argo: \(r.tasks) package task(s) → \(r.path)")
         }
         let runner = try NightlyLaunch.runner(request)
-
-        // Ctrl-C / SIGTERM: start nothing new, let running builds end, write the report; finished
-        // nodes are already stored, so the next run resumes.
-        signal(SIGINT, SIG_IGN); signal(SIGTERM, SIG_IGN)
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler {
-                Progress.shared.log("nightly: interrupted — waiting for running builds, then writing the report")
-                runner.cancel()
-            }
-            s.resume()
-            sources.append(s)
-        }
-        defer { for s in sources { s.cancel() } }
-
-        let (report, dir) = try runner.run()
+        let (report, dir) = try runner.runHandlingInterrupts()
         for line in report.summaryLines(directory: dir) { print(line) }
         if let push {
             _ = try NightlyLaunch.publish(report: report, outputRoot: outAbs, prefix: push,

@@ -121,22 +121,7 @@ enum Fixture {
             entries.append(file("usr/lib/ossl-modules/fips.so", "\u{7F}ELF not really a provider"))
             entries.append(TarEntry(path: "etc/ssl", kind: .directory, mode: 0o755))
             entries.append(file("etc/ssl/fipsmodule.cnf", "[fips_sect]\nactivate = 1\ninstall-version = 1\nmodule-mac = 00\n"))
-            entries.append(file("etc/ssl/openssl.cnf", """
-                config_diagnostics = 1
-                openssl_conf = openssl_init
-                .include /etc/ssl/fipsmodule.cnf
-                [openssl_init]
-                providers = provider_sect
-                alg_section = algorithm_sect
-                [provider_sect]
-                fips = fips_sect
-                base = base_sect
-                [base_sect]
-                activate = 1
-                [algorithm_sect]
-                default_properties = fips=yes
-
-                """))
+            entries.append(file("etc/ssl/openssl.cnf", TestSupport.fipsEnforcingConfig(include: "/etc/ssl/fipsmodule.cnf")))
         }
         let tar = try TarWriter.archive(entries, options: TarWriterOptions(epoch: epoch))
         let diffID = "sha256:" + (try Digest.sha256Hex(tar))

@@ -27,22 +27,7 @@ struct AuditFixture {
 
     static func read(_ p: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: p)) }
 
-    static let enforcingConfig = """
-        config_diagnostics = 1
-        openssl_conf = openssl_init
-        .include /usr/lib/ssl/fipsmodule.cnf
-        [openssl_init]
-        providers = provider_sect
-        alg_section = algorithm_sect
-        [provider_sect]
-        fips = fips_sect
-        base = base_sect
-        [base_sect]
-        activate = 1
-        [algorithm_sect]
-        default_properties = fips=yes
-
-        """
+    static let enforcingConfig = TestSupport.fipsEnforcingConfig(include: "/usr/lib/ssl/fipsmodule.cnf")
 
     /// The clean image: passes every check.
     static func clean(dir: String) throws -> AuditFixture {

@@ -52,8 +52,8 @@ final class ImageConfigCompatTests: XCTestCase {
         XCTAssertEqual(cfg.certificates[0].fingerprint.count, 64)
         var tree = ImageTree()
         tree.put("etc/ssl/certs/ca-certificates.crt", FSNode(kind: .file, mode: 0o644, data: Data("EXISTING".utf8)))
-        RootFS.installCertificates(cfg.certificates, into: &tree)
-        let bundle = String(decoding: tree.node("etc/ssl/certs/ca-certificates.crt")!.data, as: UTF8.self)
+        try RootFS.installCertificates(cfg.certificates, into: &tree)
+        let bundle = String(decoding: try tree.node("etc/ssl/certs/ca-certificates.crt")!.bytes(), as: UTF8.self)
         XCTAssertTrue(bundle.hasPrefix("EXISTING\n-----BEGIN CERTIFICATE-----\n"), bundle)
         XCTAssertNotNil(tree.node("usr/local/share/ca-certificates/corp-ca-\(cfg.certificates[0].fingerprint).crt"))
         // The re-encoded PEM is still the same certificate.
@@ -107,7 +107,7 @@ final class ImageConfigCompatTests: XCTestCase {
         XCTAssertEqual(cfg.runtimeKeyring[1].pem, Data(a.utf8))
         var tree = ImageTree()
         try RootFS.installRuntimeKeyring(cfg.runtimeKeyring, into: &tree)
-        XCTAssertEqual(tree.node("etc/apk/keys/b.rsa.pub")?.data, FileManager.default.contents(atPath: "\(dir)/b.rsa.pub"))
+        XCTAssertEqual(try tree.node("etc/apk/keys/b.rsa.pub")?.bytes(), FileManager.default.contents(atPath: "\(dir)/b.rsa.pub"))
         XCTAssertThrowsError(try RootFS.installRuntimeKeyring(cfg.runtimeKeyring, into: &tree)) {
             XCTAssertTrue("\($0)".contains("collides with an existing /etc/apk/keys entry"), "\($0)")
         }

@@ -51,22 +51,7 @@ final class PodTests: XCTestCase {
         ]))
         try repo.add(.init(name: "openssl-config-fips", version: "1-r0", depends: ["openssl-fips-provider"], files: [
             .directory("usr"), .directory("usr/lib"), .directory("usr/lib/ssl"),
-            TestRepo.file("usr/lib/ssl/openssl.cnf", """
-                config_diagnostics = 1
-                openssl_conf = openssl_init
-                .include /usr/lib/ssl/fipsmodule.cnf
-                [openssl_init]
-                providers = provider_sect
-                alg_section = algorithm_sect
-                [provider_sect]
-                fips = fips_sect
-                base = base_sect
-                [base_sect]
-                activate = 1
-                [algorithm_sect]
-                default_properties = fips=yes
-
-                """),
+            TestRepo.file("usr/lib/ssl/openssl.cnf", TestSupport.fipsEnforcingConfig(include: "/usr/lib/ssl/fipsmodule.cnf")),
         ]))
         try repo.writeIndex()
         try """

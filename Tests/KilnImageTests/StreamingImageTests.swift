@@ -107,6 +107,18 @@ final class StreamingImageTests: XCTestCase {
     /// A data member that inflates past the limit (here `KILN_MAX_INFLATED_BYTES` = 32 MiB, so the
     /// test stays fast; the default 512 MiB is HostilePackageTests') is refused while it streams,
     /// naming the package; nothing is left in the output directory (no layout, no spill files).
+    /// A spilled file whose copy vanished is an error naming it, never empty bytes.
+    func testMissingSpillFileIsAnErrorNotEmptyBytes() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        var n = FSNode(kind: .file, mode: 0o644)
+        n.content = .spilled(path: dir + "/gone", size: 12)
+        XCTAssertThrowsError(try n.bytes()) { XCTAssertTrue("\($0)".contains(dir + "/gone"), "\($0)") }
+        try AtomicFile.write("hello spill\n", to: dir + "/gone")
+        XCTAssertEqual(try n.bytes(), Data("hello spill\n".utf8))
+        n.setBytes(Data("x".utf8))
+        XCTAssertEqual(n.content, .inline(Data("x".utf8)))
+    }
+
     func testDecompressionBombPackageIsRefusedWhileStreaming() throws {
         setenv("KILN_MAX_INFLATED_BYTES", "\(32 << 20)", 1)
         defer { unsetenv("KILN_MAX_INFLATED_BYTES") }

@@ -54,7 +54,7 @@ final class NightlyArgoTests: XCTestCase {
         guard ProcessInfo.processInfo.environment["KILN_TEST_FULL"] == "1" else { return }
         let python = TestSupport.packageRoot + "/.venv/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python) else { return XCTFail("\(python) is missing: run `make venv`") }
-        let v = try TestSupport.run(python, [TestSupport.packageRoot + "/Tests/KilnNightlyTests/argo_validate.py", dir + "/argo/workflow.json", dir + "/scratch"])
+        let v = try TestSupport.run(python, [TestSupport.packageRoot + "/Tests/scripts/argo_validate.py", dir + "/argo/workflow.json", dir + "/scratch"])
         XCTAssertEqual(v.status, 0, v.out + v.err)
         XCTAssertEqual(v.out.split(separator: "\n").filter { $0.hasPrefix("ok") }.count, 7, v.out)
     }

@@ -82,3 +82,28 @@ public enum TestSupport {
 
     private final class Marker {}
 }
+
+extension TestSupport {
+    /// The OpenSSL configuration that makes the FIPS provider the only source of algorithms (the
+    /// text of recipes/openssl-config-fips.yaml's openssl.cnf): includes the module's `fipsmodule.cnf`
+    /// at `include`, activates fips + base, and sets `default_properties = fips=yes`. One copy for
+    /// every test that builds a FIPS image or tree.
+    public static func fipsEnforcingConfig(include: String) -> String {
+        """
+        config_diagnostics = 1
+        openssl_conf = openssl_init
+        .include \(include)
+        [openssl_init]
+        providers = provider_sect
+        alg_section = algorithm_sect
+        [provider_sect]
+        fips = fips_sect
+        base = base_sect
+        [base_sect]
+        activate = 1
+        [algorithm_sect]
+        default_properties = fips=yes
+
+        """
+    }
+}
