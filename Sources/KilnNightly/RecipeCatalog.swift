@@ -17,6 +17,9 @@ struct CatalogCacheEntry: Codable {
     struct Node: Codable {
         var id: String, name: String, variant: String?, version: String?
         var provides: [String], dependencies: [NodeDependency], inputs: [InputComponent]
+        /// The recipe's own package name (a fips node's `name` is renamed `-fips`); nil in caches
+        /// written before it was recorded, which are then re-parsed.
+        var baseName: String?
     }
     var signature: String
     var context: String
@@ -87,12 +90,13 @@ public struct RecipeCatalogLoader: CatalogLoader {
         var nodes: [CatalogNode] = []
         for file in try RecipeCatalogLoader.recipeFiles(in: directory) {
             let sig = RecipeCatalogLoader.statSignature(file)
-            if let sig, let c = cache[file], c.signature == sig, c.context == context {
+            if let sig, let c = cache[file], c.signature == sig, c.context == context, c.nodes.allSatisfy({ $0.baseName != nil }) {
                 newCache[file] = c
                 for n in c.nodes {
                     var inputs = n.inputs
-                    if let files = try localFilesDigest(directory: (file as NSString).deletingLastPathComponent, package: n.name) {
-                        inputs.append(InputComponent("files:\(n.name)/", files))
+                    if let files = try filesComponent(directory: (file as NSString).deletingLastPathComponent,
+                                                      folders: Self.fileFolders(name: n.name, base: n.baseName!)) {
+                        inputs.append(files)
                     }
                     nodes.append(CatalogNode(id: n.id, kind: .package, name: n.name, variant: n.variant, file: file,
                                              version: n.version, provides: n.provides, dependencies: n.dependencies,
@@ -109,7 +113,6 @@ public struct RecipeCatalogLoader: CatalogLoader {
             let ta = base.package.targetArchitecture
             if !ta.isEmpty && !ta.contains("all") && !ta.contains(arch) { continue }
             let recipeDigest = try Digest.sha256Hex(bytes)
-            let files = try localFilesDigest(directory: base.directory, package: base.package.name)
             for variant in [nil] + base.options.map(\.name).sorted() {
                 let recipe = try variant.map { try base.applying(buildOption: $0) } ?? base
                 let plan = try expander.plan(recipe)
@@ -133,7 +136,9 @@ public struct RecipeCatalogLoader: CatalogLoader {
                     inputs.append(InputComponent("git:\(g.repository)", g.expectedCommit ?? g.tag.map { "tag:\($0)" } ?? g.branch.map { "branch:\($0)" } ?? "unpinned"))
                 }
                 let cachedInputs = inputs
-                if let files { inputs.append(InputComponent("files:\(base.package.name)/", files)) }
+                if let files = try filesComponent(directory: base.directory, folders: Self.fileFolders(name: recipe.package.name, base: base.package.name)) {
+                    inputs.append(files)
+                }
                 var provides = [recipe.package.name] + plan.subpackages.map(\.name)
                 provides += recipe.package.dependencies.provides.map(RecipeCatalogLoader.stripConstraint)
                 for sp in plan.subpackages { provides += sp.dependencies.provides.map(RecipeCatalogLoader.stripConstraint) }
@@ -149,7 +154,7 @@ public struct RecipeCatalogLoader: CatalogLoader {
                     version: recipe.package.fullVersion, provides: prov, dependencies: deps, inputs: inputs.sorted(),
                     payload: RecipeNodePayload(recipePath: file, variant: variant)))
                 entry.nodes.append(.init(id: id, name: recipe.package.name, variant: variant, version: recipe.package.fullVersion,
-                                         provides: prov, dependencies: deps, inputs: cachedInputs.sorted()))
+                                         provides: prov, dependencies: deps, inputs: cachedInputs.sorted(), baseName: base.package.name))
             }
         }
         var hits = 0
@@ -193,6 +198,18 @@ public struct RecipeCatalogLoader: CatalogLoader {
     }
 
     /// Digest of `<recipe dir>/<package name>/` (patches...), or nil when there is none.
+    /// The folders next to the recipe a build seeds its workspace from, in kiln build's order
+    /// (`Builder.sourceDirectory`): a fips node's own `NAME-fips/`, then the recipe's `NAME/`.
+    static func fileFolders(name: String, base: String) -> [String] { name == base ? [base] : [name, base] }
+
+    /// `files:<folder>/` for the first of `folders` that exists next to the recipe, or nil.
+    func filesComponent(directory: String, folders: [String]) throws -> InputComponent? {
+        for f in folders {
+            if let d = try localFilesDigest(directory: directory, package: f) { return InputComponent("files:\(f)/", d) }
+        }
+        return nil
+    }
+
     func localFilesDigest(directory: String, package: String) throws -> String? {
         let dir = (directory.isEmpty ? "." : directory) + "/" + package
         var isDir: ObjCBool = false

@@ -117,6 +117,29 @@ final class RecipeCatalogTests: XCTestCase {
         XCTAssertEqual(r["c"]!.reasons, ["files:c/ changed"])
     }
 
+    /// The recipe's own folder (`NAME/`, e.g. a patch only the fips build applies) is an input of
+    /// every variant, and a cached catalog keys a fips node exactly as a fresh parse does (it used to
+    /// look for `NAME-fips/` on a cache hit, so every rerun rebuilt the fips variant).
+    func testRecipeFolderKeysTheFIPSVariantTheSameFromTheCache() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        try RecipeGen.write(dir, ["demo": RecipeGen.recipe("demo", fips: true)])
+        try FileManager.default.createDirectory(atPath: dir + "/demo", withIntermediateDirectories: true)
+        try AtomicFile.write("--- a\n+++ b\n", to: dir + "/demo/fips.patch")
+        let cache = dir + "/out/catalog-cache.json"
+        let fresh = try RecipeCatalogLoader(directory: dir, cacheFile: cache).load()
+        let cached = try RecipeCatalogLoader(directory: dir, cacheFile: cache).load()
+        for id in ["demo", "demo@fips"] {
+            let a = try XCTUnwrap(fresh.first { $0.id == id }), b = try XCTUnwrap(cached.first { $0.id == id })
+            XCTAssertTrue(a.inputs.contains { $0.name == "files:demo/" }, "\(id): \(a.inputs.map(\.name))")
+            XCTAssertEqual(a.inputs, b.inputs, id)
+        }
+        // A variant's own folder, when there is one, is the one its build uses and the one keyed.
+        try FileManager.default.createDirectory(atPath: dir + "/demo-fips", withIntermediateDirectories: true)
+        try AtomicFile.write("x\n", to: dir + "/demo-fips/only.patch")
+        let again = try RecipeCatalogLoader(directory: dir, cacheFile: cache).load()
+        XCTAssertTrue(try XCTUnwrap(again.first { $0.id == "demo@fips" }).inputs.contains { $0.name == "files:demo-fips/" })
+    }
+
     func testStripConstraint() {
         XCTAssertEqual(RecipeCatalogLoader.stripConstraint("openssl>=3.0"), "openssl")
         XCTAssertEqual(RecipeCatalogLoader.stripConstraint("so:libz.so.1=1.3"), "so:libz.so.1")
