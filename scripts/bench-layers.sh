@@ -117,42 +117,56 @@ printf "floor: sha256sum of the %d-byte tar %.2fs\n" "$(size "$WORK/layer.tar")"
 fi
 
 # --- 5: index cost proportional to change ------------------------------------------------------------
+# Two repositories of 1,000 real packages (kiln's writer, signed): tiny ones (≈ 8 KB: the worst case, where
+# process start and the index's own size dominate) and catalog-sized ones (50–600 KB of real ELF bytes
+# each, median ≈ 110 KB compressed, like kiln's own catalog: libcrypto3 2.1 MB, curl 92 KB, zlib 65 KB).
 if [[ ",$SKIP," != *",index,"* ]]; then
-    IDX=/tmp/kiln-bench-index-repo
     KEY="$ROOT/keys/kiln-dev.rsa"; KEY=$(readlink -f "$KEY" || echo "$KEY")
     [ -f "$KEY" ] || { "$KILN" keygen --type rsa --bits 2048 --out "$WORK/bench" >/dev/null; KEY="$WORK/bench.rsa"; }
-    if [ ! -f "$IDX/packages/x86_64/bench-p1000-1-r0.apk" ]; then     # 1,000 small real packages (kiln's writer), once
+    make_repo() {   # DIR KIND: 1,000 packages bench-p1..bench-p1000, built once
+        local IDX=$1 kind=$2 i
+        [ -f "$IDX/packages/x86_64/bench-p1000-1-r0.apk" ] && return 0
         rm -rf "$IDX"; mkdir -p "$IDX"
         { printf 'package:\n  name: bench-base\n  version: "1"\n  epoch: 0\npipeline:\n  - runs: mkdir -p ${{targets.destdir}}/usr/share/bench && echo base > ${{targets.destdir}}/usr/share/bench/base\nsubpackages:\n'
-          for i in $(seq 1 999) 1000; do
-            printf '  - name: bench-p%d\n    pipeline:\n      - runs: mkdir -p ${{targets.subpkgdir}}/usr/share/bench-p%d && seq %d %d > ${{targets.subpkgdir}}/usr/share/bench-p%d/data\n' "$i" "$i" "$i" $((i + 2000)) "$i"
+          for i in $(seq 1 1000); do
+            if [ "$kind" = tiny ]; then
+              printf '  - name: bench-p%d\n    pipeline:\n      - runs: mkdir -p ${{targets.subpkgdir}}/usr/share/bench-p%d && seq %d %d > ${{targets.subpkgdir}}/usr/share/bench-p%d/data\n' "$i" "$i" "$i" $((i + 2000)) "$i"
+            else
+              printf '  - name: bench-p%d\n    pipeline:\n      - runs: mkdir -p ${{targets.subpkgdir}}/usr/lib/bench-p%d && tail -c +%d /usr/lib/x86_64-linux-gnu/libcrypto.so.3 | head -c %d > ${{targets.subpkgdir}}/usr/lib/bench-p%d/data.so\n' \
+                "$i" "$i" $(( (i * 40961) % 3000000 + 1 )) $(( 51200 * (1 + i % 12) )) "$i"
+            fi
           done; } > "$IDX/repo.yaml"
         "$KILN" build "$IDX/repo.yaml" --toolchain host --offline --out "$IDX" --signing-key "$KEY" >/dev/null 2>&1
         rm "$IDX/packages/x86_64/bench-base-1-r0.apk"   # exactly 1,000 packages
-    fi
+    }
     printf 'package:\n  name: bench-extra\n  version: "1"\n  epoch: 0\npipeline:\n  - runs: mkdir -p ${{targets.destdir}}/usr/share/extra && seq 1 5000 > ${{targets.destdir}}/usr/share/extra/data\n' > "$WORK/extra.yaml"
     "$KILN" build "$WORK/extra.yaml" --toolchain host --offline --out "$WORK/extra" --signing-key "$KEY" >/dev/null 2>&1
-    R="$WORK/repo"; mkdir -p "$R"
-    : > "$WORK/t.add"; : > "$WORK/t.all"; : > "$WORK/c.add"; : > "$WORK/c.all"; : > "$WORK/t.ver"; : > "$WORK/c.ver"
     cpu() { awk '{print $2 + $3}' "$1"; }     # user + sys seconds from /usr/bin/time -f "%e %U %S"
-    for i in $(seq "$RUNS"); do
-        rm -rf "$R"; mkdir -p "$R"; cp -a "$IDX/packages/x86_64/"bench-p*.apk "$R/"
-        "$KILN" index --signing-key "$KEY" "$R" >/dev/null                   # the 1,000-package index
-        cp -a "$WORK/extra/packages/x86_64/bench-extra-1-r0.apk" "$R/"
-        s=$(now); o=$(/usr/bin/time -f "%e %U %S" -o "$WORK/tm" "$KILN" index --signing-key "$KEY" "$R"); e=$(now); el "$s" "$e" >> "$WORK/t.add"
-        cpu "$WORK/tm" >> "$WORK/c.add"
-        s=$(now); /usr/bin/time -f "%e %U %S" -o "$WORK/tm" "$KILN" index --verify-all --signing-key "$KEY" "$R" >/dev/null; e=$(now); el "$s" "$e" >> "$WORK/t.all"
-        cpu "$WORK/tm" >> "$WORK/c.all"
-        s=$(now); /usr/bin/time -f "%e %U %S" -o "$WORK/tm" "$KILN" version >/dev/null; e=$(now); el "$s" "$e" >> "$WORK/t.ver"
-        cpu "$WORK/tm" >> "$WORK/c.ver"
+    for kind in tiny catalog-sized; do
+        IDX=/tmp/kiln-bench-index-$kind; [ "$kind" = tiny ] && [ -d /tmp/kiln-bench-index-repo ] && IDX=/tmp/kiln-bench-index-repo
+        make_repo "$IDX" "${kind%%-*}"
+        R="$WORK/repo"; mkdir -p "$R"
+        : > "$WORK/t.add"; : > "$WORK/t.all"; : > "$WORK/c.add"; : > "$WORK/c.all"; : > "$WORK/t.ver"; : > "$WORK/c.ver"
+        for i in $(seq "$RUNS"); do
+            rm -rf "$R"; mkdir -p "$R"; cp -a "$IDX/packages/x86_64/"bench-p*.apk "$R/"
+            "$KILN" index --signing-key "$KEY" "$R" >/dev/null                   # the 1,000-package index
+            cp -a "$WORK/extra/packages/x86_64/bench-extra-1-r0.apk" "$R/"
+            s=$(now); o=$(/usr/bin/time -f "%e %U %S" -o "$WORK/tm" "$KILN" index --signing-key "$KEY" "$R"); e=$(now); el "$s" "$e" >> "$WORK/t.add"
+            cpu "$WORK/tm" >> "$WORK/c.add"
+            s=$(now); /usr/bin/time -f "%e %U %S" -o "$WORK/tm" "$KILN" index --verify-all --signing-key "$KEY" "$R" >/dev/null; e=$(now); el "$s" "$e" >> "$WORK/t.all"
+            cpu "$WORK/tm" >> "$WORK/c.all"
+            s=$(now); /usr/bin/time -f "%e %U %S" -o "$WORK/tm" "$KILN" version >/dev/null; e=$(now); el "$s" "$e" >> "$WORK/t.ver"
+            cpu "$WORK/tm" >> "$WORK/c.ver"
+        done
+        ADD=$(median < "$WORK/t.add"); ALL=$(median < "$WORK/t.all"); VER=$(median < "$WORK/t.ver")
+        CADD=$(median < "$WORK/c.add"); CALL=$(median < "$WORK/c.all"); CVER=$(median < "$WORK/c.ver")
+        echo "index, $kind packages ($(du -sm "$IDX/packages/x86_64" | cut -f1) MB for 1,000):"
+        printf "  kiln index after adding 1 package to 1,000: %.3fs wall, %.3fs cpu  (%s)\n" "$ADD" "$CADD" "${o#*: }"
+        printf "  kiln index --verify-all (1,001 packages):    %.3fs wall, %.3fs cpu   incremental/full: wall %s %%, cpu %s %%\n" "$ALL" "$CALL" \
+            "$(awk "BEGIN{printf \"%.1f\", 100 * $ADD / $ALL}")" "$(awk "BEGIN{printf \"%.1f\", 100 * $CADD / $CALL}")"
+        printf "  floor: kiln version (process start): %.3fs wall, %.3fs cpu = %s %% / %s %% of the full re-verify\n" "$VER" "$CVER" \
+            "$(awk "BEGIN{printf \"%.1f\", 100 * $VER / $ALL}")" "$(awk "BEGIN{printf \"%.1f\", 100 * $CVER / $CALL}")"
     done
-    ADD=$(median < "$WORK/t.add"); ALL=$(median < "$WORK/t.all"); VER=$(median < "$WORK/t.ver")
-    CADD=$(median < "$WORK/c.add"); CALL=$(median < "$WORK/c.all"); CVER=$(median < "$WORK/c.ver")
-    printf "kiln index after adding 1 package to 1,000: %.3fs wall, %.3fs cpu  (%s)\n" "$ADD" "$CADD" "${o#*: }"
-    printf "kiln index --verify-all (1,001 packages):    %.3fs wall, %.3fs cpu   incremental/full: wall %s %%, cpu %s %%\n" "$ALL" "$CALL" \
-        "$(awk "BEGIN{printf \"%.1f\", 100 * $ADD / $ALL}")" "$(awk "BEGIN{printf \"%.1f\", 100 * $CADD / $CALL}")"
-    printf "floor: kiln version (process start): %.3fs wall, %.3fs cpu = %s %% / %s %% of the full re-verify\n" "$VER" "$CVER" \
-        "$(awk "BEGIN{printf \"%.1f\", 100 * $VER / $ALL}")" "$(awk "BEGIN{printf \"%.1f\", 100 * $CVER / $CALL}")"
     echo "load after index runs: $(load)"
 fi
 

@@ -112,50 +112,57 @@ public struct APKIndex: Sendable {
             if !installed { try validate(r, file: file, line: lineNo) }
             out.append(r); cur = nil
         }
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Byte-wise: field letters are ASCII, and a line is what lies between two `\n` bytes (a String
+        // split would treat "\r\n" as one character and never split there).
+        let colon = UInt8(ascii: ":"), cr = UInt8(ascii: "\r")
+        for line in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNo += 1
-            let raw = installed && line.hasSuffix("\r") ? line.dropLast() : line
+            let raw = installed && line.last == cr ? line.dropLast() : line
             if raw.isEmpty { try finish(); continue }
-            guard raw.count >= 2, raw[raw.index(after: raw.startIndex)] == ":" else {
+            guard raw.count >= 2, raw.first! < 0x80, raw[raw.index(after: raw.startIndex)] == colon else {
                 throw APKError.malformed(file: file, "APKINDEX line \(lineNo): expected `X:value`")
             }
-            let k = raw.first!
-            let v = String(raw.dropFirst(2))
+            let k = Character(Unicode.Scalar(raw.first!))
+            let v = String(Substring(raw.dropFirst(2)))
             if installed && "FRMaZrqs".contains(k) { continue }
-            var r = cur ?? APKIndexRecord()
-            func int64() throws -> Int64 {
-                guard let x = Int64(v) else { throw APKError.malformed(file: file, "APKINDEX line \(lineNo): \(k): must be an integer") }
-                return x
-            }
-            func words() -> [String] { v.split(separator: " ").map(String.init) }
-            switch k {
-            case "C": r.checksum = v
-            case "P": r.name = v
-            case "V": r.version = v
-            case "A": r.arch = v
-            case "S": r.size = try int64()
-            case "I": r.installedSize = try int64()
-            case "T": r.description = v
-            case "U": r.url = v
-            case "L": r.license = v
-            case "o": r.origin = v
-            case "m": r.maintainer = v
-            case "t": r.buildTime = try int64()
-            case "c": r.commit = v
-            case "k": r.providerPriority = Int(try int64())
-            case "D": r.depends += words()
-            case "p": r.provides += words()
-            case "i": r.installIf += words()
-            default:
-                if k.isUppercase && !installed {
-                    throw APKError.malformed(file: file, "APKINDEX line \(lineNo): unknown upper-case field \(k): (apk 2.x would refuse the package)")
-                }
-                r.other.append([String(k), v])
-            }
-            cur = r
+            if cur == nil { cur = APKIndexRecord() }
+            try apply(k, v, to: &cur!, file: file, line: lineNo, installed: installed)
         }
         try finish()
         return out
+    }
+
+    /// Sets the field of letter `k` (in place: a record is not copied per line).
+    private static func apply(_ k: Character, _ v: String, to r: inout APKIndexRecord, file: String, line: Int, installed: Bool) throws {
+        func int64() throws -> Int64 {
+            guard let x = Int64(v) else { throw APKError.malformed(file: file, "APKINDEX line \(line): \(k): must be an integer") }
+            return x
+        }
+        func words() -> [String] { v.utf8.split(separator: UInt8(ascii: " ")).map { String(Substring($0)) } }
+        switch k {
+        case "C": r.checksum = v
+        case "P": r.name = v
+        case "V": r.version = v
+        case "A": r.arch = v
+        case "S": r.size = try int64()
+        case "I": r.installedSize = try int64()
+        case "T": r.description = v
+        case "U": r.url = v
+        case "L": r.license = v
+        case "o": r.origin = v
+        case "m": r.maintainer = v
+        case "t": r.buildTime = try int64()
+        case "c": r.commit = v
+        case "k": r.providerPriority = Int(try int64())
+        case "D": r.depends += words()
+        case "p": r.provides += words()
+        case "i": r.installIf += words()
+        default:
+            if k.isUppercase && !installed {
+                throw APKError.malformed(file: file, "APKINDEX line \(line): unknown upper-case field \(k): (apk 2.x would refuse the package)")
+            }
+            r.other.append([String(k), v])
+        }
     }
 
     /// Refuses a record apk could not use: a `P:` that is not a package name, a `V:` that is not an

@@ -69,12 +69,14 @@ struct APKIndexState {
 
     /// Parses a state file; nil for anything not exactly in this format (a full re-verify follows).
     static func parse(_ text: String) -> APKIndexState? {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // Byte-wise (a String split compares whole characters: slower, and "\r\n" would be one).
+        let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Substring.init)
         guard lines.count >= 4, lines[0] == magic, lines[1].hasPrefix("checks "), lines[2].hasPrefix("index "),
               lines.last == "" else { return nil }
         var st = APKIndexState(checks: String(lines[1].dropFirst(7)), indexSHA256: String(lines[2].dropFirst(6)))
+        st.files.reserveCapacity(lines.count - 4)
         for line in lines[3..<(lines.count - 1)] {
-            let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: false).map(String.init)
+            let f = line.utf8.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: false).map { String(Substring($0)) }
             guard f.count == 6, let size = Int64(f[0]), !f[4].isEmpty, !f[5].isEmpty, st.files[f[5]] == nil else { return nil }
             st.files[f[5]] = (FileKey(size: size, mtime: f[1], ctime: f[2], inode: f[3]), f[4])
         }

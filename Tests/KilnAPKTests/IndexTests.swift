@@ -120,6 +120,19 @@ final class IndexTests: XCTestCase {
         XCTAssertEqual(try APKIndex.parseText("C:Q19UI7UxyiUywG6aew9c3lCBPshsE=\nP:a\nV:1\nz:what\n\n", file: "t")[0].other, [["z", "what"]])
     }
 
+    func testIndexTextIsSplitByBytes() throws {
+        // An installed database written with CRLF line ends: each line still ends at its "\n" (a String
+        // split would see "\r\n" as one character and find a single line).
+        let db = try APKIndex.parseInstalledDatabase("P:a\r\nV:1-r0\r\nF:usr/bin\r\nR:a\r\n\r\nP:b\r\nV:2-r0\r\n\r\n", file: "installed")
+        XCTAssertEqual(db.map(\.name), ["a", "b"])
+        XCTAssertEqual(db.map(\.version), ["1-r0", "2-r0"])
+        // A field letter must be one ASCII byte; a value may hold any UTF-8.
+        XCTAssertThrowsError(try APKIndex.parseText("C:Q19UI7UxyiUywG6aew9c3lCBPshsE=\nP:a\nV:1\n\u{c9}:x\n\n", file: "t")) { e in
+            XCTAssertTrue("\(e)".contains("line 4: expected `X:value`"), "\(e)")
+        }
+        XCTAssertEqual(try APKIndex.parseText("C:Q19UI7UxyiUywG6aew9c3lCBPshsE=\nP:a\nV:1\nT:caf\u{e9} \u{1F600}\n\n", file: "t")[0].description, "caf\u{e9} \u{1F600}")
+    }
+
     func testIndexSkipsIncompleteFilesAndChecksNames() throws {
         let r = try makeRepo(tmp + "/repo")
         // A package being written (temporary name) is not indexed.
