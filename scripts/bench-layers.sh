@@ -132,8 +132,8 @@ if [[ ",$SKIP," != *",index,"* ]]; then
             if [ "$kind" = tiny ]; then
               printf '  - name: bench-p%d\n    pipeline:\n      - runs: mkdir -p ${{targets.subpkgdir}}/usr/share/bench-p%d && seq %d %d > ${{targets.subpkgdir}}/usr/share/bench-p%d/data\n' "$i" "$i" "$i" $((i + 2000)) "$i"
             else
-              printf '  - name: bench-p%d\n    pipeline:\n      - runs: mkdir -p ${{targets.subpkgdir}}/usr/lib/bench-p%d && tail -c +%d /usr/lib/x86_64-linux-gnu/libcrypto.so.3 | head -c %d > ${{targets.subpkgdir}}/usr/lib/bench-p%d/data.so\n' \
-                "$i" "$i" $(( (i * 40961) % 3000000 + 1 )) $(( 51200 * (1 + i % 12) )) "$i"
+              printf '  - name: bench-p%d\n    pipeline:\n      - runs: mkdir -p ${{targets.subpkgdir}}/usr/lib/bench-p%d && dd if=/usr/lib/x86_64-linux-gnu/libcrypto.so.3 of=${{targets.subpkgdir}}/usr/lib/bench-p%d/data.so bs=51200 skip=%d count=%d status=none\n' \
+                "$i" "$i" "$i" $(( i % 50 )) $(( 1 + i % 12 ))
             fi
           done; } > "$IDX/repo.yaml"
         "$KILN" build "$IDX/repo.yaml" --toolchain host --offline --out "$IDX" --signing-key "$KEY" >/dev/null 2>&1
