@@ -128,8 +128,9 @@ public enum Gzip {
         try inflateMembers(data, limit: limit) { _ in }
     }
 
-    /// The error for a gzip stream (all members) that inflates beyond `limit` bytes.
-    static func streamTooLarge(_ limit: Int) -> ArchiveError {
+    /// The error for a gzip stream (all members) that inflates beyond `limit` bytes (what
+    /// `GzipMemberReader.inflateAll` and `decompress(_:totalLimit:)` throw, for callers that tell it apart).
+    public static func streamTooLarge(_ limit: Int) -> ArchiveError {
         .corrupt(context: "gunzip", reason: "the gzip stream inflates to more than \(limit) bytes (the decompression limit for layers; see KILN_MAX_INFLATED_LAYER_BYTES)")
     }
 

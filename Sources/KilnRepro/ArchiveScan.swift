@@ -61,6 +61,7 @@ enum ArchiveScan {
     /// `inflated`, and the tar walker's events to `onEvent`. A stream that does not start like a tar
     /// (ustar magic or an empty archive) is `NotTar`.
     static func stream(_ path: String, _ storage: Storage, name: String,
+                       limit: Int = Int(clamping: ArchiveLimits.maxInflatedLayerBytes),
                        raw: (UnsafeRawBufferPointer) throws -> Void = { _ in },
                        inflated: (UnsafeRawBufferPointer) throws -> Void = { _ in },
                        onEvent: @escaping (TarStreamEvent) throws -> Void) throws {
@@ -84,19 +85,20 @@ enum ArchiveScan {
             do { reader = try GzipMemberReader(path: path) } catch let e as ArchiveError {
                 throw ReproError.unreadable(path: path, reason: "\(e)")
             }
-            try reader.inflateAll(totalLimit: Int(clamping: ArchiveLimits.maxInflatedLayerBytes), compressed: raw, inflated: tar)
+            try reader.inflateAll(totalLimit: limit, compressed: raw, inflated: tar)
         }
         guard checked else { throw NotTar() }
         _ = try scanner.finish()
     }
 
     /// Pass 1: every entry's metadata and content digest, the file's digest and the inflated stream's.
-    static func summarize(_ path: String, _ storage: Storage, name: String) throws -> Summary {
+    static func summarize(_ path: String, _ storage: Storage, name: String,
+                          limit: Int = Int(clamping: ArchiveLimits.maxInflatedLayerBytes)) throws -> Summary {
         let rawHash = try ContentHasher(), streamHash = try ContentHasher()
         var entries: [ArtifactEntry] = []
         var current: TarStreamEntry?
         var hasher: ContentHasher?
-        try stream(path, storage, name: name, raw: { try rawHash.update($0) }, inflated: { try streamHash.update($0) }) { event in
+        try stream(path, storage, name: name, limit: limit, raw: { try rawHash.update($0) }, inflated: { try streamHash.update($0) }) { event in
             switch event {
             case .entry(let e):
                 current = e

@@ -35,10 +35,14 @@ public enum ArtifactLoader {
 
     /// Pass 1 over a (possibly gzip'd, possibly multi-member) tar, or nil when the file is not one
     /// (it is then compared as one file, as before: a bad archive is still a difference to show).
+    /// A file that cannot be read, or that inflates past the layer limit, is an error naming it.
     static func archive(_ path: String, name: String) throws -> ArchiveScan.Summary? {
         guard let storage = try ArchiveScan.storage(path) else { return nil }
-        do { return try ArchiveScan.summarize(path, storage, name: name) } catch let e as ReproError {
+        let limit = Int(clamping: ArchiveLimits.maxInflatedLayerBytes)
+        do { return try ArchiveScan.summarize(path, storage, name: name, limit: limit) } catch let e as ReproError {
             throw e     // the file itself cannot be read
+        } catch let e as ArchiveError where e == Gzip.streamTooLarge(limit) {
+            throw ReproError.invalid("\(name): \(e); refusing a possible decompression bomb")
         } catch {
             return nil
         }

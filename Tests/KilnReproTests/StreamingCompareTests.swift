@@ -125,4 +125,50 @@ final class StreamingCompareTests: XCTestCase {
         XCTAssertLessThanOrEqual(rss, 128 << 10, "peak RSS of kiln repro --compare: \(rss) KiB")
         print("kiln repro --compare on two 200 MB layers: peak RSS \(rss) KiB")
     }
+
+    /// A layer that inflates past `KILN_MAX_INFLATED_LAYER_BYTES` is refused while streaming, naming
+    /// the file (exit 2), instead of being compared as an opaque file.
+    func testALayerOverTheDecompressionLimitIsRefusedNamingIt() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        func layer(_ name: String, _ seed: UInt64) throws -> String {
+            let tar = try TarWriter.archive([.file("big.bin", Self.content(3 << 20, seed: seed))], options: TarWriterOptions(epoch: 1_700_000_000))
+            return try ReproFixtures.write(try Gzip.compress(tar, level: 1), dir, name)
+        }
+        let a = try layer("a.tar.gz", 1), b = try layer("b.tar.gz", 2)
+        var env = ProcessInfo.processInfo.environment
+        env["KILN_MAX_INFLATED_LAYER_BYTES"] = String(1 << 20)
+        let r = try TestSupport.kiln(["repro", "--compare", a, b], environment: env)
+        XCTAssertEqual(r.status, 2, r.out + r.err)
+        XCTAssertTrue(r.err.contains(a) && r.err.contains("KILN_MAX_INFLATED_LAYER_BYTES"), r.err)
+        env["KILN_MAX_INFLATED_LAYER_BYTES"] = String(8 << 20)
+        let ok = try TestSupport.kiln(["repro", "--compare", a, b], environment: env)
+        XCTAssertEqual(ok.status, 1, ok.out + ok.err)
+        XCTAssertTrue(ok.out.contains("differs: big.bin: content sha256:"), ok.out)
+    }
+
+    /// A tar holding a fifo is compared entry by entry (the fifo is an entry of type `other`); the
+    /// libarchive-based loader refused the fifo and compared the whole tar as one opaque file.
+    func testATarWithAFifoIsStillComparedEntryByEntry() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        func tar(_ text: String, _ name: String) throws -> String {
+            var t = try TarWriter.archive([.file("etc/conf", Data(text.utf8)), .file("run/pipe", Data())],
+                                          options: TarWriterOptions(epoch: 1_700_000_000))
+            // make run/pipe a fifo: typeflag '6', checksum recomputed
+            let h = try XCTUnwrap(stride(from: 0, to: t.count - 512, by: 512).first { t[$0..<($0 + 8)] == Data("run/pipe".utf8) })
+            t[h + 156] = 0x36
+            for i in 148..<156 { t[h + i] = 0x20 }
+            let sum = t[h..<(h + 512)].reduce(0) { $0 + Int($1) }
+            let field = Data(String(format: "%06o", sum).utf8) + Data([0, 0x20])
+            t.replaceSubrange((h + 148)..<(h + 156), with: field)
+            return try ReproFixtures.write(t, dir, name)
+        }
+        let a = try tar("one\n", "a.tar"), b = try tar("two\n", "b.tar")
+        let la = try ArtifactLoader.load(a)
+        XCTAssertEqual(la.format, "tar")
+        XCTAssertEqual(la.entries.map(\.path), ["etc/conf", "run/pipe"])
+        XCTAssertEqual(la.entries.map(\.kind), [.file, .other])
+        let r = try Differ.compare(la, try ArtifactLoader.load(b))
+        XCTAssertEqual(r.differences.map(\.path), ["etc/conf"])
+        XCTAssertEqual(r.differences.first?.textDiff, "--- a/etc/conf\n+++ b/etc/conf\n@@ -1,1 +1,1 @@\n-one\n+two")
+    }
 }
