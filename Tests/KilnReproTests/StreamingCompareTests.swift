@@ -63,12 +63,14 @@ final class StreamingCompareTests: XCTestCase {
 
     /// An entry bigger than the diff limit: compared by digest (pass 1 kept no bytes), its first
     /// differing byte found through one block, never read whole; the small text file beside it still
-    /// gets its unified diff. Also the CLI on the same pair, whose peak RSS stays under 128 MiB
-    /// (the in-memory differ held both inflated tars and every entry: over 200 MiB here).
+    /// gets its unified diff; being an ELF file over the limit, its sections are said not to be
+    /// compared. Also the CLI on the same pair, whose peak RSS stays under 128 MiB (the in-memory
+    /// differ held both inflated tars and every entry's bytes).
     func testEntryLargerThanTheDiffLimitIsComparedByDigest() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let size = 40 << 20, at = 30_000_123
-        let bigA = Self.content(size, seed: 7)
+        var bigA = Self.content(size, seed: 7)
+        bigA.replaceSubrange(0..<16, with: [0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0])   // an ELF header's start
         var bigB = bigA
         bigB[at] ^= 0x5a
         func layer(_ bigData: Data, _ build: String, _ name: String) throws -> String {
@@ -89,6 +91,7 @@ final class StreamingCompareTests: XCTestCase {
         XCTAssertEqual(big.firstDifferingByte, at)
         XCTAssertEqual(big.attributes.map(\.attribute), ["content"])
         XCTAssertNil(big.textDiff)
+        XCTAssertEqual(big.elfSections, ["(not compared: larger than the 16 MiB diff limit)"])
         XCTAssertEqual(r.differences[0].firstDifferingByte, 14)
         XCTAssertEqual(r.differences[0].textDiff, "--- a/etc/os-release\n+++ b/etc/os-release\n@@ -1,2 +1,2 @@\n ID=kiln\n-BUILD=1\n+BUILD=2")
         XCTAssertNotNil(r.firstDifferingUncompressedByte)
@@ -109,8 +112,12 @@ final class StreamingCompareTests: XCTestCase {
     }
 
     /// Two 200 MB-uncompressed layers differing in one small file: exactly that file is reported
-    /// and the compare's peak RSS stays ≤ 128 MiB.
+    /// and the compare's peak RSS stays ≤ 128 MiB (main: 1.0 GiB). 15–30 s on a loaded 2-core
+    /// machine, so only with KILN_TEST_FULL=1; the 40 MiB-entry test above checks the same bound always.
     func testTwoLargeLayersDifferingInOneFileStayUnder128MiB() throws {
+        guard ProcessInfo.processInfo.environment["KILN_TEST_FULL"] == "1" else {
+            throw XCTSkip("two 200 MB layers: KILN_TEST_FULL=1 (make test-full)")
+        }
         let dir = try TestSupport.temporaryDirectory(self)
         let big = (0..<4).map { ("opt/data/part\($0).bin", Self.content(50 << 20, seed: UInt64($0 + 1))) }
         let (a, b) = try layers(dir, big: big, small: ("var/lib/build-info", Data("built on host-a\n".utf8), Data("built on host-b\n".utf8)))
