@@ -9,7 +9,7 @@ BIN          := .build/debug/kiln
 OUT          ?= out
 
 # Debian packages kiln needs to build, test and demo. `make deps` installs only what is missing.
-DEB_PACKAGES := libarchive-dev zlib1g-dev libdeflate-dev libssl-dev pkg-config openssl bubblewrap git patch docker-registry apache2-utils \
+DEB_PACKAGES := libarchive-dev zlib1g-dev libdeflate-dev libssl-dev pkg-config openssl bubblewrap git patch docker-registry apache2-utils time \
                 ca-certificates skopeo umoci jq mmdebstrap python3-venv xz-utils gcc libc6-dev binutils \
                 libfaketime disorderfs pigz libarchive-tools slurm-wlm slurmctld slurmd slurm-client munge
 

@@ -271,8 +271,9 @@ public struct ArchiveReader {
         return out
     }
 
-    /// Strips "./" prefixes, trailing "/" and empty/"." components (no safety checks).
-    static func clean(_ path: String) -> String {
+    /// Strips "./" prefixes, trailing "/" and empty/"." components (no safety checks): an entry's
+    /// path as `ArchiveReader` and `TarStreamEntry.tarEntry` report it.
+    public static func clean(_ path: String) -> String {
         (path.hasPrefix("/") ? "/" : "") + path.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
     }
 }

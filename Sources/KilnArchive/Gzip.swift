@@ -128,6 +128,12 @@ public enum Gzip {
         try inflateMembers(data, limit: limit) { _ in }
     }
 
+    /// The error for a gzip stream (all members) that inflates beyond `limit` bytes (what
+    /// `GzipMemberReader.inflateAll` and `decompress(_:totalLimit:)` throw, for callers that tell it apart).
+    public static func streamTooLarge(_ limit: Int) -> ArchiveError {
+        .corrupt(context: "gunzip", reason: "the gzip stream inflates to more than \(limit) bytes (the decompression limit for layers; see KILN_MAX_INFLATED_LAYER_BYTES)")
+    }
+
     /// Whether `data` starts with the gzip magic.
     public static func isGzip(_ data: Data) -> Bool {
         data.count >= 2 && data[data.startIndex] == 0x1f && data[data.startIndex + 1] == 0x8b
@@ -160,7 +166,7 @@ public enum Gzip {
                     throw ArchiveError.corrupt(context: "gunzip", reason: "the gzip member at byte \(start) inflates to more than \(limit) bytes (the decompression limit; see KILN_MAX_INFLATED_BYTES)")
                 }
                 if let totalLimit, totalOut > totalLimit {
-                    throw ArchiveError.corrupt(context: "gunzip", reason: "the gzip stream inflates to more than \(totalLimit) bytes (the decompression limit for layers; see KILN_MAX_INFLATED_LAYER_BYTES)")
+                    throw Gzip.streamTooLarge(totalLimit)
                 }
                 if produced > 0 { try out.withUnsafeBytes { try output(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) } }
                 let consumed = input.count - Int(z.p.pointee.avail_in)

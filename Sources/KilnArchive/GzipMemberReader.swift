@@ -106,4 +106,19 @@ public final class GzipMemberReader {
             }
         }
     }
+
+    /// Inflates every member to the end of the input, as one stream (an image layer is many members),
+    /// refusing input that inflates beyond `totalLimit` bytes in all before the bytes over it are
+    /// handed on (`ArchiveLimits.maxInflatedLayerBytes`; errors read like `Gzip.decompress(_:totalLimit:)`'s).
+    public func inflateAll(totalLimit: Int, compressed: (UnsafeRawBufferPointer) throws -> Void = { _ in },
+                           inflated: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var total = 0
+        while try !atEnd() {
+            try nextMember(limit: nil, compressed: compressed) { piece in
+                total += piece.count
+                if total > totalLimit { throw Gzip.streamTooLarge(totalLimit) }
+                try inflated(piece)
+            }
+        }
+    }
 }

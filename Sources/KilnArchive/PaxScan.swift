@@ -9,8 +9,15 @@ enum PaxScan {
 
     static func customRecords(_ tar: Data, name: String) throws -> [(path: String, records: [String: String])] {
         try TarStream.parse(tar, context: name, dialect: .posix, keepFileData: false).entries.map { e in
-            let custom = e.pax.filter { k, _ in !known.contains(k) && !knownPrefixes.contains(where: { k.hasPrefix($0) }) }
-            return (ArchiveReader.clean(e.path), custom)
+            (ArchiveReader.clean(e.path), e.customPAX)
         }
+    }
+}
+
+extension TarStreamEntry {
+    /// The PAX records that are not standard tar attributes (those `ArchiveReader` returns in
+    /// `TarEntry.pax`, such as `APK-TOOLS.checksum.SHA1`).
+    public var customPAX: [String: String] {
+        pax.filter { k, _ in !PaxScan.known.contains(k) && !PaxScan.knownPrefixes.contains(where: { k.hasPrefix($0) }) }
     }
 }

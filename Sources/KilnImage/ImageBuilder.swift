@@ -266,7 +266,7 @@ public final class ImageBuilder {
             // The top layer: everything not already identical in a lower layer.
             var top: [TarEntry] = []
             for (p, n) in t.tree.nodes {
-                if let l = lower[p], l.sameContent(n) { continue }
+                if let l = lower[p], try l.sameContent(n) { continue }
                 top.append(n.tarEntry(path: p))
             }
             top.sort { $0.path < $1.path }
@@ -354,7 +354,7 @@ public final class ImageBuilder {
         if let src = config.vcsURL { ann["org.opencontainers.image.source"] = src }
         for (k, val) in config.annotations { ann[k] = val }
         if !config.fipsAllow.isEmpty { ann[FIPSAllowance.annotation] = try FIPSAllowance.annotationValue(config.fipsAllow) }
-        if v == .fips { for (k, val) in FIPSAnnotations.from(tree: tree, packages: packages) { ann[k] = val } }
+        if v == .fips { for (k, val) in try FIPSAnnotations.from(tree: tree, packages: packages) { ann[k] = val } }
         let manifest = OCI.Manifest(config: configDesc, layers: layers.map(\.descriptor), annotations: ann)
         let md = try layout.writeImageBlob(try OCI.encode(manifest), mediaType: OCIMediaType.imageManifest)
         return VariantResult(variant: v, tag: tag, manifest: md, config: configDesc, layers: layers,
@@ -366,12 +366,17 @@ public final class ImageBuilder {
 /// `FIPSModuleIdentity` (KilnFIPS; `usr/share/kiln/fips-module.json`, written at package build time
 /// from the module registry). Without a complete identity kiln can only say `fips-capable`.
 public enum FIPSAnnotations {
-    public static func from(tree: ImageTree, packages: [APKRepositoryPackage]) -> [String: String] {
+    /// The annotations; an identity file whose spilled bytes cannot be read back is an error naming
+    /// it (never a silently missing annotation). An identity that does not decode is `fips-capable`.
+    public static func from(tree: ImageTree, packages: [APKRepositoryPackage]) throws -> [String: String] {
         var a: [String: String] = [:]
         let p = FIPSPackageName.provider
         let provider = packages.first { $0.name == p || $0.provides.contains { $0.hasPrefix(p) } }
-        if let n = tree.node(FIPSModuleIdentity.packagePath), n.kind == .file,
-           let bytes = try? n.bytes(), let id = try? FIPSModuleIdentity.decode(bytes, source: FIPSModuleIdentity.packagePath) {
+        let identity: Data?
+        do { identity = try tree.node(FIPSModuleIdentity.packagePath).flatMap { $0.kind == .file ? try $0.bytes() : nil } } catch {
+            throw KilnMessage("\(FIPSModuleIdentity.packagePath), the FIPS module identity of the image: \(error)")
+        }
+        if let bytes = identity, let id = try? FIPSModuleIdentity.decode(bytes, source: FIPSModuleIdentity.packagePath) {
             a[FIPSAnnotationKey.status] = id.label.rawValue
             module(id.name, id.version, into: &a)
             a[FIPSAnnotationKey.package] = id.package

@@ -18,16 +18,17 @@ public enum FileContent: Sendable, Equatable {
         }
     }
 
-    /// Whether both hold the same bytes (spill files are compared a chunk at a time).
-    func sameBytes(_ o: FileContent) -> Bool {
+    /// Whether both hold the same bytes (spill files are compared a chunk at a time); a spill file
+    /// that cannot be opened or read is an error naming it, never "equal" or "empty".
+    func sameBytes(_ o: FileContent) throws -> Bool {
         switch (self, o) {
         case let (.inline(a), .inline(b)): return a == b
         case let (.spilled(p, _), .spilled(q, _)) where p == q: return true
         default:
             guard size == o.size else { return false }
-            guard let a = ChunkReader(self), let b = ChunkReader(o) else { return false }
+            let a = try ChunkReader(self), b = try ChunkReader(o)
             while true {
-                let x = a.next(), y = b.next()
+                let x = try a.next(), y = try b.next()
                 if x != y { return false }
                 if x.isEmpty { return true }
             }
@@ -37,20 +38,29 @@ public enum FileContent: Sendable, Equatable {
     /// Reads content in 1 MiB pieces (an empty piece at the end).
     private final class ChunkReader {
         let handle: FileHandle?
+        let path: String
         var inline: Data?
-        init?(_ c: FileContent) {
+        init(_ c: FileContent) throws {
             switch c {
-            case .inline(let d): handle = nil; inline = d
+            case .inline(let d): handle = nil; inline = d; path = "<memory>"
             case .spilled(let p, _):
-                guard let h = FileHandle(forReadingAtPath: p) else { return nil }
-                handle = h
+                guard let h = FileHandle(forReadingAtPath: p) else { throw FileContent.unreadable(p, "cannot open it") }
+                handle = h; path = p
             }
         }
         deinit { try? handle?.close() }
-        func next() -> Data {
+        func next() throws -> Data {
             if let d = inline { let piece = d.prefix(1 << 20); inline = d.count > piece.count ? d.dropFirst(piece.count) : Data(); return Data(piece) }
-            return (try? handle?.read(upToCount: 1 << 20)) ?? Data()
+            guard let handle else { return Data() }
+            do { return try handle.read(upToCount: 1 << 20) ?? Data() } catch {
+                throw FileContent.unreadable(path, "\(error.localizedDescription)")
+            }
         }
+    }
+
+    /// The error for a spill file that cannot be read back.
+    static func unreadable(_ path: String, _ why: String) -> KilnMessage {
+        KilnMessage("cannot read back \(path), the spilled copy of an image file (\(why); was the output directory changed during the build?)")
     }
 }
 
@@ -113,9 +123,10 @@ public struct FSNode: Sendable {
         }
     }
 
-    /// Same bytes in a layer (owner and checksum bookkeeping aside).
-    func sameContent(_ o: FSNode) -> Bool {
-        kind == o.kind && mode == o.mode && uid == o.uid && gid == o.gid && uname == o.uname && gname == o.gname
+    /// Same bytes in a layer (owner and checksum bookkeeping aside); a spill file that cannot be
+    /// read back is an error.
+    func sameContent(_ o: FSNode) throws -> Bool {
+        try kind == o.kind && mode == o.mode && uid == o.uid && gid == o.gid && uname == o.uname && gname == o.gname
             && xattrs == o.xattrs && content.sameBytes(o.content)
     }
 
@@ -251,7 +262,7 @@ public struct ImageTree {
                     owned[package, default: []].append(path)
                     continue
                 }
-                if let o = existing.owner, o != package, !existing.sameContent(node) {
+                if let o = existing.owner, o != package, try !existing.sameContent(node) {
                     throw InstallError(message: "\(what): trying to overwrite \(path) owned by \(o); the two packages conflict (remove one from the image or fix the recipes)")
                 }
             }

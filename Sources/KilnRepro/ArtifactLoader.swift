@@ -6,7 +6,8 @@ import KilnArchive
 
 /// Reads what `kiln repro` compares: an .apk (concatenated gzip'd tar segments), a tar or tar.gz
 /// (an image layer), an OCI image layout directory (index → manifests → config and layers), or
-/// any other file (one entry).
+/// any other file (one entry). Pass 1 of the differ: files and layers are streamed (`ArchiveScan`)
+/// into entry metadata and content digests; no entry's bytes are kept (OCI JSON documents are).
 public enum ArtifactLoader {
     public static func load(_ path: String) throws -> Artifact {
         var isDir: ObjCBool = false
@@ -19,48 +20,45 @@ public enum ArtifactLoader {
             }
             return try loadLayout(path)
         }
-        guard let raw = FileManager.default.contents(atPath: path) else {
+        guard FileManager.default.isReadableFile(atPath: path) else {
             throw ReproError.unreadable(path: path, reason: "permission denied or not a regular file")
         }
-        let digest = "sha256:" + (try Digest.sha256Hex(raw))
         let format = path.hasSuffix(".apk") ? "apk" : "tar"
-        if let (entries, uncompressed) = try? archiveEntries(raw, name: path) {
-            return Artifact(format: format, path: path, digest: digest, raw: raw, uncompressed: uncompressed, entries: entries)
+        if let s = try archive(path, name: path) {
+            return Artifact(format: format, path: path, digest: "sha256:" + s.raw.sha256, source: .file(path),
+                            uncompressed: s.uncompressed, entries: s.entries)
         }
-        return Artifact(format: "file", path: path, digest: digest, raw: raw,
-                        entries: [ArtifactEntry(path: URL(fileURLWithPath: path).lastPathComponent, kind: .file, data: raw)])
+        let d = try digestFile(path)
+        return Artifact(format: "file", path: path, digest: "sha256:" + d.sha256, source: .file(path),
+                        entries: [wholeFile(URL(fileURLWithPath: path).lastPathComponent, path, d)])
     }
 
-    /// Entries of a (possibly gzip'd, possibly multi-member) tar, in archive order, and the
-    /// decompressed bytes when it was compressed.
-    static func archiveEntries(_ raw: Data, name: String) throws -> ([ArtifactEntry], Data?) {
-        let uncompressed = Gzip.isGzip(raw) ? try Gzip.decompress(raw, totalLimit: Int(clamping: ArchiveLimits.maxInflatedLayerBytes)) : nil
-        guard let tarBytes = uncompressed ?? (looksLikeTar(raw) ? raw : nil) else {
-            throw ReproError.invalid("\(name): not a tar archive")
+    /// Pass 1 over a (possibly gzip'd, possibly multi-member) tar, or nil when the file is not one
+    /// (it is then compared as one file, as before: a bad archive is still a difference to show).
+    /// A file that cannot be read, or that inflates past the layer limit, is an error naming it.
+    static func archive(_ path: String, name: String) throws -> ArchiveScan.Summary? {
+        guard let storage = try ArchiveScan.storage(path) else { return nil }
+        let limit = Int(clamping: ArchiveLimits.maxInflatedLayerBytes)
+        do { return try ArchiveScan.summarize(path, storage, name: name, limit: limit) } catch let e as ReproError {
+            throw e     // the file itself cannot be read
+        } catch let e as ArchiveError where e == Gzip.streamTooLarge(limit) {
+            throw ReproError.invalid("\(name): \(e); refusing a possible decompression bomb")
+        } catch {
+            return nil
         }
-        let list = try ArchiveReader.entries(data: tarBytes, name: name)
-        return (list.map { convert($0.entry, $0.data) }, uncompressed)
     }
 
-    static func looksLikeTar(_ d: Data) -> Bool {
-        // ustar magic at offset 257 (GNU "ustar  " and POSIX "ustar\0")
-        d.count >= 512 && d.subdata(in: (d.startIndex + 257)..<(d.startIndex + 262)) == Data("ustar".utf8)
+    /// The digest of a whole file, streamed.
+    static func digestFile(_ path: String) throws -> ContentDigest {
+        let h = try ContentHasher()
+        try ArchiveScan.read(path) { try h.update($0) }
+        return try h.finish()
     }
 
-    static func convert(_ e: TarEntry, _ data: Data) -> ArtifactEntry {
-        var kind = ArtifactEntry.Kind.other, target: String?
-        switch e.kind {
-        case .file: kind = .file
-        case .directory: kind = .directory
-        case .symlink(let t): kind = .symlink; target = t
-        case .hardlink(let t): kind = .hardlink; target = t
-        default: kind = .other
-        }
-        var extra: [String: String] = [:]
-        for (k, v) in e.pax { extra["pax:" + k] = v }
-        for (k, v) in e.xattrs { extra["xattr:" + k] = v.base64EncodedString() }
-        return ArtifactEntry(path: e.path, kind: kind, mode: e.mode, uid: e.uid, gid: e.gid, uname: e.uname, gname: e.gname,
-                             mtime: e.mtime, size: e.kind == .file ? e.size : 0, linkTarget: target, extra: extra, data: data)
+    /// A whole file as one entry (default attributes).
+    static func wholeFile(_ name: String, _ path: String, _ d: ContentDigest) -> ArtifactEntry {
+        ArtifactEntry(path: name, kind: .file, mode: 0o644, uid: 0, gid: 0, uname: "root", gname: "root", mtime: nil,
+                      size: d.size, linkTarget: nil, extra: [:], digest: d, content: .file(path))
     }
 
     // MARK: OCI layouts
@@ -69,16 +67,24 @@ public enum ArtifactLoader {
         guard let index = FileManager.default.contents(atPath: dir + "/index.json") else {
             throw ReproError.unreadable(path: dir + "/index.json", reason: "missing")
         }
-        var entries = [ArtifactEntry(path: "index.json", kind: .file, data: index)]
+        var entries = [try ArtifactEntry(path: "index.json", kind: .file, data: index)]
         try walkIndex(index, dir: dir, prefix: "", entries: &entries, depth: 0)
         return Artifact(format: "oci-layout", path: dir, digest: "sha256:" + (try Digest.sha256Hex(index)), raw: index, entries: entries)
     }
 
-    static func blob(_ dir: String, _ digest: String) throws -> Data {
+    /// The path of a blob, which must exist.
+    static func blobPath(_ dir: String, _ digest: String) throws -> String {
         let p: String
         do { p = try OCIDigest(parsing: digest, source: dir).blobPath(inLayout: dir) } catch {
             throw ReproError.invalid("\(dir): malformed digest \(digest) (kiln reads sha256 layouts only)")
         }
+        guard FileManager.default.fileExists(atPath: p) else { throw ReproError.unreadable(path: p, reason: "blob missing") }
+        return p
+    }
+
+    /// A JSON document's blob (index, manifest, config: small, held in memory).
+    static func blob(_ dir: String, _ digest: String) throws -> Data {
+        let p = try blobPath(dir, digest)
         guard let d = FileManager.default.contents(atPath: p) else { throw ReproError.unreadable(path: p, reason: "blob missing") }
         return d
     }
@@ -108,23 +114,23 @@ public enum ArtifactLoader {
             let body = try blob(dir, digest)
             let media = m["mediaType"]?.string ?? ""
             if media.contains("index") || media.contains("manifest.list") {
-                entries.append(ArtifactEntry(path: base + "index.json", kind: .file, data: body))
+                entries.append(try ArtifactEntry(path: base + "index.json", kind: .file, data: body))
                 try walkIndex(body, dir: dir, prefix: base, entries: &entries, depth: depth + 1)
                 continue
             }
-            entries.append(ArtifactEntry(path: base + "manifest.json", kind: .file, data: body))
+            entries.append(try ArtifactEntry(path: base + "manifest.json", kind: .file, data: body))
             let man = try json(body, base + "manifest.json")
             if let cd = man["config"]?["digest"]?.string {
-                entries.append(ArtifactEntry(path: base + "config.json", kind: .file, data: try blob(dir, cd)))
+                entries.append(try ArtifactEntry(path: base + "config.json", kind: .file, data: try blob(dir, cd)))
             }
             for (j, l) in (man["layers"]?.array ?? []).enumerated() {
                 guard let ld = l["digest"]?.string else { continue }
-                let lb = try blob(dir, ld)
+                let lb = try blobPath(dir, ld)
                 let lp = base + "layers/\(j)/"
-                if let (es, _) = try? archiveEntries(lb, name: lp) {
-                    entries += es.map { var e = $0; e.path = lp + e.path; e.linkTarget = e.kind == .hardlink ? e.linkTarget.map { lp + $0 } : e.linkTarget; return e }
+                if let summary = try archive(lb, name: lp) {
+                    entries += summary.entries.map { var e = $0; e.path = lp + e.path; e.linkTarget = e.kind == .hardlink ? e.linkTarget.map { lp + $0 } : e.linkTarget; return e }
                 } else {
-                    entries.append(ArtifactEntry(path: lp + "blob", kind: .file, data: lb))
+                    entries.append(wholeFile(lp + "blob", lb, try digestFile(lb)))
                 }
             }
         }

@@ -1,96 +1,43 @@
 import Foundation
-import KilnCrypto
-import KilnCore
 
-/// The file-by-file explanation of why two artifacts differ.
-public struct ComparisonReport: Codable, Sendable {
-    public struct AttributeDifference: Codable, Sendable, Equatable {
-        public var attribute: String
-        public var a: String
-        public var b: String
-    }
-    public struct EntryDifference: Codable, Sendable {
-        public enum Kind: String, Codable, Sendable { case onlyInA = "only-in-a", onlyInB = "only-in-b", differs }
-        public var path: String
-        public var kind: Kind
-        public var attributes: [AttributeDifference]
-        /// Offset of the first differing byte of the contents.
-        public var firstDifferingByte: Int?
-        public var textDiff: String?
-        public var elfSections: [String]?
-    }
-
-    public var a: String
-    public var b: String
-    public var format: String
-    public var digestA: String
-    public var digestB: String
-    public var reproducible: Bool
-    public var differences: [EntryDifference]
-    /// Offset of the first differing byte of the two files (nil when equal).
-    public var firstDifferingByte: Int?
-    /// The same in the decompressed streams (for gzip'd packages and layers).
-    public var firstDifferingUncompressedByte: Int?
-    public var diffoscopeReport: String?
-
-    public var verdict: String {
-        reproducible ? "reproducible" : "NOT reproducible (\(differences.count) differing entries)"
-    }
-
-    /// The human-readable explanation; ends with the verdict line.
-    public func render() -> String {
-        var s = "a: \(a) (\(digestA))\nb: \(b) (\(digestB))\n"
-        for d in differences {
-            switch d.kind {
-            case .onlyInA: s += "only in a: \(d.path)\n"
-            case .onlyInB: s += "only in b: \(d.path)\n"
-            case .differs:
-                s += "differs: \(d.path): " + d.attributes.map { "\($0.attribute) \($0.a) → \($0.b)" }.joined(separator: "; ")
-                if let o = d.firstDifferingByte { s += "; first differing byte at \(o)" }
-                s += "\n"
-                if let e = d.elfSections, !e.isEmpty { s += "  ELF sections that differ: \(e.joined(separator: ", "))\n" }
-                if let t = d.textDiff { s += t.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + "\n" }
-            }
-        }
-        if let o = firstDifferingByte {
-            s += "the files first differ at byte \(o)"
-            if let u = firstDifferingUncompressedByte { s += " (uncompressed: byte \(u))" }
-            s += "\n"
-        }
-        if let r = diffoscopeReport { s += "diffoscope report: \(r)\n" }
-        return s + verdict + "\n"
-    }
-}
-
+/// Compares two artifacts from their digests (pass 1, `ArtifactLoader`), then reads again only
+/// what differs, up to `maxDiffBytes` of each entry (pass 2, `ContentReader`): memory is bounded by
+/// the number of entries, never by the artifacts' sizes.
 public enum Differ {
-    static func firstDifference(_ a: Data, _ b: Data) -> Int? {
-        if a == b { return nil }
-        return a.withUnsafeBytes { pa in
-            b.withUnsafeBytes { pb in
-                let n = min(pa.count, pb.count)
-                var i = 0
-                // word-at-a-time would be faster; packages are small enough for bytes
-                while i < n && pa[i] == pb[i] { i += 1 }
-                return i
-            }
-        }
-    }
+    /// The most bytes of one entry's contents read to explain how it differs (the unified diff of a
+    /// text file's first lines, the ELF sections of a binary); larger contents are compared by
+    /// digest and the first differing byte found through their block digests.
+    public static let maxDiffBytes = 16 << 20
+    /// The most content bytes (both sides) explained per pass over the artifacts.
+    static let batchBytes = 48 << 20
 
     static func octal(_ m: UInt32) -> String { "0" + String(m, radix: 8) }
 
     /// Compares two artifacts: first by digest, then entry by entry.
     public static func compare(_ a: Artifact, _ b: Artifact) throws -> ComparisonReport {
-        var diffs: [ComparisonReport.EntryDifference] = []
-        if a.digest != b.digest || a.raw != b.raw {
-            diffs = try compareEntries(a.entries, b.entries)
-        }
-        let same = a.digest == b.digest && a.raw == b.raw
+        let same = a.digest == b.digest
+        let diffs = same ? [] : try compareEntries(a.entries, b.entries)
         var firstU: Int?
-        if let ua = a.uncompressed, let ub = b.uncompressed { firstU = firstDifference(ua, ub) }
+        if !same, let ua = a.uncompressed, let ub = b.uncompressed, case .file(let pa) = a.source, case .file(let pb) = b.source {
+            firstU = try firstDifference(ua, ub) { side, block in
+                try ArchiveScan.inflatedBlock(side == 0 ? pa : pb, name: side == 0 ? a.path : b.path, block: block)
+            }
+        }
         return ComparisonReport(a: a.path, b: b.path, format: a.format == b.format ? a.format : "\(a.format)/\(b.format)",
                                 digestA: a.digest, digestB: b.digest, reproducible: same, differences: diffs,
-                                firstDifferingByte: firstDifference(a.raw, b.raw), firstDifferingUncompressedByte: firstU,
-                                diffoscopeReport: nil)
+                                firstDifferingByte: same ? nil : try ContentReader.firstDifference(a.source, b.source),
+                                firstDifferingUncompressedByte: firstU, diffoscopeReport: nil)
+    }
+
+    /// The first differing byte of two digested contents; `block(side, k)` reads block k of side 0 (a) or 1 (b).
+    static func firstDifference(_ a: ContentDigest, _ b: ContentDigest, block: (Int, Int) throws -> Data) throws -> Int? {
+        switch a.divergence(from: b) {
+        case .none: return nil
+        case .byte(let n): return Int(n)
+        case .block(let k):
+            guard let d = firstDifferingByte(try block(0, k), try block(1, k)) else { return nil }
+            return k * ContentDigest.blockSize + d
+        }
     }
 
     /// Entry-by-entry differences. When every entry matches but the artifacts still differ, the
@@ -109,15 +56,19 @@ public enum Differ {
         }
         let ia = index(ea), ib = index(eb)
         var out: [ComparisonReport.EntryDifference] = []
+        var pending: [(at: Int, x: ArtifactEntry, y: ArtifactEntry)] = []
         for path in Set(ia.keys).union(ib.keys).sorted() {
             switch (ia[path], ib[path]) {
             case (_?, nil): out.append(.init(path: path, kind: .onlyInA, attributes: []))
             case (nil, _?): out.append(.init(path: path, kind: .onlyInB, attributes: []))
             case let (x?, y?):
-                if let d = try compare(x, y) { out.append(d) }
+                guard let d = attributes(x, y) else { continue }
+                if x.digest != y.digest { pending.append((out.count, x, y)) }
+                out.append(d)
             default: break
             }
         }
+        try explain(pending, into: &out)
         if out.isEmpty {
             let oa = ea.map(\.path), ob = eb.map(\.path)
             if oa != ob {
@@ -129,7 +80,8 @@ public enum Differ {
         return out
     }
 
-    static func compare(_ x: ArtifactEntry, _ y: ArtifactEntry) throws -> ComparisonReport.EntryDifference? {
+    /// The attribute differences of two entries (contents by digest), nil when they match.
+    static func attributes(_ x: ArtifactEntry, _ y: ArtifactEntry) -> ComparisonReport.EntryDifference? {
         var attrs: [ComparisonReport.AttributeDifference] = []
         func add(_ name: String, _ a: String, _ b: String) { if a != b { attrs.append(.init(attribute: name, a: a, b: b)) } }
         add("type", x.kind.rawValue, y.kind.rawValue)
@@ -139,17 +91,63 @@ public enum Differ {
         add("size", String(x.size), String(y.size))
         add("link target", x.linkTarget ?? "-", y.linkTarget ?? "-")
         for k in Set(x.extra.keys).union(y.extra.keys).sorted() { add(k, x.extra[k] ?? "-", y.extra[k] ?? "-") }
-        var first: Int?, text: String?, elf: [String]?
-        if x.data != y.data {
-            add("content", try "sha256:" + Digest.sha256Hex(x.data), try "sha256:" + Digest.sha256Hex(y.data))
-            first = firstDifference(x.data, y.data)
-            if ELFSections.isELF(x.data) && ELFSections.isELF(y.data) {
-                elf = ELFSections.differences(x.data, y.data)
-            } else if TextDiff.isText(x.data) && TextDiff.isText(y.data) {
-                text = TextDiff.unified(x.data, y.data, nameA: "a/\(x.path)", nameB: "b/\(y.path)")
-            }
-        }
+        if x.digest != y.digest { add("content", "sha256:" + x.digest.sha256, "sha256:" + y.digest.sha256) }
         if attrs.isEmpty { return nil }
-        return .init(path: x.path, kind: .differs, attributes: attrs, firstDifferingByte: first, textDiff: text, elfSections: elf)
+        return .init(path: x.path, kind: .differs, attributes: attrs)
+    }
+
+    /// Fills in the first differing byte, the ELF sections and the text diff of entries whose
+    /// contents differ, reading them again in batches of at most `batchBytes`.
+    static func explain(_ pending: [(at: Int, x: ArtifactEntry, y: ArtifactEntry)],
+                        into out: inout [ComparisonReport.EntryDifference]) throws {
+        func head(_ e: ArtifactEntry) -> Int { Int(min(e.digest.size, Int64(maxDiffBytes))) }
+        func want(_ e: ArtifactEntry, _ block: Int?) -> ContentReader.Want {
+            // the block is read separately only when the head does not hold it
+            let inHead = block.map { e.digest.size <= Int64(maxDiffBytes) || ($0 + 1) * ContentDigest.blockSize <= maxDiffBytes } ?? true
+            return .init(source: e.content, head: head(e), block: inHead ? nil : block)
+        }
+        var start = 0
+        while start < pending.count {
+            var end = start, cost = 0
+            while end < pending.count && (end == start || cost + head(pending[end].x) + head(pending[end].y) <= batchBytes) {
+                cost += head(pending[end].x) + head(pending[end].y) + 2 * ContentDigest.blockSize
+                end += 1
+            }
+            let batch = pending[start..<end]
+            var blocks: [Int?] = []
+            for p in batch {
+                if case .block(let k) = p.x.digest.divergence(from: p.y.digest) { blocks.append(k) } else { blocks.append(nil) }
+            }
+            let ca = try ContentReader.collect(zip(batch, blocks).map { want($0.x, $1) })
+            let cb = try ContentReader.collect(zip(batch, blocks).map { want($0.y, $1) })
+            for (i, p) in batch.enumerated() {
+                out[p.at] = detail(out[p.at], p.x, p.y, ca[i], cb[i])
+            }
+            start = end
+        }
+    }
+
+    /// One differing entry's first differing byte, ELF sections or text diff, from what pass 2 kept.
+    static func detail(_ d: ComparisonReport.EntryDifference, _ x: ArtifactEntry, _ y: ArtifactEntry,
+                       _ cx: ContentCollector, _ cy: ContentCollector) -> ComparisonReport.EntryDifference {
+        var d = d
+        func slice(_ c: ContentCollector, _ k: Int) -> Data {
+            if c.blockRange != nil { return c.block }
+            let lo = min(k * ContentDigest.blockSize, c.head.count), hi = min(lo + ContentDigest.blockSize, c.head.count)
+            return c.head.subdata(in: lo..<hi)
+        }
+        switch x.digest.divergence(from: y.digest) {
+        case .none: break
+        case .byte(let n): d.firstDifferingByte = Int(n)
+        case .block(let k): d.firstDifferingByte = firstDifferingByte(slice(cx, k), slice(cy, k)).map { k * ContentDigest.blockSize + $0 }
+        }
+        let whole = x.digest.size <= Int64(maxDiffBytes) && y.digest.size <= Int64(maxDiffBytes)
+        if ELFSections.isELF(cx.head) && ELFSections.isELF(cy.head) {
+            d.elfSections = whole ? ELFSections.differences(cx.head, cy.head)
+                                  : ["(not compared: larger than the \(maxDiffBytes >> 20) MiB diff limit)"]
+        } else if TextDiff.isText(cx.head) && TextDiff.isText(cy.head) {
+            d.textDiff = TextDiff.unified(cx.head, cy.head, nameA: "a/\(x.path)", nameB: "b/\(y.path)")
+        }
+        return d
     }
 }

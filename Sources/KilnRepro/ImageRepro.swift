@@ -72,8 +72,8 @@ public enum ImageRepro {
         var pairs: [ReproPair] = []
         for label in Set(ia.keys).union(ib.keys).sorted() {
             let ea = ia[label] ?? [], eb = ib[label] ?? []
-            let ma = ea.first { $0.path == label + "/manifest.json" }?.data ?? Data()
-            let mb = eb.first { $0.path == label + "/manifest.json" }?.data ?? Data()
+            let ma = ea.first { $0.path == label + "/manifest.json" }?.inlineData ?? Data()
+            let mb = eb.first { $0.path == label + "/manifest.json" }?.inlineData ?? Data()
             let name = String(label.dropFirst("manifests/".count))
             let arta = Artifact(format: "oci-image", path: "\(published):\(name)", digest: "sha256:" + (try Digest.sha256Hex(ma)), raw: ma, entries: ea)
             let artb = Artifact(format: "oci-image", path: "\(dest):\(name)", digest: "sha256:" + (try Digest.sha256Hex(mb)), raw: mb, entries: eb)

@@ -3,6 +3,7 @@ import KilnAPK
 import KilnArchive
 import KilnCore
 import KilnCrypto
+import KilnFIPS
 @testable import KilnImage
 import KilnOCI
 import KilnTestSupport
@@ -117,6 +118,31 @@ final class StreamingImageTests: XCTestCase {
         XCTAssertEqual(try n.bytes(), Data("hello spill\n".utf8))
         n.setBytes(Data("x".utf8))
         XCTAssertEqual(n.content, .inline(Data("x".utf8)))
+    }
+
+    /// Comparing spilled contents whose spill file cannot be opened or read is an error naming it
+    /// (a read error used to become an empty chunk, so two unreadable files of one size compared
+    /// equal), and so is a FIPS module identity whose bytes cannot be read back (it used to be a
+    /// silently missing annotation).
+    func testUnreadableSpillFileIsAnErrorInComparisonsAndFIPSAnnotations() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        try AtomicFile.write("hello spill\n", to: dir + "/here")
+        let here = FileContent.spilled(path: dir + "/here", size: 12)
+        XCTAssertTrue(try here.sameBytes(.inline(Data("hello spill\n".utf8))))
+        XCTAssertFalse(try here.sameBytes(.inline(Data("hello spilt\n".utf8))))
+        XCTAssertThrowsError(try FileContent.spilled(path: dir + "/gone", size: 12).sameBytes(here)) {
+            XCTAssertTrue("\($0)".contains(dir + "/gone"), "\($0)")
+        }
+        // directories open but cannot be read: read errors, not two equal empty files
+        for d in ["d1", "d2"] { try FileManager.default.createDirectory(atPath: dir + "/" + d, withIntermediateDirectories: true) }
+        XCTAssertThrowsError(try FileContent.spilled(path: dir + "/d1", size: 12).sameBytes(.spilled(path: dir + "/d2", size: 12))) {
+            XCTAssertTrue("\($0)".contains(dir + "/d1"), "\($0)")
+        }
+        var tree = ImageTree()
+        tree.setNode(FIPSModuleIdentity.packagePath, FSNode(kind: .file, mode: 0o644, content: .spilled(path: dir + "/gone", size: 40)))
+        XCTAssertThrowsError(try FIPSAnnotations.from(tree: tree, packages: [])) {
+            XCTAssertTrue("\($0)".contains(FIPSModuleIdentity.packagePath) && "\($0)".contains(dir + "/gone"), "\($0)")
+        }
     }
 
     func testDecompressionBombPackageIsRefusedWhileStreaming() throws {
