@@ -77,8 +77,9 @@ public struct NodeRun: Codable, Sendable {
 }
 
 /// Runs a plan: up to `jobs` builds at once, each node as soon as its dependencies are done; among
-/// ready nodes the one on the longest remaining chain of work first (`CriticalPath`). A failure blocks its dependents; with `keepGoing` independent nodes continue, without it no new
-/// node starts. Each success is stored at once, so a killed run resumes where it stopped.
+/// ready nodes the one on the longest remaining chain of work first (`CriticalPath`). A failure
+/// blocks its dependents; with `keepGoing` independent nodes continue, without it no new node
+/// starts. Each success is stored at once, so a killed run resumes where it stopped.
 public final class Scheduler: @unchecked Sendable {
     public typealias Observer = @Sendable (_ run: NodeRun, _ finished: Int, _ total: Int) -> Void
 
