@@ -2,7 +2,8 @@
 //
 // Owns: the catalog model (`CatalogNode`, input keys), loaders for recipes and image configs (an
 // image key covers its config, every included file, its keyring and all variants' packages), the
-// dependency `Graph` (Tarjan cycles), the pure planner, the `Scheduler`, the per-node `ResultStore`,
+// dependency `Graph` (Tarjan cycles), the pure planner, the `Scheduler` (critical path first:
+// `CriticalPath`), the per-node `ResultStore`,
 // text and HTML reports. Executors are injected (`NodeExecutor`), so the planner and scheduler stay
 // testable with fakes; the real ones live here too: `RecipeNodeExecutor` (build → package → index,
 // through KilnPipeline's `PackageStage`), `ImageNodeExecutor` (assemble → sign → boundary audit → verify) and the

@@ -76,9 +76,10 @@ public struct NodeRun: Codable, Sendable {
     public var duration: Double? { if let start, let end { return end - start } else { return nil } }
 }
 
-/// Runs a plan: up to `jobs` builds at once, each node as soon as its dependencies are done.
-/// A failure blocks its dependents; with `keepGoing` independent nodes continue, without it no new
-/// node starts. Each success is stored at once, so a killed run resumes where it stopped.
+/// Runs a plan: up to `jobs` builds at once, each node as soon as its dependencies are done; among
+/// ready nodes the one on the longest remaining chain of work first (`CriticalPath`). A failure
+/// blocks its dependents; with `keepGoing` independent nodes continue, without it no new node
+/// starts. Each success is stored at once, so a killed run resumes where it stopped.
 public final class Scheduler: @unchecked Sendable {
     public typealias Observer = @Sendable (_ run: NodeRun, _ finished: Int, _ total: Int) -> Void
 
@@ -95,7 +96,8 @@ public final class Scheduler: @unchecked Sendable {
     private let cond = NSCondition()
     private var runs: [String: NodeRun] = [:]
     private var waitingOn: [String: Set<String>] = [:]
-    private var ready: [String] = []        // sorted descending; popLast takes the smallest id
+    private var ready: [String] = []        // worst first; popLast takes the next to start
+    private var priority: [String: Double] = [:]
     private var pending = 0
     private var finished = 0
     private var stopping = false
@@ -133,8 +135,8 @@ public final class Scheduler: @unchecked Sendable {
             }
         }
         let total = plan.entries.count
-        for (id, w) in waitingOn where w.isEmpty { ready.append(id) }
-        ready.sort(by: >)
+        priority = CriticalPath.schedulePriorities(plan)
+        ready = CriticalPath.order(waitingOn.filter { $0.value.isEmpty }.map(\.key), priorities: priority).reversed()
         if pending > 0 {
             try? FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
             let group = DispatchGroup()
@@ -193,7 +195,7 @@ public final class Scheduler: @unchecked Sendable {
                     waitingOn[d]!.remove(id)
                     if waitingOn[d]!.isEmpty && runs[d]!.status == .notRun && runs[d]!.start == nil
                         && !blockedIDs.contains(d) {
-                        let i = ready.firstIndex(where: { $0 < d }) ?? ready.count
+                        let i = ready.firstIndex(where: { CriticalPath.precedes($0, d, priorities: priority) }) ?? ready.count
                         ready.insert(d, at: i)
                     }
                 }

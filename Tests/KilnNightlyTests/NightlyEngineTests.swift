@@ -43,6 +43,7 @@ final class NightlyEngineTests: XCTestCase {
         exec.discovered = ["base-libc": (["so:libc.so.6=6"], []), "lib": (["so:liblib.so.1=1"], ["so:libc.so.6"])]
         let cat = GenCatalog(specs: [.init(name: "base-libc"), .init(name: "lib"), .init(name: "app", build: ["lib"])])
         let r1 = try runNightly(cat, exec: exec, out: out, jobs: 1)
+        XCTAssertEqual(exec.calls, ["base-libc", "lib", "app"], "never built and isolated: base-libc first")
         XCTAssertEqual(r1.report.summary.built, 3)
         exec.reset()
         let r2 = try runNightly(cat, exec: exec, out: out, jobs: 1)
@@ -56,15 +57,17 @@ final class NightlyEngineTests: XCTestCase {
         XCTAssertEqual(r3.report.nodes.first { $0.id == "app" }!.reasons, ["dependency base-libc changed"])
     }
 
-    /// The same, but the provider (`zlibc`, last in id order) was built after app started: app's
-    /// build root could not have had it, so the rerun rebuilds app and says why.
+    /// The same, but the provider (`zlibc`, built on `base0`, so not isolated, last in id order) was
+    /// built after app started: app's build root could not have had it, so the rerun rebuilds app
+    /// and says why.
     func testEdgeToANodeBuiltLaterIsRebuiltOnTheRerun() throws {
         let out = try TestSupport.temporaryDirectory(self)
         let exec = FakeExecutor()
         exec.discovered = ["zlibc": (["so:libc.so.6=6"], []), "lib": (["so:liblib.so.1=1"], ["so:libc.so.6"])]
-        let cat = GenCatalog(specs: [.init(name: "zlibc"), .init(name: "lib"), .init(name: "app", build: ["lib"])])
+        let cat = GenCatalog(specs: [.init(name: "base0"), .init(name: "zlibc", build: ["base0"]), .init(name: "lib"),
+                                     .init(name: "app", build: ["lib"])])
         _ = try runNightly(cat, exec: exec, out: out, jobs: 1)
-        XCTAssertEqual(exec.calls, ["lib", "app", "zlibc"])
+        XCTAssertEqual(exec.calls, ["base0", "lib", "app", "zlibc"])
         exec.reset()
         let r2 = try runNightly(cat, exec: exec, out: out, jobs: 1)
         XCTAssertEqual(exec.calls, ["app"])
@@ -153,12 +156,20 @@ final class NightlyEngineTests: XCTestCase {
         let exec = FakeExecutor()
         exec.failing = ["a"]
         let r = try runNightly(smallCatalog(), exec: exec, out: out, jobs: 1, keepGoing: false)
-        // one job, order by id: "a" first, and it fails
-        XCTAssertEqual(exec.calls, ["a"])
+        // one job: d first (never built, isolated: see CriticalPath.schedulePriorities), then "a",
+        // which heads the longest chain, and it fails
+        XCTAssertEqual(exec.calls, ["d", "a"])
         XCTAssertEqual(r.report.summary.failed, 1)
-        // a's dependents (b via so:liba.so.1, c, the image, e at runtime) are blocked; d never started
+        // a's dependents (b via so:liba.so.1, c, the image, e at runtime) are blocked
         XCTAssertEqual(Set(r.report.nodes.filter { $0.status == .blocked }.map(\.id)), ["b", "c", "e", "image:base"])
-        XCTAssertEqual(r.report.nodes.filter { $0.status == .notRun }.map(\.id), ["d"])
+        // and with d failing first, nothing else starts
+        exec.reset()
+        exec.failing = ["d"]
+        let out2 = try TestSupport.temporaryDirectory(self)
+        let r2 = try runNightly(smallCatalog(), exec: exec, out: out2, jobs: 1, keepGoing: false)
+        XCTAssertEqual(exec.calls, ["d"])
+        XCTAssertEqual(r2.report.nodes.filter { $0.status == .notRun }.map(\.id).sorted(), ["a", "b", "c", "e", "image:base"])
+        XCTAssertEqual(r2.report.exitStatus, 1)
         XCTAssertEqual(r.report.exitStatus, 1)
     }
 
