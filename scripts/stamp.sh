@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ $# -gt 0 ] || { echo "stamp.sh $NAME: no command after --"; exit 2; }
-mkdir -p "$STAMPS"
+mkdir -p "$STAMPS"; STAMPS=$(cd "$STAMPS" && pwd)
 CACHE="$STAMPS/.hashes"; touch "$CACHE"
 [ "$(wc -l < "$CACHE")" -lt 20000 ] || { tail -n 5000 "$CACHE" > "$CACHE.new" && mv "$CACHE.new" "$CACHE"; }
 # awk prologue: cache lines "id sha256 path" into c[id " " path]; then for each "id path" line, id and p.
@@ -45,29 +45,35 @@ hashes() {
         printf '%s\n' "$new" | awk 'NR == FNR { i = index($0, " "); id[substr($0, i + 1)] = substr($0, 1, i - 1); next }
             { p = substr($0, 67); if (p in id) print id[p], $1, p }' <(printf '%s\n' "$ids") - >> "$CACHE"
     fi
-    printf '%s\n' "$ids" | awk "$JOIN"' { print c[id " " p] "  " p }' "$CACHE" -
+    # every path must have a 64-hex hash; a file that vanished or could not be read stops the step.
+    printf '%s\n' "$ids" | awk "$JOIN"' { h = c[id " " p]; if (length(h) != 64 || h ~ /[^0-9a-f]/) { print "stamp.sh: cannot hash " p > "/dev/stderr"; exit 1 }
+        print h "  " p }' "$CACHE" -
 }
 
 key() {
     echo "step $NAME"
     for f in "${files[@]+"${files[@]}"}"; do
-        if [ -f "$f" ]; then printf 'file %s %s\n' "$f" "$(printf '%s\n' "$f" | hashes | cut -c1-64)"; else echo "file $f missing"; fi
+        if [ -f "$f" ]; then h=$(printf '%s\n' "$f" | hashes) || echo UNHASHABLE; printf 'file %s %s\n' "$f" "${h:0:64}"
+        else echo "file $f missing"; fi
     done
     for d in "${trees[@]+"${trees[@]}"}"; do
         if [ -d "$d" ]; then
             echo "tree $d"
             (cd "$d" && find . -type l -printf 'link %p -> %l\n' | LC_ALL=C sort)
-            (cd "$d" && find . -type f | LC_ALL=C sort | sed "s|^\./|$d/|" | hashes | sed "s|  $d/|  |")
+            (cd "$d" && find . -type f | LC_ALL=C sort | sed "s|^\./||" | hashes) || echo UNHASHABLE
         else echo "tree $d missing"; fi
     done
     for t in "${texts[@]+"${texts[@]}"}"; do echo "text $t"; done
     echo "command $*"
 }
 
-KEY=$(key "$@" | sha256sum | cut -c1-64)
+set -o pipefail
+KEYTEXT=$(key "$@")
+if printf '%s\n' "$KEYTEXT" | grep -q '^UNHASHABLE'; then echo "stamp.sh $NAME: could not hash the inputs; running the step"; KEY=unhashable
+else KEY=$(printf '%s\n' "$KEYTEXT" | sha256sum | cut -c1-64); fi
 OUTS="$STAMPS/$NAME.outputs"
 outputs_now() { for o in "${outputs[@]+"${outputs[@]}"}"; do if [ -f "$o" ]; then sha256sum "$o"; else echo "missing  $o"; fi; done; }
-if [ "${STAMP_FORCE:-0}" != 1 ] && [ -f "$STAMPS/$NAME.key" ] && [ -f "$STAMPS/$NAME.out" ] && [ -f "$OUTS" ] \
+if [ "${STAMP_FORCE:-0}" != 1 ] && [ "$KEY" != unhashable ] && [ -f "$STAMPS/$NAME.key" ] && [ -f "$STAMPS/$NAME.out" ] && [ -f "$OUTS" ] \
    && [ "$(cut -d' ' -f1 "$STAMPS/$NAME.key")" = "$KEY" ] && [ "$(outputs_now)" = "$(cat "$OUTS")" ]; then
     echo "== $NAME: unchanged since $(cut -d' ' -f2 "$STAMPS/$NAME.key") (inputs sha256 ${KEY:0:16}): output of that successful run, reused"
     cat "$STAMPS/$NAME.out"

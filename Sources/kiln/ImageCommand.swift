@@ -84,6 +84,7 @@ struct ImageCommand: ParsableCommand {
         if let record {
             print("\(dest): \(reason): images built from APKINDEX sha256 \(reuse.apkindex?.prefix(16) ?? "-") "
                   + "(inputs sha256 \(try reuse.key.prefix(16))); reused, not rebuilt or re-signed")
+            fflush(nil)   // the notice before the replayed stderr lines
             for l in record.stderr { Progress.shared.log(l) }
             for l in record.stdout { print(l) }
             return
