@@ -80,4 +80,26 @@ extension ImageBuildTests {
         XCTAssertTrue(sixth.err.contains("no record of a successful build"), sixth.err)
         XCTAssertTrue(try image().out.contains("reused"), "and the run after that is")
     }
+
+    /// `kiln sign` twice over the same layout: the second run finds a valid signature and identical
+    /// attestations by the same key and re-signs nothing (index.json and the blobs are left alone).
+    func testSigningAgainWithTheSameKeyLeavesTheLayoutAlone() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let repo = try makeRepo(dir)
+        let layout = dir + "/out/hello"
+        _ = try build(try writeConfig(dir, repo), out: layout)
+        XCTAssertEqual(try TestSupport.kiln(["keygen", "--type", "ecdsa", "--out", dir + "/cosign"]).status, 0)
+        let sign = ["sign", layout, "--key", dir + "/cosign.key"]
+        let first = try TestSupport.kiln(sign)
+        XCTAssertEqual(first.status, 0, first.err)
+        let before = try snapshot(layout)
+        let again = try TestSupport.kiln(sign)
+        XCTAssertEqual(again.status, 0, again.err)
+        XCTAssertEqual(try snapshot(layout), before, "a second signing by the same key wrote nothing")
+        // Another key adds its signature beside the first (the layout does change then).
+        XCTAssertEqual(try TestSupport.kiln(["keygen", "--type", "ecdsa", "--out", dir + "/other"]).status, 0)
+        XCTAssertEqual(try TestSupport.kiln(["sign", layout, "--key", dir + "/other.key", "--no-attest"]).status, 0)
+        XCTAssertNotEqual(try snapshot(layout)["index.json"], before["index.json"])
+        XCTAssertEqual(try TestSupport.kiln(["verify", layout, "--key", dir + "/cosign.pub"]).status, 0)
+    }
 }
