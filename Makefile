@@ -201,10 +201,12 @@ demo-attest-run:
 
 # The pod proofs (issue 17): each line of recipes/pods/proofs.txt run with `kiln pod run` (containers of
 # the images above sharing one loopback-only network), checked for its exit status and probe log.
-# Stamped: the pod files name ../../out/images, so out/images (every byte) is the input beside them.
+# Stamped: the proof table's folder (pod files) and, as the pod files name ../../out/images, every byte of
+# the layouts there. POD_PROOFS=FILE runs another table (see scripts/pod-proofs.sh).
+POD_DIR = $(patsubst %/,%,$(dir $(or $(POD_PROOFS),recipes/pods/proofs.txt)))
 demo-pods: build
-	@scripts/stamp.sh demo-pods $(STAMPS) $(STAMP_KILN) --file scripts/pod-proofs.sh --tree recipes/pods --tree out/images \
-	    --output $(OUT)/pods/proofs.txt -- scripts/pod-proofs.sh $(BIN) $(OUT)/pods
+	@scripts/stamp.sh demo-pods $(STAMPS) $(STAMP_KILN) --file scripts/pod-proofs.sh --text "POD_PROOFS=$(POD_PROOFS)" \
+	    --tree $(POD_DIR) --tree $(POD_DIR)/../../out/images --output $(OUT)/pods/proofs.txt -- scripts/pod-proofs.sh $(BIN) $(OUT)/pods
 
 # Summary of the twins (issue 17): sizes of each standard/FIPS pair and the standard twin's audit
 # findings beside the FIPS twin's verdict ("what the FIPS build removed").
