@@ -72,7 +72,7 @@ KEYTEXT=$(key "$@")
 if printf '%s\n' "$KEYTEXT" | grep -q '^UNHASHABLE'; then echo "stamp.sh $NAME: could not hash the inputs; running the step"; KEY=unhashable
 else KEY=$(printf '%s\n' "$KEYTEXT" | sha256sum | cut -c1-64); fi
 OUTS="$STAMPS/$NAME.outputs"
-outputs_now() { for o in "${outputs[@]+"${outputs[@]}"}"; do if [ -f "$o" ]; then sha256sum "$o"; else echo "missing  $o"; fi; done; }
+outputs_now() { for o in "${outputs[@]+"${outputs[@]}"}"; do if [ -f "$o" ]; then printf '%s\n' "$o" | hashes || echo "unhashable  $o"; else echo "missing  $o"; fi; done; }
 if [ "${STAMP_FORCE:-0}" != 1 ] && [ "$KEY" != unhashable ] && [ -f "$STAMPS/$NAME.key" ] && [ -f "$STAMPS/$NAME.out" ] && [ -f "$OUTS" ] \
    && [ "$(cut -d' ' -f1 "$STAMPS/$NAME.key")" = "$KEY" ] && [ "$(outputs_now)" = "$(cat "$OUTS")" ]; then
     echo "== $NAME: unchanged since $(cut -d' ' -f2 "$STAMPS/$NAME.key") (inputs sha256 ${KEY:0:16}): output of that successful run, reused"
