@@ -19,6 +19,7 @@ help:
 	@echo "make demo   - install what is missing, build recipes, images, sign, verify, summary"
 	@echo "make test   - install what is missing, build and run the test suite"
 	@echo "make deps | build | keys | clean | test-full | fuzz (FUZZ_SECONDS=60 per parser)"
+	@echo "make demo again: unchanged steps are reused and say so (STAMP_FORCE=1 runs every demo step)"
 	@echo "make toolchain - bootstrap (once) the pinned Debian build root; toolchain-lock - re-pin it"
 	@echo "make sources   - fill the source cache from Debian's archive (apt); fips-provider - out/fips/"
 

@@ -1,4 +1,5 @@
 import Foundation
+import KilnAPK
 import KilnCore
 import KilnCrypto
 
@@ -11,7 +12,7 @@ import KilnCrypto
 /// record), changed inputs, a changed layout — rebuilds, and the reason is reported.
 ///
 /// The key is content-only: the sha256 of the kiln executable, of the config and its includes, of each
-/// trusted key, of each repository's APKINDEX.tar.gz, plus the options that shape the bytes and what the
+/// trusted key's public part, of each repository's APKINDEX.tar.gz, plus the options that shape the bytes and what the
 /// caller adds (`extra`: e.g. the signing key's public part and the FIPS module that signs).
 public struct ImageReuse: Sendable {
     /// The record's file name inside the layout (OCI layouts may hold other files).
@@ -55,7 +56,9 @@ public struct ImageReuse: Sendable {
         executableStat = exe.stat
         i["kiln"] = exe.sha256
         for (n, f) in config.sourceFiles.enumerated() { i[n == 0 ? "config" : "include:\(f)"] = try Self.fileHash(f) }
-        for k in config.keyring + options.extraKeys { i["keyring:\(k)"] = try Self.treeHash(k) }
+        // The trusted keys' public parts (a --keyring directory contributes only the public keys in it).
+        let ring = try APKKeyring.image(paths: config.keyring + options.extraKeys)
+        for (name, k) in ring.keys { i["keyring:\(name)"] = try Digest.sha256Hex(k.der()) }
         for k in config.runtimeKeyring { i["runtime_keyring:\(k.name)"] = try Digest.sha256Hex(k.pem) }
         let repos = options.repositories ?? config.repositories.compactMap(\.path)
         for (n, r) in repos.enumerated() {
@@ -140,15 +143,6 @@ public struct ImageReuse: Sendable {
     }
 
     static func fileHash(_ path: String) throws -> String { try Digest.hashFile(.sha256, path: path).hexString }
-
-    /// A file's sha256, or for a directory the sha256 of its sorted `name sha256` lines.
-    static func treeHash(_ path: String) throws -> String {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return "missing" }
-        guard isDir.boolValue else { return try fileHash(path) }
-        let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
-        return try Digest.sha256Hex(Data(try names.map { "\($0) \(try treeHash(path + "/" + $0))\n" }.joined().utf8))
-    }
 
     /// The running executable's sha256, taken from the previous record when the file's stat identity
     /// (device, inode, size, mtime and ctime in ns) is the one recorded with it; hashed otherwise.
