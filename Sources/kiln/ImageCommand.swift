@@ -97,7 +97,7 @@ struct ImageCommand: ParsableCommand {
         let builder = ImageBuilder(config: cfg, options: opts)
         builder.progress = Progress.shared
         let results = try builder.build(out: dest)
-        log("wrote \(dest)")
+        Progress.shared.log("wrote \(dest)")   // not replayed on reuse: a reused run writes nothing
         for r in results { say("\(r.tag) \(r.manifest.digest)") }
         guard let signer else { return try reuse.record(files: files, stdout: stdout, stderr: stderr) }
         let finished = Int64(Date().timeIntervalSince1970)
