@@ -80,40 +80,64 @@ public enum Attestor {
     public static let signerModuleAnnotation = "dev.kiln.signer.fips-module"
 
     /// Signs `manifest` with a simple-signing payload under `sha256-<hex>.sig`. Signatures by other keys are kept;
-    /// an earlier signature by this key over the same payload is replaced.
+    /// an earlier signature by this key over the same payload is replaced — unless it is valid and was made by the
+    /// same module: then the layout is left as it is (a rerun re-signs nothing).
     @discardableResult
     public static func sign(layout: OCILayout, manifestDigest: String, dockerReference: String, key: PrivateKey) throws -> OCIDescriptor {
         let payload = SimpleSigning.payload(dockerReference: dockerReference, manifestDigest: manifestDigest)
-        let sig = try key.sign(payload, digest: .sha256)
         let pub = try key.publicKey
         let tag = CosignTag.signature(for: manifestDigest)
         let payloadDigest = "sha256:" + (try Digest.sha256Hex(payload))
-        var layers = try existingLayers(layout: layout, tag: tag).filter { l in
+        // Which module makes the signature, when kiln runs in FIPS mode (`kiln --fips sign`).
+        let module = try ActiveFIPSModule.current().map { "\($0.provider), \($0.label.rawValue)" }
+        let existing = try existingLayers(layout: layout, tag: tag)
+        func byThisKey(_ l: OCIDescriptor) -> Bool {
             guard l.digest == payloadDigest, let b64 = l.annotations[OCIMediaType.cosignSignature], let der = Base64.decode(b64),
-                  let data = try? layout.readBlob(l) else { return true }
-            return (try? pub.verify(signature: [UInt8](der), data: data, digest: .sha256)) != true
+                  let data = try? layout.readBlob(l) else { return false }
+            return (try? pub.verify(signature: [UInt8](der), data: data, digest: .sha256)) == true
         }
+        if existing.contains(where: { byThisKey($0) && $0.annotations[signerModuleAnnotation] == module }), let d = try layout.lookup(tag: tag) {
+            return d
+        }
+        var layers = existing.filter { !byThisKey($0) }
+        let sig = try key.sign(payload, digest: .sha256)
         var annotations = [OCIMediaType.cosignSignature: sig.base64String]
-        // Which module made the signature, when kiln runs in FIPS mode (`kiln --fips sign`).
-        if let m = try ActiveFIPSModule.current() { annotations[signerModuleAnnotation] = "\(m.provider), \(m.label.rawValue)" }
+        if let module { annotations[signerModuleAnnotation] = module }
         let layer = try layout.writeBlob(payload, mediaType: OCIMediaType.simpleSigning, annotations: annotations)
         layers.append(layer)
         return try writeArtifact(layout: layout, layers: layers, tag: tag)
     }
 
     /// Wraps each statement in a DSSE envelope signed by `key` and stores them under `sha256-<hex>.att`
-    /// (replacing earlier attestations of the same predicate types).
+    /// (replacing earlier attestations of the same predicate types, in place). An earlier envelope with the
+    /// same statement, validly signed by this key, is kept as it is: a rerun with nothing changed re-signs
+    /// nothing and leaves the layout's bytes alone.
     @discardableResult
     public static func attest(layout: OCILayout, manifestDigest: String, statements: [(predicateType: String, statement: JSON)],
                               key: PrivateKey) throws -> OCIDescriptor {
         let tag = CosignTag.attestation(for: manifestDigest)
-        let types = Set(statements.map(\.predicateType))
-        var layers = try existingLayers(layout: layout, tag: tag).filter { !types.contains($0.annotations[OCIMediaType.predicateType] ?? "") }
-        for s in statements {
-            let env = try DSSEEnvelope.sign(payload: s.statement.compact(), key: key)
-            layers.append(try layout.writeBlob(env.json.compact(), mediaType: OCIMediaType.dsseEnvelope,
-                                               annotations: [OCIMediaType.predicateType: s.predicateType, OCIMediaType.cosignSignature: ""]))
+        let pub = try key.publicKey
+        let existing = try existingLayers(layout: layout, tag: tag)
+        var layers: [OCIDescriptor] = []
+        var placed = Set<String>()
+        func layer(for s: (predicateType: String, statement: JSON)) throws -> OCIDescriptor {
+            let payload = s.statement.compact()
+            for l in existing where l.annotations[OCIMediaType.predicateType] == s.predicateType {
+                if let data = try? layout.readBlob(l), let j = try? JSON.parse(data, source: l.digest),
+                   let env = try? DSSEEnvelope(json: j, source: l.digest), env.payload == payload, (try? env.verify(with: pub)) == true {
+                    return l
+                }
+            }
+            let env = try DSSEEnvelope.sign(payload: payload, key: key)
+            return try layout.writeBlob(env.json.compact(), mediaType: OCIMediaType.dsseEnvelope,
+                                        annotations: [OCIMediaType.predicateType: s.predicateType, OCIMediaType.cosignSignature: ""])
         }
+        for l in existing {
+            let t = l.annotations[OCIMediaType.predicateType] ?? ""
+            guard let s = statements.first(where: { $0.predicateType == t }) else { layers.append(l); continue }
+            if placed.insert(t).inserted { layers.append(try layer(for: s)) }
+        }
+        for s in statements where placed.insert(s.predicateType).inserted { layers.append(try layer(for: s)) }
         return try writeArtifact(layout: layout, layers: layers, tag: tag)
     }
 

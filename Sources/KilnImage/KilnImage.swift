@@ -2,7 +2,8 @@
 //
 // Owns: `ImageConfig` (parse, includes, variants), `ImageBuilder` (resolve → install → layer →
 // OCI), `ImageTree`, `RootFS` (installed db, users, os-release), `Layering`, its Codable OCI
-// manifest/config/index model over KilnOCI's `OCILayout`, `kiln run`'s extraction (`Runner`), and pods —
+// manifest/config/index model over KilnOCI's `OCILayout`, `ImageReuse` (a rerun with unchanged inputs
+// leaves a verified layout alone), `kiln run`'s extraction (`Runner`), and pods —
 // `PodFile` (the pod file format) and `PodRunner` (`kiln pod run`: containers sharing one loopback-only
 // network namespace), here because a pod is `kiln run` several times over: same unpacking, same bwrap
 // arguments, same YAML reader and `ConfigError`. It does not read APK itself: repositories and packages

@@ -138,7 +138,8 @@ public final class OCILayout: Sendable {
         try manifests().first(where: { $0.refName == tag })
     }
 
-    /// Points `tag` at `descriptor` (replacing any entry that had the tag), atomically.
+    /// Points `tag` at `descriptor` (replacing any entry that had the tag), atomically; index.json is
+    /// not rewritten when the tag already points at exactly that descriptor.
     public func setTag(_ tag: String, to descriptor: OCIDescriptor) throws {
         try withLock {
             let idx = try readIndex()
@@ -147,6 +148,7 @@ public final class OCILayout: Sendable {
             var entries = try (idx["manifests"]?.array ?? []).enumerated().map {
                 try OCIDescriptor(json: $0.element, source: "\(indexPath): manifests[\($0.offset)]")
             }
+            if entries.filter({ $0.refName == tag }) == [d] { return }
             entries.removeAll { $0.refName == tag }
             entries.append(d)
             let out = (idx.object == nil ? JSON.object([("schemaVersion", 2)]) : idx)

@@ -4,13 +4,14 @@ import KilnAttest
 import KilnAudit
 import KilnCore
 import KilnCrypto
+import KilnFIPS
 import KilnImage
 
 struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "Assemble an apko-style image config into an OCI layout (standard and FIPS variants).",
-        discussion: "Prints one line per variant: TAG MANIFEST-DIGEST.")
+        discussion: "Prints one line per variant: TAG MANIFEST-DIGEST. A rerun with the same inputs (the config and its includes, the trusted keys, each repository's APKINDEX, the options, the signing key and FIPS module, and the kiln executable, all by content) leaves the layout alone and says so, after checking that its index.json, blobs and SBOM files are still the bytes the last successful run recorded in LAYOUT/.kiln-image.json; anything else rebuilds it.")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var fipsRegistry: FIPSRegistryOption
@@ -68,13 +69,37 @@ struct ImageCommand: ParsableCommand {
         if let lock { opts.lock = try LockFile.load(path: lock) }
         opts.sourceDateEpoch = sourceDateEpoch
         opts.threads = threads
+        let dest = out ?? "out/images/\(cfg.imageName)"
+        // Incremental: unchanged inputs (content, not mtimes) and an untouched layout are reused as they are.
+        var extra: [String: String] = [:]
+        if let signer {
+            extra["sign-key"] = try SigningKeys.keyID(signer.publicKey)
+            extra["sbom-format"] = sbomFormat
+            extra["config-name"] = config
+            extra["fips-registry"] = (try? Digest.hashFile(.sha256, path: fipsRegistry.path).hexString) ?? "missing"
+            extra["signer-fips-module"] = try ActiveFIPSModule.current()?.description ?? "none"
+        }
+        let reuse = try ImageReuse(config: cfg, options: opts, layout: dest, extra: extra)
+        let (record, reason) = try reuse.reusable()
+        if let record {
+            print("\(dest): \(reason): images built from APKINDEX sha256 \(reuse.apkindex?.prefix(16) ?? "-") "
+                  + "(inputs sha256 \(try reuse.key.prefix(16))); reused, not rebuilt or re-signed")
+            fflush(nil)   // the notice before the replayed stderr lines
+            for l in record.stderr { Progress.shared.log(l) }
+            for l in record.stdout { print(l) }
+            return
+        }
+        Progress.shared.log("\(dest): building (\(reason))")
+        reuse.forget()
+        var stdout: [String] = [], stderr: [String] = [], files: [String] = []
+        func say(_ l: String) { print(l); stdout.append(l) }
+        func log(_ l: String) { Progress.shared.log(l); stderr.append(l) }
         let builder = ImageBuilder(config: cfg, options: opts)
         builder.progress = Progress.shared
-        let dest = out ?? "out/images/\(cfg.imageName)"
         let results = try builder.build(out: dest)
-        Progress.shared.log("wrote \(dest)")
-        for r in results { print("\(r.tag) \(r.manifest.digest)") }
-        guard let signer else { return }
+        Progress.shared.log("wrote \(dest)")   // not replayed on reuse: a reused run writes nothing
+        for r in results { say("\(r.tag) \(r.manifest.digest)") }
+        guard let signer else { return try reuse.record(files: files, stdout: stdout, stderr: stderr) }
         let finished = Int64(Date().timeIntervalSince1970)
         let configSHA256 = try Digest.hashFile(.sha256, path: config).hexString
         var apkDigests: [String: String] = [:]   // .apk location -> sha256 (a package shared by variants is hashed once)
@@ -100,8 +125,10 @@ struct ImageCommand: ParsableCommand {
             let a = try Attestor.attach(layout: dest, manifestDigest: r.manifest.digest, options: o, key: signer)
             let audit = try BoundaryAttestation.attach(layout: dest, manifestDigest: r.manifest.digest, name: r.tag, key: signer,
                                                        registryPath: fipsRegistry.path)
-            Progress.shared.log("fips boundary \(r.tag): \(audit.verdict)" + (audit.passed ? "" : " (`kiln audit` lists the findings)"))
-            Progress.shared.log("signed \(r.tag): \(a.signatureTag ?? "-"), \(a.attestationTag ?? "-")")
+            files += a.writtenFiles
+            log("fips boundary \(r.tag): \(audit.verdict)" + (audit.passed ? "" : " (`kiln audit` lists the findings)"))
+            log("signed \(r.tag): \(a.signatureTag ?? "-"), \(a.attestationTag ?? "-")")
         }
+        try reuse.record(files: files, stdout: stdout, stderr: stderr)
     }
 }
