@@ -33,19 +33,47 @@ public enum CriticalPath {
         return w
     }
 
-    /// The scheduler's priorities for a plan: `priorities` over `weights`, except that a node never
-    /// built before with no known dependencies and no known dependents comes first of all. Such an
-    /// isolated node is what a first build turns out to provide (glibc and libgcc: their `so:`
-    /// names are learned from libcrypto3's scan): built first, it is in the repository before its
-    /// users' build roots are made, so the learned edges do not rebuild them on the rerun
-    /// ("dependency glibc added"). They are imports of a few seconds each.
+    /// The scheduler's priorities for a plan: `priorities` over `weights`, except that the nodes of
+    /// a separate group of never-built nodes joined only by runtime edges (or by none) come first of
+    /// all. Such a group is what a first build turns out to provide: imports like glibc + libgcc
+    /// (glibc needs libgcc at run time) or ca-certificates, whose `so:` names are learned only from
+    /// their users' scans. Built first, they are in the repository before their users' build roots
+    /// are made, so the learned edges do not rebuild those users on the rerun ("dependency glibc
+    /// added"). They are imports of a few seconds each; a group with a build edge is compiled
+    /// against the catalog and keeps its critical-path priority.
     public static func schedulePriorities(_ plan: Plan) -> [String: Double] {
         var p = priorities(plan.graph, weights: weights(plan))
-        for e in plan.entries where e.action == .build && e.previous == nil
-            && (plan.graph.edges[e.id] ?? []).isEmpty && (plan.graph.dependents[e.id] ?? []).isEmpty {
-            p[e.id] = .infinity
+        let fresh = Set(plan.entries.filter { $0.action == .build && $0.previous == nil }.map(\.id))
+        for group in components(plan.graph) where group.allSatisfy(fresh.contains)
+            && group.allSatisfy({ (plan.graph.edges[$0] ?? []).allSatisfy { $0.kind == .runtime } }) {
+            for id in group { p[id] = .infinity }
         }
         return p
+    }
+
+    /// The graph's connected groups (edges taken in both directions, an image's install edges
+    /// left out), each sorted, in id order.
+    static func components(_ graph: CatalogGraph) -> [[String]] {
+        var seen: Set<String> = []
+        var out: [[String]] = []
+        for start in graph.nodes.keys.sorted() where !seen.contains(start) {
+            var group: [String] = []
+            var stack = [start]
+            seen.insert(start)
+            while let id = stack.popLast() {
+                group.append(id)
+                // An image's install edges do not join: images come after every package anyway.
+                let down = (graph.edges[id] ?? []).filter { $0.kind != .install }.map(\.to)
+                let up = (graph.dependents[id] ?? []).filter { d in
+                    (graph.edges[d] ?? []).contains { $0.to == id && $0.kind != .install }
+                }
+                for n in down + up where !seen.contains(n) {
+                    seen.insert(n); stack.append(n)
+                }
+            }
+            out.append(group.sorted())
+        }
+        return out
     }
 
     /// Whether `a` should start before `b`: the higher priority first, then the smaller id.

@@ -97,6 +97,24 @@ final class CriticalPathTests: XCTestCase {
         XCTAssertEqual(exec.calls, ["a", "b", "c", "d", "a2", "z"], "a recorded 600 s, longer than the 15 s chain")
     }
 
+    /// The fresh demo of 2026-12-01 20:19: glibc needs libgcc at run time, so neither was "isolated"
+    /// and both ran 14th and 6th — after curl, sqlite and the FIPS provider had been built without
+    /// them, so the rerun rebuilt 8 nodes ("dependency glibc added"). A separate group joined only by
+    /// runtime edges now starts first; a group with a build edge keeps its critical-path order.
+    func testASeparateRuntimeOnlyGroupOfImportsStartsFirst() throws {
+        let out = try TestSupport.temporaryDirectory(self)
+        let cat = GenCatalog(specs: [
+            .init(name: "glibc", runtime: ["libgcc"]), .init(name: "libgcc"),
+            .init(name: "b"), .init(name: "c", build: ["b"]), .init(name: "d", build: ["c"]),
+            .init(name: "x"), .init(name: "y", build: ["x"]),
+        ])
+        let exec = FakeExecutor()
+        _ = try runNightly(cat, exec: exec, out: out, jobs: 1)
+        XCTAssertEqual(exec.calls, ["libgcc", "glibc", "b", "c", "x", "d", "y"],
+                       "the runtime-only group first (libgcc before glibc, its dependency), then by remaining chain; x ← y has a build edge, so it is not an import group")
+        XCTAssertEqual(CriticalPath.components(try CatalogGraph(cat.nodes())), [["b", "c", "d"], ["glibc", "libgcc"], ["x", "y"]])
+    }
+
     func testWeightsUseRecordedDurationsAndSkipUnchangedNodes() throws {
         let g = try CatalogGraph(GenCatalog(specs: [.init(name: "x"), .init(name: "y"), .init(name: "z")]).nodes())
         let key = InputKey(key: "k", components: [:], dependencies: [:])
