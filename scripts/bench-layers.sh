@@ -8,7 +8,7 @@
 #   5. `kiln index` after adding 1 package to a 1,000-package repository vs `kiln index --verify-all`
 #      (goal ≤ 5 %)
 #   6. peak RSS of `kiln image` on an image with a ~200 MB layer (goal ≤ 128 MiB; /usr/bin/time -v)
-# Usage: swift build -c release && scripts/bench-layers.sh [TREE]
+# Usage: make release && scripts/bench-layers.sh [TREE]
 #   KILN=path/to/kiln (default .build/release/kiln), RUNS=N, SKIP=layers,index,image (sections to leave out),
 #   BIGREPO=DIR (section 6: a repository holding bench-big built before).
 # Default TREE (~220 MB, ~2,200 entries, built once under /tmp): the host's Python 3.11 stdlib, the
@@ -19,7 +19,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 KILN=${KILN:-$ROOT/.build/release/kiln}
 RUNS=${RUNS:-5}
 SKIP=${SKIP:-}
-[ -x "$KILN" ] || { echo "build kiln first: swift build -c release (or set KILN=)"; exit 1; }
+[ -x "$KILN" ] || { echo "build kiln first: make release (or set KILN=)"; exit 1; }
 for t in umoci pigz gcc python3 /usr/bin/time; do command -v "$t" >/dev/null || { echo "$t missing: run make deps"; exit 1; }; done
 WORK=$(mktemp -d /tmp/kiln-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -45,7 +45,11 @@ TAR="tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C $TREE -cf
 if [[ ",$SKIP," != *",layers,"* ]]; then
 # --- 1, 2: paired runs, contenders alternating -----------------------------------------------------
 : > "$WORK/t.kd"; : > "$WORK/t.um"; : > "$WORK/t.k6"; : > "$WORK/t.pz"
+# Every contender writes a new file, as umoci writes into a fresh layout each run: replacing an existing
+# file on ext4 (rename over it, or `>` truncating it) forces its writeback before returning
+# (auto_da_alloc), ≈ 0.1 s for 70 MB, which would be charged to whoever happened to replace a file.
 for i in $(seq "$RUNS"); do
+    rm -f "$WORK/kd.tgz" "$WORK/k6.tgz" "$WORK/pz.tgz"
     s=$(now); "$KILN" layer "$TREE" -o "$WORK/kd.tgz" --source-date-epoch 0 >/dev/null; e=$(now)
     el "$s" "$e" >> "$WORK/t.kd"
     rm -rf "$WORK/oci"; umoci init --layout "$WORK/oci" >/dev/null; umoci new --image "$WORK/oci:b" >/dev/null
@@ -146,7 +150,7 @@ if [[ ",$SKIP," != *",index,"* ]]; then
         IDX=/tmp/kiln-bench-index-$kind; [ "$kind" = tiny ] && [ -d /tmp/kiln-bench-index-repo ] && IDX=/tmp/kiln-bench-index-repo
         make_repo "$IDX" "${kind%%-*}"
         R="$WORK/repo"; mkdir -p "$R"
-        : > "$WORK/t.add"; : > "$WORK/t.all"; : > "$WORK/c.add"; : > "$WORK/c.all"; : > "$WORK/t.ver"; : > "$WORK/c.ver"
+        : > "$WORK/t.add"; : > "$WORK/t.all"; : > "$WORK/c.add"; : > "$WORK/c.all"; : > "$WORK/t.ver"; : > "$WORK/c.ver"; : > "$WORK/t.same"
         for i in $(seq "$RUNS"); do
             rm -rf "$R"; mkdir -p "$R"; cp -a "$IDX/packages/x86_64/"bench-p*.apk "$R/"
             "$KILN" index --signing-key "$KEY" "$R" >/dev/null                   # the 1,000-package index
@@ -157,6 +161,7 @@ if [[ ",$SKIP," != *",index,"* ]]; then
             cpu "$WORK/tm" >> "$WORK/c.all"
             s=$(now); /usr/bin/time -f "%e %U %S" -o "$WORK/tm" "$KILN" version >/dev/null; e=$(now); el "$s" "$e" >> "$WORK/t.ver"
             cpu "$WORK/tm" >> "$WORK/c.ver"
+            s=$(now); "$KILN" index --signing-key "$KEY" "$R" >/dev/null; e=$(now); el "$s" "$e" >> "$WORK/t.same"   # nothing changed
         done
         ADD=$(median < "$WORK/t.add"); ALL=$(median < "$WORK/t.all"); VER=$(median < "$WORK/t.ver")
         CADD=$(median < "$WORK/c.add"); CALL=$(median < "$WORK/c.all"); CVER=$(median < "$WORK/c.ver")
@@ -166,7 +171,13 @@ if [[ ",$SKIP," != *",index,"* ]]; then
             "$(awk "BEGIN{printf \"%.1f\", 100 * $ADD / $ALL}")" "$(awk "BEGIN{printf \"%.1f\", 100 * $CADD / $CALL}")"
         printf "  floor: kiln version (process start): %.3fs wall, %.3fs cpu = %s %% / %s %% of the full re-verify\n" "$VER" "$CVER" \
             "$(awk "BEGIN{printf \"%.1f\", 100 * $VER / $ALL}")" "$(awk "BEGIN{printf \"%.1f\", 100 * $CVER / $CALL}")"
+        SAME=$(median < "$WORK/t.same")
+        printf "  fixed part: kiln index with nothing changed %.3fs = %s %% of the full re-verify (start, previous index + state, stat, re-sign, write)\n" \
+            "$SAME" "$(awk "BEGIN{printf \"%.1f\", 100 * $SAME / $ALL}")"
     done
+    BITS=$(openssl pkey -in "$KEY" -noout -text 2>/dev/null | head -1 | grep -o '[0-9]\+' | head -1)
+    SIGN=$(openssl speed -seconds 1 "rsa${BITS:-4096}" 2>/dev/null | awk '/^rsa/ {print $4}' | tr -d s)
+    echo "  floor of any index run: one RSA-${BITS:-?} signature ${SIGN:-?} s (openssl speed) plus the process start above"
     echo "load after index runs: $(load)"
 fi
 
