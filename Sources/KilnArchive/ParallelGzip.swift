@@ -50,8 +50,8 @@ public final class ParallelGzipSink: ByteSink {
         inputs = BufferRecycler(size: chunkSize, keep: maxInFlight + 2)
         outputs = BufferRecycler(size: first.memberBound(chunkSize), keep: maxInFlight + 2)
         current = inputs.take()
-        pool = n > 1 ? try ChunkPool(compressors: [first] + (1..<n).map { _ in try ChunkCompressor(level: Int32(level)) },
-                                     inputs: inputs, outputs: outputs) : nil
+        pool = n > 1 ? ChunkPool(compressors: [first] + (try (1..<n).map { _ in try ChunkCompressor(level: Int32(level)) }),
+                                 inputs: inputs, outputs: outputs) : nil
         inline = n > 1 ? nil : first
     }
 
@@ -96,9 +96,8 @@ public final class ParallelGzipSink: ByteSink {
         if let inline {
             var out = outputs.take()
             let n = try inline.member(job, into: &out)
-            try out.withUnsafeBytes { try next.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             inputs.give(job.input)
-            outputs.give(out)
+            try write(member: out, length: n)
             emitted += 1
             return
         }
@@ -115,9 +114,14 @@ public final class ParallelGzipSink: ByteSink {
         guard emitted < submitted, let pool, let member = pool.take(emitted, wait: wait) else { return false }
         emitted += 1
         let (out, n) = try member.get()
-        try out.withUnsafeBytes { try next.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-        outputs.give(out)
+        try write(member: out, length: n)
         return true
+    }
+
+    /// Writes the first `length` bytes of a member buffer on, then returns the buffer for reuse.
+    private func write(member out: [UInt8], length: Int) throws {
+        try out.withUnsafeBytes { try next.write(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+        outputs.give(out)
     }
 
     /// An uninitialized (not zeroed) buffer of `size` bytes.
@@ -217,7 +221,7 @@ final class ChunkPool: @unchecked Sendable {
     private let inputs: BufferRecycler, outputs: BufferRecycler
 
     /// One worker thread per compressor (allocated by the caller, so a failure is an error there).
-    init(compressors: [ChunkCompressor], inputs: BufferRecycler, outputs: BufferRecycler) throws {
+    init(compressors: [ChunkCompressor], inputs: BufferRecycler, outputs: BufferRecycler) {
         self.inputs = inputs
         self.outputs = outputs
         for c in compressors {
